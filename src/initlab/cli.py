@@ -1,0 +1,335 @@
+"""The ``initlab`` command line.
+
+``initlab list``                 the catalog of initializers and activations
+``initlab run ...``              train one network, write summary.json, timing.json, layers.csv
+``initlab prepare-data ...``     split and standardize a dataset once, for the workflow's jobs
+``initlab theory ...``           mean-field predictions for an activation and initializer
+
+Bad arguments exit with code 2 and one line naming the option, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage dump) and exit with code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _fail(prog: str, message: str) -> NoReturn:
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    raise SystemExit(2)
+
+
+def _json_arg(option: str) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise argparse.ArgumentTypeError(f"{option} is not valid JSON ({err})") from None
+        if not isinstance(value, dict):
+            raise argparse.ArgumentTypeError(f"{option} must be a JSON object, got {text!r}")
+        return value
+
+    return parse
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="initlab", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="list initializers and activations")
+
+    run = sub.add_parser("run", help="train one network and record per-layer statistics")
+    run.add_argument("--init", dest="initializer", help="initializer name (see `initlab list`)")
+    run.add_argument("--activation", help="activation name (see `initlab list`)")
+    run.add_argument("--depth", type=int, help="number of hidden layers")
+    run.add_argument("--width", type=int, default=64, help="units per hidden layer (64)")
+    run.add_argument("--seed", type=int, default=0, help="seed index (0)")
+    run.add_argument("--base-seed", type=int, default=0, help="study-level seed entropy (0)")
+    run.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits|moons|circles|gaussian_blobs|npz:PATH|mnist:DIR (digits)",
+    )
+    run.add_argument("--epochs", type=int, default=10, help="training epochs (10)")
+    run.add_argument("--batch-size", type=int, default=64, help="mini-batch size (64)")
+    run.add_argument("--optimizer", default="momentum", help="sgd|momentum|adam (momentum)")
+    run.add_argument(
+        "--lr", dest="learning_rate", type=float, default=0.01, help="learning rate (0.01)"
+    )
+    run.add_argument("--momentum", type=float, default=0.9, help="momentum coefficient (0.9)")
+    run.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    run.add_argument(
+        "--checkpoint-every", type=int, default=1, help="epochs between statistics checkpoints (1)"
+    )
+    run.add_argument(
+        "--target-accuracy",
+        type=float,
+        default=0.9,
+        help="validation accuracy for steps_to_target (0.9)",
+    )
+    run.add_argument("--probe-size", type=int, default=256, help="probe batch size (256)")
+    run.add_argument("--bias-std", type=float, default=0.0, help="std of initial biases (0)")
+    run.add_argument("--dtype", default="float32", help="float32|float64 (float32)")
+    run.add_argument(
+        "--init-def",
+        dest="initializer_def",
+        type=_json_arg("--init-def"),
+        help='custom initializer as JSON, e.g. \'{"family": "variance_scaling", "scale": 1.5}\'',
+    )
+    run.add_argument(
+        "--activation-def",
+        type=_json_arg("--activation-def"),
+        help='custom activation, e.g. \'{"family": "leaky_relu", "slope": 0.2}\'',
+    )
+    run.add_argument(
+        "--spec-json",
+        type=_json_arg("--spec-json"),
+        help="the whole run as a JSON object (overrides the options above)",
+    )
+    run.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        help="train one run per seed into OUT/s<seed>/ (with --spec-json)",
+    )
+    run.add_argument("--data", type=Path, help="prepared dataset file from `prepare-data`")
+    run.add_argument("--threads", type=int, default=1, help="BLAS threads (1)")
+    run.add_argument("--out", type=Path, required=True, help="output folder")
+
+    prep = sub.add_parser("prepare-data", help="split and standardize a dataset into one file")
+    prep.add_argument("--dataset", default="digits", help="dataset name (digits)")
+    prep.add_argument("--out", type=Path, required=True, help="output .npz file")
+
+    ws = sub.add_parser("write-study", help="write the resolved study configuration")
+    ws.add_argument("--study-json", required=True, help="resolved configuration as JSON")
+    ws.add_argument("--out", type=Path, required=True, help="output study.json")
+
+    agg = sub.add_parser("aggregate", help="collect a study's runs into tables")
+    agg.add_argument("--study", type=Path, required=True, help="study.json of the study")
+    agg.add_argument("--out", type=Path, required=True, help="tables folder")
+
+    rep = sub.add_parser("report", help="render the PDF report from a study's tables")
+    rep.add_argument("--study", type=Path, required=True, help="study.json of the study")
+    rep.add_argument("--tables", type=Path, required=True, help="tables folder")
+    rep.add_argument("--figures", type=Path, help="also write PNG figures into this folder")
+    rep.add_argument("--out", type=Path, required=True, help="output PDF")
+
+    theory = sub.add_parser("theory", help="mean-field predictions (Poole et al. 2016)")
+    theory.add_argument("--activation", required=True)
+    theory.add_argument("--init", dest="initializer", default="he_normal")
+    theory.add_argument("--depth", type=int, default=10)
+    theory.add_argument("--width", type=int, default=64)
+    theory.add_argument("--inputs", type=int, default=64, help="input dimension (64)")
+    theory.add_argument("--bias-std", type=float, default=0.0)
+    return parser
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from initlab.activations import ACTIVATIONS
+    from initlab.initializers import INITIALIZERS
+
+    print("Initializers (weights shaped (fan_in, fan_out)):")
+    for name, init in INITIALIZERS.items():
+        print(f"  {name:<18} {init.description}")
+    print("\nActivations (E[phi'(z)^2] for z ~ N(0,1)):")
+    for name, act in ACTIVATIONS.items():
+        print(f"  {name:<18} {act.grad_second_moment:7.4f}  {act.description}")
+    return 0
+
+
+def _run_specs(args: argparse.Namespace) -> list[tuple[Any, Path]]:
+    """The runs to train and their output folders."""
+    from initlab.config import RunSpec
+
+    if args.spec_json is not None:
+        if args.seeds is None:
+            return [(RunSpec.from_dict(args.spec_json), args.out)]
+        return [
+            (RunSpec.from_dict({**args.spec_json, "seed": seed}), args.out / f"s{seed}")
+            for seed in dict.fromkeys(args.seeds)
+        ]
+    if args.seeds is not None:
+        raise ValueError("--seeds goes with --spec-json; use --seed for a single run")
+    for option, value in (
+        ("--init", args.initializer),
+        ("--activation", args.activation),
+        ("--depth", args.depth),
+    ):
+        if value is None:
+            raise ValueError(f"{option} is required (or give --spec-json)")
+    fields = (
+        "initializer",
+        "activation",
+        "depth",
+        "width",
+        "seed",
+        "base_seed",
+        "dataset",
+        "epochs",
+        "batch_size",
+        "optimizer",
+        "learning_rate",
+        "momentum",
+        "nesterov",
+        "checkpoint_every",
+        "target_accuracy",
+        "probe_size",
+        "bias_std",
+        "dtype",
+        "initializer_def",
+        "activation_def",
+    )
+    return [(RunSpec(**{f: getattr(args, f) for f in fields}), args.out)]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from threadpoolctl import threadpool_limits
+
+    from initlab import data, io
+    from initlab.train import train
+
+    prog = "initlab run"
+    if args.threads < 1:
+        _fail(prog, f"--threads: got {args.threads}; allowed: an integer >= 1")
+    try:
+        runs = _run_specs(args)
+        if args.data is not None:
+            dataset = data.load_prepared(args.data)
+        else:
+            data.check_dataset_name(runs[0][0].dataset)
+            dataset = data.load_dataset(runs[0][0].dataset)
+    except (ValueError, OSError) as err:
+        _fail(prog, str(err))
+    for spec, out in runs:
+        with threadpool_limits(limits=args.threads):
+            result = train(spec, dataset)
+        io.write_columns_csv(out / "layers.csv", result.layers)
+        io.write_json(out / "timing.json", result.timing)
+        io.write_json(out / "summary.json", result.summary)
+        s = result.summary
+        status = (
+            f"diverged at step {s['diverged_step']}"
+            if s["diverged"]
+            else f"test accuracy {s['final_test_acc']:.4f}"
+        )
+        print(f"{spec.run_id}: {status}; {result.timing['wall_seconds']:.2f} s -> {out}")
+    return 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from initlab import data
+
+    try:
+        data.check_dataset_name(args.dataset)
+        ds = data.load_dataset(args.dataset)
+    except (ValueError, OSError) as err:
+        _fail("initlab prepare-data", str(err))
+    data.save_prepared(ds, args.out)
+    print(
+        f"{args.dataset}: {len(ds.X_train)}/{len(ds.X_val)}/{len(ds.X_test)} train/val/test, "
+        f"{ds.n_features} features, {ds.n_classes} classes -> {args.out}"
+    )
+    return 0
+
+
+def _cmd_theory(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from initlab import activations, initializers, theory
+
+    prog = "initlab theory"
+    try:
+        act = activations.get(args.activation)
+        init = initializers.get(args.initializer)
+        for key in ("depth", "width", "inputs"):
+            if getattr(args, key) < 1:
+                raise ValueError(f"--{key}: got {getattr(args, key)}; allowed: an integer >= 1")
+    except ValueError as err:
+        _fail(prog, str(err))
+    sizes = (args.inputs, *([args.width] * args.depth), 10)
+    pred = theory.predict_layers(act, init, sizes, bias_std=args.bias_std)
+    sw2 = float(pred["sigma_w2"][min(1, args.depth)])
+    sb2 = args.bias_std**2
+    q_star = theory.fixed_point(act, sw2, sb2)
+    chi = theory.chi1(act, sw2, q_star) if np.isfinite(q_star) else float("nan")
+    xi_q, xi_c = theory.depth_scales(act, sw2, sb2)
+    print(f"{args.initializer} + {args.activation}: sigma_w^2 = {sw2:.4g}, sigma_b^2 = {sb2:.4g}")
+    print(
+        f"  fixed point q* = {q_star:.4g}, chi_1 = {chi:.4g}, xi_q = {xi_q:.4g}, "
+        f"xi_c = {xi_c:.4g}; critical sigma_w^2 = {theory.critical_sigma_w2(act, sb2):.4g}"
+    )
+    print(f"  {'layer':>5} {'q^l':>12} {'rms delta / output':>20}")
+    for layer, q, d in zip(pred["layer"], pred["q"], pred["delta_rms_rel"], strict=True):
+        print(f"  {layer:>5} {q:>12.5g} {d:>20.5g}")
+    return 0
+
+
+def _cmd_write_study(args: argparse.Namespace) -> int:
+    from initlab import io
+
+    try:
+        config = json.loads(args.study_json)
+    except json.JSONDecodeError as err:
+        _fail("initlab write-study", f"--study-json is not valid JSON ({err})")
+    io.write_json(args.out, config)
+    return 0
+
+
+def _cmd_aggregate(args: argparse.Namespace) -> int:
+    from initlab.aggregate import aggregate
+
+    try:
+        tables = aggregate(args.study, args.out)
+    except (ValueError, OSError) as err:
+        sys.stderr.write(f"initlab aggregate: error: {err}\n")
+        return 1
+    print(f"{len(tables['runs'])} runs, {len(tables['layers'])} layer rows -> {args.out}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from initlab.report import write_report
+
+    write_report(args.study, args.tables, args.out, figures_dir=args.figures)
+    print(f"report -> {args.out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``initlab`` console script."""
+    args = _build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:  # e.g. `initlab list | head`
+        sys.stderr.close()
+        return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    commands = {
+        "list": _cmd_list,
+        "run": _cmd_run,
+        "prepare-data": _cmd_prepare,
+        "theory": _cmd_theory,
+        "write-study": _cmd_write_study,
+        "aggregate": _cmd_aggregate,
+        "report": _cmd_report,
+    }
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,205 @@
+"""Run specifications, argument checks and seed derivation.
+
+A :class:`RunSpec` fully describes one training run; ``train(spec)`` is a pure function of it
+(and of the dataset it names). Seeds derive from ``(base_seed, seed)`` through
+:class:`numpy.random.SeedSequence`: one stream draws the weights, another the mini-batch order.
+Runs that differ only in initializer or activation therefore see the same batches (common random
+numbers), which sharpens comparisons between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from initlab import activations, initializers
+from initlab.activations import Activation
+from initlab.initializers import Initializer
+from initlab.optim import OPTIMIZERS
+
+__all__ = [
+    "DTYPES",
+    "INT_LIMITS",
+    "NAME_PATTERN",
+    "REAL_LIMITS",
+    "RunSpec",
+    "check_name",
+    "check_number",
+    "dataset_label",
+]
+
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+"""Initializer and activation names become file paths and wildcards: letters, digits, ``_``."""
+
+DTYPES = ("float32", "float64")
+
+# Inclusive integer ranges. The upper limits are sanity bounds against typos (a depth of 3000
+# or a width of 10^6 is almost certainly a mistake on this kind of machine), not hard limits of
+# the engine.
+INT_LIMITS: dict[str, tuple[int, int]] = {
+    "depth": (1, 200),
+    "width": (1, 8192),
+    "epochs": (1, 10_000),
+    "batch_size": (1, 65_536),
+    "checkpoint_every": (1, 10_000),
+    "probe_size": (2, 65_536),
+    "seed": (0, 2**31 - 1),
+    "base_seed": (0, 2**32 - 1),
+}
+
+# (low, high, low_inclusive)
+REAL_LIMITS: dict[str, tuple[float, float, bool]] = {
+    "learning_rate": (0.0, 100.0, False),
+    "momentum": (0.0, 0.999, True),
+    "target_accuracy": (0.0, 1.0, False),
+    "bias_std": (0.0, 10.0, True),
+}
+
+
+def check_number(key: str, value: Any) -> int | float:
+    """Check ``value`` against the type and range of ``key``; return it.
+
+    Raises
+    ------
+    ValueError
+        With the key, the received value and the allowed range. Booleans and strings are
+        rejected even where Python would coerce them (YAML's ``yes`` and ``"1e-4"`` pitfalls).
+    """
+    if key in INT_LIMITS:
+        lo, hi = INT_LIMITS[key]
+        ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+        if not ok or not lo <= value <= hi:
+            raise ValueError(
+                f"{key}: got {value!r} ({type(value).__name__}); allowed: an integer "
+                f"from {lo} to {hi}"
+            )
+        return int(value)
+    lo_f, hi_f, inclusive = REAL_LIMITS[key]
+    ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (lo_f <= value if inclusive else lo_f < value)
+    if not ok or value > hi_f:
+        bracket = "[" if inclusive else "("
+        raise ValueError(
+            f"{key}: got {value!r} ({type(value).__name__}); allowed: a number in "
+            f"{bracket}{lo_f:g}, {hi_f:g}]"
+        )
+    return float(value)
+
+
+def check_name(kind: str, name: Any) -> str:
+    """Check that ``name`` is safe as a file-path component and wildcard value."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"{kind} name {name!r} is not allowed: names must match {NAME_PATTERN.pattern} "
+            "(a letter, then letters, digits or '_'; no spaces, path separators or shell "
+            "characters)"
+        )
+    return name
+
+
+def dataset_label(dataset: str) -> str:
+    """A short, path-safe label for a dataset name (``npz:/x/fashion.npz`` -> ``npz_fashion``)."""
+    if ":" not in dataset:
+        return dataset
+    kind, _, path = dataset.partition(":")
+    stem = re.sub(r"\.npz$", "", path.rstrip("/").rsplit("/", 1)[-1])
+    return f"{kind}_" + (re.sub(r"[^A-Za-z0-9_]", "_", stem) or "data")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines one training run.
+
+    ``initializer_def`` / ``activation_def`` hold the family and parameters of a user-defined
+    initializer or activation (``{"family": "variance_scaling", "scale": 1.5, ...}``); they are
+    ``None`` for built-ins. ``checkpoint_every`` counts epochs.
+    """
+
+    initializer: str
+    activation: str
+    depth: int
+    width: int = 64
+    dataset: str = "digits"
+    seed: int = 0
+    base_seed: int = 0
+    optimizer: str = "momentum"
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    nesterov: bool = False
+    epochs: int = 10
+    batch_size: int = 64
+    checkpoint_every: int = 1
+    target_accuracy: float = 0.9
+    probe_size: int = 256
+    bias_std: float = 0.0
+    dtype: str = "float32"
+    initializer_def: Mapping[str, Any] | None = None
+    activation_def: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        for key in (*INT_LIMITS, *REAL_LIMITS):
+            object.__setattr__(self, key, check_number(key, getattr(self, key)))
+        check_name("initializer", self.initializer)
+        check_name("activation", self.activation)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: got {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype: got {self.dtype!r}; allowed: {', '.join(DTYPES)}")
+        if not isinstance(self.nesterov, bool):
+            raise ValueError(f"nesterov: got {self.nesterov!r}; allowed: true or false")
+        # Resolving checks names and custom definitions now, not halfway through training.
+        self.resolve_initializer()
+        self.resolve_activation()
+
+    @property
+    def run_id(self) -> str:
+        """``dataset__initializer__activation__d{depth}__s{seed}``: unique within a study."""
+        return (
+            f"{dataset_label(self.dataset)}__{self.initializer}__{self.activation}"
+            f"__d{self.depth}__s{self.seed}"
+        )
+
+    def resolve_initializer(self) -> Initializer:
+        """The :class:`Initializer` this spec names (built-in or from ``initializer_def``)."""
+        if self.initializer_def is None:
+            return initializers.get(self.initializer)
+        params = dict(self.initializer_def)
+        family = params.pop("family", None)
+        return initializers.make_initializer(self.initializer, str(family), **params)
+
+    def resolve_activation(self) -> Activation:
+        """The :class:`Activation` this spec names (built-in or from ``activation_def``)."""
+        if self.activation_def is None:
+            return activations.get(self.activation)
+        params = dict(self.activation_def)
+        family = params.pop("family", None)
+        return activations.make_activation(self.activation, str(family), **params)
+
+    def rngs(self) -> tuple[np.random.Generator, np.random.Generator]:
+        """Independent generators for (weights, batch order), derived from the seeds."""
+        root = np.random.SeedSequence(self.base_seed, spawn_key=(self.seed,))
+        init_seq, order_seq = root.spawn(2)
+        return np.random.default_rng(init_seq), np.random.default_rng(order_seq)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (JSON-ready), every field included."""
+        d = dataclasses.asdict(self)
+        for key in ("initializer_def", "activation_def"):
+            if d[key] is not None:
+                d[key] = dict(d[key])
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            raise ValueError(f"unknown run setting(s) {unknown}; allowed: {sorted(fields)}")
+        return cls(**data)

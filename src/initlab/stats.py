@@ -1,0 +1,147 @@
+"""Per-layer statistics of a forward/backward pass: pure functions of ``(Forward, Gradients)``.
+
+For every layer ``l = 1..depth+1`` (the output layer is ``depth+1``), on one probe batch:
+
+- ``z_mean``, ``z_var``, ``z_q``: mean, variance and second moment ``q^l = mean(z^2)`` of the
+  pre-activations over all batch x unit entries (``q^l`` is what mean-field theory predicts).
+- ``a_mean``, ``a_std``: of the activations ``a = phi(z)`` (the logits for the output layer).
+- ``saturated_frac``: share of unit-sample entries whose local derivative ``|phi'(z)|`` is below
+  5% of the activation's maximum derivative (sigmoid and tanh tails, the negative side of ReLU).
+- ``dead_frac``: share of units whose ``|phi'(z)|`` is below 1e-6 of the maximum for *every*
+  probe sample (a ReLU unit that never fires). Both are NaN for the output layer, which has no
+  nonlinearity.
+- ``delta_rms``, ``delta_var``: of ``delta^l = dL/dz^l``.
+- ``wgrad_norm``, ``wgrad_rms``: Frobenius norm and rms of ``dL/dW^l``; ``bgrad_norm``;
+  ``w_norm``: Frobenius norm of ``W^l``.
+- ``a_qXX`` and ``absdelta_qXX``: the 1, 5, 25, 50, 75, 95, 99 % quantiles of ``a`` and
+  ``|delta|`` (for distribution plots).
+
+Statistics are accumulated in float64 whatever the training dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from initlab.activations import Activation
+from initlab.model import Forward, Gradients, Layer
+
+__all__ = [
+    "DEAD_THRESHOLD",
+    "QUANTILES",
+    "SATURATION_THRESHOLD",
+    "STAT_COLUMNS",
+    "layer_stats",
+    "update_ratios",
+]
+
+SATURATION_THRESHOLD = 0.05
+DEAD_THRESHOLD = 1e-6
+QUANTILES = (1, 5, 25, 50, 75, 95, 99)
+
+STAT_COLUMNS: tuple[str, ...] = (
+    "z_mean",
+    "z_var",
+    "z_q",
+    "a_mean",
+    "a_std",
+    "saturated_frac",
+    "dead_frac",
+    "delta_rms",
+    "delta_var",
+    "wgrad_norm",
+    "wgrad_rms",
+    "bgrad_norm",
+    "w_norm",
+    *(f"a_q{q:02d}" for q in QUANTILES),
+    *(f"absdelta_q{q:02d}" for q in QUANTILES),
+)
+"""Column names returned by :func:`layer_stats`, in order."""
+
+Array = npt.NDArray[np.floating[Any]]
+
+
+def _unit_derivative_stats(z: Array, activation: Activation) -> tuple[float, float]:
+    """Saturated share of entries and dead share of units of one hidden layer ``z`` (B, n)."""
+    d = np.abs(activation.grad(z)) / activation.max_grad
+    saturated = float(np.mean(d < SATURATION_THRESHOLD))
+    dead = float(np.mean(np.all(d < DEAD_THRESHOLD, axis=0)))
+    return saturated, dead
+
+
+def layer_stats(
+    params: Sequence[Layer], fwd: Forward, grads: Gradients, activation: Activation
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Compute every statistic of :data:`STAT_COLUMNS` for each layer.
+
+    Parameters
+    ----------
+    params : sequence of Layer
+        The parameters the pass was run with (``depth + 1`` layers).
+    fwd : Forward
+        The forward pass on the probe batch.
+    grads : Gradients
+        The backward pass of the same batch.
+    activation : Activation
+        The hidden nonlinearity (for saturation and dead units).
+
+    Returns
+    -------
+    dict of str to ndarray, each of shape (depth + 1,)
+        Row ``i`` belongs to layer ``l = i + 1``.
+    """
+    n = len(params)
+    out = {c: np.full(n, np.nan) for c in STAT_COLUMNS}
+    for i in range(n):
+        z = fwd.z[i].astype(np.float64)
+        hidden = i < n - 1
+        a = fwd.a[i + 1].astype(np.float64) if hidden else z
+        delta = grads.delta[i].astype(np.float64)
+        dW = grads.dW[i].astype(np.float64)
+        out["z_mean"][i] = z.mean()
+        out["z_var"][i] = z.var()
+        out["z_q"][i] = np.mean(z * z)
+        out["a_mean"][i] = a.mean()
+        out["a_std"][i] = a.std()
+        if hidden:
+            out["saturated_frac"][i], out["dead_frac"][i] = _unit_derivative_stats(
+                fwd.z[i], activation
+            )
+        out["delta_rms"][i] = np.sqrt(np.mean(delta * delta))
+        out["delta_var"][i] = delta.var()
+        out["wgrad_norm"][i] = np.sqrt(np.sum(dW * dW))
+        out["wgrad_rms"][i] = np.sqrt(np.mean(dW * dW))
+        out["bgrad_norm"][i] = np.linalg.norm(grads.db[i].astype(np.float64))
+        out["w_norm"][i] = np.linalg.norm(params[i].W.astype(np.float64))
+        for q, v in zip(QUANTILES, np.percentile(a, QUANTILES), strict=True):
+            out[f"a_q{q:02d}"][i] = v
+        for q, v in zip(QUANTILES, np.percentile(np.abs(delta), QUANTILES), strict=True):
+            out[f"absdelta_q{q:02d}"][i] = v
+    return out
+
+
+def update_ratios(before: Sequence[Array], after: Sequence[Layer]) -> npt.NDArray[np.float64]:
+    """``||W_after - W_before||_F / ||W_before||_F`` per layer (NaN where ``W_before = 0``).
+
+    Parameters
+    ----------
+    before : sequence of ndarray
+        Copies of each ``W^l`` taken before the update.
+    after : sequence of Layer
+        The parameters after the update.
+
+    Returns
+    -------
+    ndarray, shape (depth + 1,)
+    """
+    ratios = np.full(len(before), np.nan)
+    for i, (w0, layer) in enumerate(zip(before, after, strict=True)):
+        w0_64 = w0.astype(np.float64)
+        norm = np.linalg.norm(w0_64)
+        if norm > 0:
+            ratios[i] = np.linalg.norm(layer.W.astype(np.float64) - w0_64) / norm
+    return ratios

@@ -1,0 +1,302 @@
+"""A study: a validated configuration expanded into the grid of runs it trains.
+
+The workflow (``workflow/rules/common.smk``) calls :func:`load_study` once when it is parsed, so a
+bad configuration stops Snakemake before any job runs, with one message naming the key, the value
+and what is allowed. The same checks serve ``initlab check-config``.
+
+Checks, in order: the JSON Schema (types, ranges, unknown keys, duplicates, YAML pitfalls such as
+``1e-4`` read as a string or ``yes`` read as a boolean), then what a schema cannot know: names in
+the grid must be built-in or defined under ``custom_*`` (with a suggestion for typos), custom
+definitions must build, and the dataset must exist.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from initlab import activations, initializers
+from initlab.config import RunSpec, dataset_label
+
+__all__ = ["ConfigError", "Study", "load_schema", "load_study", "validate_config"]
+
+TRAINING_KEYS = (
+    "optimizer",
+    "learning_rate",
+    "momentum",
+    "nesterov",
+    "epochs",
+    "batch_size",
+    "checkpoint_every",
+    "target_accuracy",
+    "probe_size",
+    "dtype",
+    "base_seed",
+)
+
+
+# Training-split sizes of the built-in datasets (60% of 1797 digits, of 2000 synthetic samples).
+DATASET_SIZES = {"digits": 1079, "moons": 1200, "circles": 1200, "gaussian_blobs": 1200}
+
+
+class ConfigError(ValueError):
+    """The study configuration is invalid; the message names the key and the allowed values."""
+
+
+def load_schema(path: str | Path) -> dict[str, Any]:
+    """Read the JSON Schema (YAML syntax) of the study configuration."""
+    with open(path, encoding="utf-8") as fh:
+        return dict(yaml.safe_load(fh))
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One line for a schema violation: the key, the received value, what is allowed."""
+    key = _key_path(error)
+    value = error.instance
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
+        hints = []
+        for name in extra:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        where = "at the top level" if key == "(top level)" else f"under {key!r}"
+        return (
+            f"config: unknown key {', '.join(hints)} {where}; allowed: "
+            f"{', '.join(allowed) or '(none)'}"
+        )
+    if error.validator == "required":
+        return f"config: {error.message} (at {key})"
+    allowed = schema.get("description", "")
+    if error.validator == "enum":
+        allowed = "one of " + ", ".join(map(str, schema["enum"]))
+    elif error.validator in ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        bounds = [
+            f"{op} {schema[k]}"
+            for k, op in (
+                ("minimum", ">="),
+                ("exclusiveMinimum", ">"),
+                ("maximum", "<="),
+                ("exclusiveMaximum", "<"),
+            )
+            if k in schema
+        ]
+        allowed = f"{schema.get('type', 'value')}" + (f" {' and '.join(bounds)}" if bounds else "")
+    elif error.validator == "uniqueItems":
+        allowed = "a list without duplicates"
+    elif error.validator == "minItems":
+        allowed = f"a list with at least {schema['minItems']} item(s)"
+    elif error.validator == "pattern":
+        allowed = (
+            f"a name matching {schema['pattern']} (letters, digits, '_'; "
+            "no spaces, '/' or shell characters)"
+        )
+    hint = ""
+    if isinstance(value, str) and schema.get("type") in ("number", "integer"):
+        hint = " (a number written in quotes, or YAML 1.1 read it as text: write 1.0e-4, not 1e-4)"
+    if isinstance(value, bool) and schema.get("type") != "boolean":
+        hint = " (YAML reads yes/no/on/off as booleans)"
+    return f"config key {key}: got {value!r} ({type(value).__name__}); allowed: {allowed}{hint}"
+
+
+def _with_defaults(validator_cls: type[Any]) -> type[Any]:
+    """A validator class that fills in ``default`` values while it validates."""
+    validate_properties = validator_cls.VALIDATORS["properties"]
+
+    def set_defaults(validator: Any, properties: Any, instance: Any, schema: Any) -> Any:
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
+
+
+def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``config`` and return a copy with every default filled in.
+
+    Raises
+    ------
+    ConfigError
+        The first problem found, in one line.
+    """
+    resolved = copy.deepcopy(dict(config))
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors) or errors[0]
+        raise ConfigError(_describe(best))
+    _check_names(resolved)
+    _check_dataset(resolved["dataset"])
+    return resolved
+
+
+def _check_names(config: dict[str, Any]) -> None:
+    kinds = (
+        ("initializers", "custom_initializers", initializers.INITIALIZERS, _build_initializer),
+        ("activations", "custom_activations", activations.ACTIVATIONS, _build_activation),
+    )
+    for key, custom_key, builtins, build in kinds:
+        custom = config[custom_key]
+        for name, definition in custom.items():
+            if name in builtins:
+                raise ConfigError(
+                    f"config key {custom_key}.{name}: {name!r} is a built-in name; "
+                    "choose another name for a custom definition"
+                )
+            build(name, definition, custom_key)
+        known = {**builtins, **custom}
+        for name in config[key]:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(
+                    f"config key {key}: unknown name {name!r}{hint}; allowed: built-in "
+                    f"{', '.join(sorted(builtins))}, or a name defined under {custom_key}"
+                )
+    for pair in config["report"]["highlight"]:
+        init, act = pair
+        if init not in config["initializers"] or act not in config["activations"]:
+            raise ConfigError(
+                f"config key report.highlight: pair {pair!r} is not in the grid; allowed: an "
+                "[initializer, activation] pair from initializers x activations"
+            )
+
+
+def _build_initializer(name: str, definition: Mapping[str, Any], key: str) -> None:
+    params = dict(definition)
+    family = params.pop("family")
+    try:
+        initializers.make_initializer(name, family, **params)
+    except ValueError as err:
+        raise ConfigError(f"config key {key}.{name}: {err}") from None
+
+
+def _build_activation(name: str, definition: Mapping[str, Any], key: str) -> None:
+    params = dict(definition)
+    family = params.pop("family")
+    try:
+        activations.make_activation(name, family, **params)
+    except ValueError as err:
+        raise ConfigError(f"config key {key}.{name}: {err}") from None
+
+
+def _check_dataset(name: str) -> None:
+    from initlab import data
+
+    try:
+        data.check_dataset_name(name)
+    except ValueError as err:
+        raise ConfigError(f"config key dataset: {err}") from None
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study configuration and the grid it expands to."""
+
+    config: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The study's name."""
+        return str(self.config["study"])
+
+    @property
+    def results(self) -> str:
+        """The results folder, without a trailing slash."""
+        return str(self.config["results"]).rstrip("/")
+
+    @property
+    def dataset_label(self) -> str:
+        """Path-safe label of the dataset."""
+        return dataset_label(self.config["dataset"])
+
+    def base_spec(self, initializer: str, activation: str, depth: int, seed: int) -> RunSpec:
+        """The :class:`RunSpec` of one grid point."""
+        cfg = self.config
+        return RunSpec(
+            initializer=initializer,
+            activation=activation,
+            depth=int(depth),
+            seed=int(seed),
+            width=cfg["width"],
+            dataset=cfg["dataset"],
+            bias_std=float(cfg["bias_std"]),
+            initializer_def=cfg["custom_initializers"].get(initializer),
+            activation_def=cfg["custom_activations"].get(activation),
+            **{k: cfg["training"][k] for k in TRAINING_KEYS},
+        )
+
+    def combinations(self) -> Iterator[tuple[str, str, int]]:
+        """Every (initializer, activation, depth), in config order."""
+        for init in self.config["initializers"]:
+            for act in self.config["activations"]:
+                for depth in self.config["depths"]:
+                    yield init, act, int(depth)
+
+    def specs(self) -> Iterator[RunSpec]:
+        """Every run of the grid: combinations x seeds."""
+        for init, act, depth in self.combinations():
+            for seed in self.config["seeds"]:
+                yield self.base_spec(init, act, depth, seed)
+
+    def combination_dir(self, initializer: str, activation: str, depth: int) -> str:
+        """Folder of one combination's runs, relative to the working directory."""
+        return f"{self.results}/runs/{self.dataset_label}/{initializer}/{activation}/d{depth}"
+
+    def run_dir(self, spec: RunSpec) -> str:
+        """Folder of one run: ``<combination_dir>/s<seed>``."""
+        return f"{self.combination_dir(spec.initializer, spec.activation, spec.depth)}/s{spec.seed}"
+
+    def training_json(self, initializer: str, activation: str, depth: int) -> str:
+        """The spec shared by a combination's seeds, as canonical JSON (a rule parameter, so
+        that changing any training setting reruns exactly the affected jobs)."""
+        spec = self.base_spec(initializer, activation, depth, 0).to_dict()
+        del spec["seed"]
+        return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+    def job_resources(self, depth: int, n_seeds: int, attempt: int = 1) -> dict[str, int]:
+        """Memory (MB) and runtime (minutes) for one training job, from the network's size.
+
+        The cost of a run is about ``6 * params * samples * epochs`` floating-point operations
+        (forward, two backward products) plus checkpoint evaluations; runtime assumes a
+        pessimistic 0.5 GFLOP/s per core and a 5-minute floor. Memory covers the interpreter
+        and libraries (~250 MB), the dataset, and the activations of a 4096-sample
+        evaluation chunk; it doubles with every retry (``attempt``) so an out-of-memory kill
+        on a cluster is followed by a larger request.
+        """
+        cfg = self.config
+        width, epochs = int(cfg["width"]), int(cfg["training"]["epochs"])
+        n_train = DATASET_SIZES.get(cfg["dataset"], 60_000)
+        n_in = 784 if ":" in cfg["dataset"] else 64
+        n_params = n_in * width + (depth - 1) * width * width + width * 10
+        flops = 6.0 * n_params * n_train * epochs * 1.5 * n_seeds
+        runtime = max(5, int(flops / 0.5e9 / 60) + 1)
+        activations_mb = 4096 * width * (depth + 1) * 8 * 3 / 1e6
+        data_mb = n_train * n_in * 8 * 2 / 1e6
+        mem_mb = int(250 + activations_mb + data_mb + n_params * 4 * 6 / 1e6)
+        return {"mem_mb": mem_mb * 2 ** (attempt - 1), "runtime": runtime * attempt}
+
+    def to_json(self) -> str:
+        """The resolved configuration as canonical JSON."""
+        return json.dumps(self.config, sort_keys=True, indent=2) + "\n"
+
+
+def load_study(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Study:
+    """Validate ``config`` against ``schema`` and the registries; return the :class:`Study`."""
+    return Study(validate_config(config, schema))

@@ -1,0 +1,674 @@
+"""Mean-field signal propagation through random MLPs.
+
+A layer computes ``z^{l+1} = phi(z^l) @ W + b`` with ``W_ij ~ (0, sigma_w^2 / N)`` and
+``b_i ~ N(0, sigma_b^2)``. For wide layers the pre-activations are Gaussian and their second
+moment ``q^l`` and the correlation ``c^l`` between two inputs obey deterministic maps:
+
+- length map ``q^{l+1} = sigma_w^2 E[phi(sqrt(q^l) z)^2] + sigma_b^2`` with fixed point ``q*``;
+- correlation map ``c^{l+1} = (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q^{l+1}`` with
+  ``u1 = sqrt(q) z1``, ``u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2)``, fixed point ``c*``;
+- ``chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]``: slope of the correlation map at ``c = 1`` and the
+  per-layer factor of the back-propagated gradient variance (ordered phase ``chi_1 < 1``,
+  chaotic ``chi_1 > 1``, edge of chaos ``chi_1 = 1``);
+- depth scales ``xi_q``, ``xi_c``: how many layers deviations from ``q*`` and ``c*`` survive.
+
+Every Gaussian expectation is a quadrature, never a hand-typed table: one-dimensional ones go
+through :func:`initlab.quadrature.gaussian_expectation` (exact to about 1e-13, split at the
+activation's kinks); the correlated pairs of the correlation map use the iterated
+Gauss-Legendre rule :func:`pair_expectation` below, whose inner rule is split where ``u2``
+crosses a kink, so ReLU-like activations stay exact as well.
+
+Expectations at ``q = 0`` are the limits ``q -> 0+`` (for ReLU, ``E[phi'(sqrt(q) z)^2] = 1/2``
+for every ``q > 0``, although ``phi'(0) = 0``); they matter where ``q* = 0`` (tanh with
+``sigma_b^2 = 0``, ``sigma_w^2 <= 1``).
+
+References
+----------
+- Glorot & Bengio (2010), AISTATS, eqs. 5-7: variance products through linear layers.
+- He, Zhang, Ren & Sun (2015), ICCV, eqs. 7-14: forward and backward variance for rectifiers.
+- Poole, Lahiri, Raghu, Sohl-Dickstein & Ganguli (2016), NeurIPS, "Exponential expressivity in
+  deep neural networks through transient chaos": length and correlation maps, ``chi_1``.
+- Schoenholz, Gilmer, Ganguli & Sohl-Dickstein (2017), ICLR, "Deep Information Propagation":
+  depth scales ``xi_q``, ``xi_c`` and trainability ``L <~ 6 xi_c``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize
+
+from initlab import activations as _activations
+from initlab import initializers as _initializers
+from initlab.activations import Activation
+from initlab.initializers import Initializer
+from initlab.quadrature import Z_MAX, gaussian_expectation
+
+__all__ = [
+    "chi1",
+    "correlation_map",
+    "critical_line",
+    "critical_sigma_w2",
+    "depth_scales",
+    "fixed_correlation",
+    "fixed_point",
+    "length_map",
+    "length_slope",
+    "pair_expectation",
+    "predict_layers",
+]
+
+FloatArray = npt.NDArray[np.float64]
+Fn = Callable[[FloatArray], FloatArray]
+
+Q_LIMIT = 1e-30
+"""Variance standing in for ``q = 0`` in expectations of possibly discontinuous functions (the
+limit ``q -> 0+``); ``sqrt(Q_LIMIT) = 1e-15`` keeps every activation in its linear regime."""
+
+Q_MAX = 1e100
+"""Largest length the fixed-point search tries before it declares that ``q`` diverges."""
+
+_PAIR_NODES = 16  # Gauss-Legendre nodes per piece of the 2-D rule
+_PAIR_PIECES = 24  # pieces per inner interval (between kinks); none is longer than 1 in z
+_PIECE = 1.0  # longest outer piece, in units of z
+_FEATURES = (-16.0, -8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
+"""Extra split points (pre-activation units) for every quadrature. The built-in nonlinearities
+bend on the scale ``|u| ~ 1``; for large ``q`` that region is narrow in ``z`` (width
+``1/sqrt(q)``) and a unit-length Gauss-Legendre piece would not resolve it (E[tanh'(u)^2] at
+``q = 1e4`` would be off by percents). Splitting there is harmless for small ``q``: the points
+leave ``|z| < 12`` or coincide with piece ends."""
+_NOISE = 1e-10  # relative size below which L(q) - q is treated as rounding noise
+_EPS = float(np.finfo(np.float64).eps)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _act(act: Activation | str) -> Activation:
+    return act if isinstance(act, Activation) else _activations.get(act)
+
+
+def _check_nonneg(**values: float) -> None:
+    for key, value in values.items():
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
+
+
+def _limit_q(q: float) -> float:
+    return q if q > 0 else Q_LIMIT
+
+
+def _splits(a: Activation) -> tuple[float, ...]:
+    return tuple(sorted({*a.kinks, *_FEATURES}))
+
+
+def _expect(g: Fn, q: float, a: Activation) -> float:
+    """``E[g(sqrt(q) z)]`` split at the kinks of ``a`` and at ``_FEATURES``."""
+    return gaussian_expectation(g, q, _splits(a))
+
+
+def _at_zero(f: Fn) -> float:
+    return float(f(np.zeros(1))[0])
+
+
+@lru_cache(maxsize=8)
+def _legendre(n: int) -> tuple[FloatArray, FloatArray]:
+    x, w = np.polynomial.legendre.leggauss(n)
+    return x, w
+
+
+def _density(z: FloatArray) -> FloatArray:
+    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+@lru_cache(maxsize=256)
+def _outer_rule(breaks: tuple[float, ...]) -> tuple[FloatArray, FloatArray]:
+    """Nodes and weights (standard normal density included) of a piecewise Gauss-Legendre rule
+    between sorted ``breaks``; every piece is at most ``_PIECE`` long."""
+    x, w = _legendre(_PAIR_NODES)
+    edges = [breaks[0]]
+    for lo, hi in zip(breaks[:-1], breaks[1:], strict=True):
+        n = max(1, math.ceil((hi - lo) / _PIECE))
+        edges.extend(np.linspace(lo, hi, n + 1)[1:].tolist())
+    e = np.asarray(edges)
+    lo_, hi_ = e[:-1, None], e[1:, None]
+    z = 0.5 * (hi_ - lo_) * x + 0.5 * (hi_ + lo_)
+    weight = 0.5 * (hi_ - lo_) * w * _density(z)
+    z.setflags(write=False)
+    weight.setflags(write=False)
+    return z.ravel(), weight.ravel()
+
+
+def pair_expectation(f: Fn, g: Fn, q: float, c: float, kinks: Iterable[float] = ()) -> float:
+    """Return ``E[f(u1) g(u2)]`` for ``u1 = sqrt(q) z1``, ``u2 = sqrt(q) (c z1 + sqrt(1-c^2) z2)``.
+
+    ``z1, z2`` are independent standard normals, so ``(u1, u2)`` is a centred Gaussian pair with
+    variances ``q`` and correlation ``c`` (Poole et al. 2016, eq. for ``q_12``). The integral is
+    iterated: the outer Gauss-Legendre rule in ``z1`` is split at the kinks of ``f`` and at the
+    ``z1`` where ``u2``'s mean crosses a kink; for every outer node the inner rule in ``z2`` is split
+    where ``u2`` crosses a kink of ``g``, so piecewise functions (ReLU) keep full accuracy
+    (about 1e-13). ``c = +-1`` reduce to one-dimensional :func:`gaussian_expectation` calls.
+
+    Parameters
+    ----------
+    f, g : callable
+        Vectorised float64 functions of the pre-activation.
+    q : float
+        Common variance, ``q >= 0``; ``q = 0`` means the limit ``q -> 0+``.
+    c : float
+        Correlation in ``[-1, 1]``.
+    kinks : iterable of float
+        Points (pre-activation units) where ``f`` or ``g`` is not smooth.
+
+    Returns
+    -------
+    float
+        The expectation.
+    """
+    _check_nonneg(q=q)
+    if not (math.isfinite(c) and -1.0 <= c <= 1.0):
+        raise ValueError(f"correlation c must be in [-1, 1], got {c!r}")
+    ks = tuple(float(k) for k in kinks)
+    q = _limit_q(q)
+    if c == 1.0:
+        return gaussian_expectation(lambda u: f(u) * g(u), q, ks)
+    if c == -1.0:
+        return gaussian_expectation(lambda u: f(u) * g(-u), q, ks)
+    sq = math.sqrt(q)
+    s = math.sqrt((1.0 - c) * (1.0 + c))
+    # outer rule in z1
+    inner_breaks = [k / sq for k in ks]
+    if c != 0.0:
+        inner_breaks += [k / (sq * c) for k in ks]
+    breaks = tuple(sorted({b for b in inner_breaks if abs(b) < Z_MAX} | {-Z_MAX, Z_MAX}))
+    z1, w1 = _outer_rule(breaks)
+    # inner rule in z2, one row per outer node: split where sqrt(q) (c z1 + s z2) hits a kink
+    rows = z1.size
+    cuts = np.empty((rows, len(ks) + 2))
+    cuts[:, 0], cuts[:, -1] = -Z_MAX, Z_MAX
+    if ks:
+        t = (np.asarray(ks)[None, :] / sq - c * z1[:, None]) / s
+        cuts[:, 1:-1] = np.sort(np.clip(t, -Z_MAX, Z_MAX), axis=1)
+    frac = np.arange(_PAIR_PIECES + 1) / _PAIR_PIECES
+    sub = cuts[:, :-1, None] + (cuts[:, 1:, None] - cuts[:, :-1, None]) * frac  # (rows, K+1, P+1)
+    lo, hi = sub[..., :-1].reshape(rows, -1, 1), sub[..., 1:].reshape(rows, -1, 1)
+    x, w = _legendre(_PAIR_NODES)
+    z2 = 0.5 * (hi - lo) * x + 0.5 * (hi + lo)  # (rows, pieces, nodes)
+    w2 = 0.5 * (hi - lo) * w * _density(z2)
+    u2 = sq * (c * z1[:, None, None] + s * z2)
+    inner = np.sum(w2 * g(u2), axis=(1, 2))
+    return float(np.dot(w1, f(sq * z1) * inner))
+
+
+# --- length map ------------------------------------------------------------------------------
+
+
+def length_map(act: Activation | str, sigma_w2: float, sigma_b2: float, q: float) -> float:
+    """Length map ``q -> sigma_w2 * E[phi(sqrt(q) z)^2] + sigma_b2``, ``z ~ N(0, 1)``.
+
+    Poole et al. (2016), NeurIPS, eq. 3 (the ``q^l`` recursion; Schoenholz et al. 2017 eq. 2).
+
+    Parameters
+    ----------
+    act : Activation or str
+        The nonlinearity ``phi`` (or its registry name).
+    sigma_w2 : float
+        Weight variance times fan-in, ``N Var[W]``.
+    sigma_b2 : float
+        Bias variance.
+    q : float
+        Second moment of the incoming pre-activations, ``q >= 0``.
+
+    Returns
+    -------
+    float
+        Second moment of the next layer's pre-activations.
+    """
+    a = _act(act)
+    _check_nonneg(sigma_w2=sigma_w2, sigma_b2=sigma_b2, q=q)
+    return sigma_w2 * _expect(lambda u: a.fn(u) ** 2, q, a) + sigma_b2
+
+
+def length_slope(act: Activation | str, sigma_w2: float, q: float) -> float:
+    """Slope of the length map, ``dL/dq = chi_1 + sigma_w2 * E[phi''(sqrt(q) z) phi(sqrt(q) z)]``.
+
+    Schoenholz et al. (2017), ICLR, the ``xi_q`` derivation. Computed without ``phi''``:
+    differentiating under the integral, ``dL/dq = sigma_w2 * E[z phi(sqrt(q) z) phi'(sqrt(q) z)]
+    / sqrt(q)``, which equals the ``phi''`` form after one integration by parts (Stein's lemma) and
+    is exact for kinked activations (ReLU: ``sigma_w2 / 2``). ``q = 0`` is the limit ``q -> 0+``.
+
+    Parameters
+    ----------
+    act : Activation or str
+        The nonlinearity.
+    sigma_w2 : float
+        Weight variance times fan-in.
+    q : float
+        Length at which to differentiate, ``q >= 0``.
+
+    Returns
+    -------
+    float
+        ``dL/dq`` at ``q``.
+    """
+    a = _act(act)
+    _check_nonneg(sigma_w2=sigma_w2, q=q)
+    q = _limit_q(q)
+
+    def g(u: FloatArray) -> FloatArray:
+        # z * phi(u) * phi'(u) / sqrt(q), with z = u / sqrt(q)
+        return u * a.fn(u) * a.grad(u) / q
+
+    return sigma_w2 * _expect(g, q, a)
+
+
+def fixed_point(
+    act: Activation | str,
+    sigma_w2: float,
+    sigma_b2: float,
+    *,
+    q0: float = 1.0,
+    tol: float = 1e-12,
+    max_iter: int = 200,
+) -> float:
+    """Fixed point ``q* = sigma_w2 * E[phi(sqrt(q*) z)^2] + sigma_b2`` reached from ``q0``.
+
+    Poole et al. (2016), NeurIPS, eq. 3 and Fig. 1: iterating the length map from ``q0``
+    converges monotonically to the nearest fixed point in the direction of ``L(q0) - q0``. That
+    fixed point is bracketed by stepping ``q`` by factors of 2 from ``q0`` in that direction and
+    then found by Brent's method, which also handles the slow (algebraic) convergence of marginal
+    maps. Special cases:
+
+    - ``q0`` already a fixed point (``|L(q0) - q0| <= tol * q0``): returns ``q0``; e.g. ReLU with
+      ``sigma_w2 = 2``, ``sigma_b2 = 0``, where every ``q`` is a fixed point.
+    - no positive fixed point below ``q0`` while ``L(0) = 0`` (``phi(0) = 0``, ``sigma_b2 = 0``):
+      returns ``0.0``; e.g. tanh with ``sigma_w2 <= 1`` or ReLU with ``sigma_w2 < 2``.
+    - ``L(q) > q`` all the way up to ``Q_MAX`` (differences above rounding noise): the length
+      diverges, returns ``inf``; e.g. ReLU with ``sigma_w2 > 2``, or ``= 2`` with ``sigma_b2 > 0``.
+
+    Parameters
+    ----------
+    act : Activation or str
+        The nonlinearity.
+    sigma_w2, sigma_b2 : float
+        Weight variance times fan-in, bias variance.
+    q0 : float
+        Starting length (the input's second moment), ``q0 >= 0``.
+    tol : float
+        Relative tolerance on ``q*``.
+    max_iter : int
+        Maximum number of Brent iterations.
+
+    Returns
+    -------
+    float
+        ``q*`` (``0.0`` or ``inf`` in the cases above).
+    """
+    a = _act(act)
+    _check_nonneg(sigma_w2=sigma_w2, sigma_b2=sigma_b2, q0=q0)
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol!r}")
+
+    def gap(q: float) -> float:
+        return length_map(a, sigma_w2, sigma_b2, q) - q
+
+    l_zero = sigma_w2 * _at_zero(a.fn) ** 2 + sigma_b2
+    if q0 == 0.0:
+        if l_zero == 0.0:
+            return 0.0
+        q0 = l_zero
+    g0 = gap(q0)
+    if abs(g0) <= tol * q0:
+        return float(q0)
+    if g0 < 0:  # the iteration decreases: largest fixed point below q0
+        hi = lo = q0  # hi: smallest point seen with L(q) < q
+        step = 2.0
+        while True:
+            lo /= step
+            step = min(step * 2.0, 1e8)
+            g_lo = gap(lo)
+            if g_lo > _NOISE * lo:
+                break
+            if g_lo < 0:
+                hi = lo
+            if lo < 1e-200:  # no positive fixed point: q decays to 0 (or to the tiny L(0))
+                return 0.0 if l_zero == 0.0 else l_zero
+    else:  # the iteration increases: smallest fixed point above q0
+        lo = hi = q0  # lo: largest point seen with L(q) > q
+        step = 2.0
+        while True:
+            hi *= step
+            step = min(step * 2.0, 1e8)
+            g_hi = gap(hi)
+            if g_hi < -_NOISE * hi:
+                break
+            if g_hi > 0:
+                lo = hi
+            if hi > Q_MAX:
+                return math.inf
+    root = optimize.brentq(gap, lo, hi, xtol=tol * lo, rtol=max(tol, 4 * _EPS), maxiter=max_iter)
+    return float(root)
+
+
+def chi1(act: Activation | str, sigma_w2: float, q: float) -> float:
+    """``chi_1 = sigma_w2 * E[phi'(sqrt(q) z)^2]``.
+
+    Poole et al. (2016), NeurIPS, eq. 7 (slope of the correlation map at ``c = 1``); Schoenholz
+    et al. (2017), ICLR: per-layer factor of the back-propagated gradient variance; He et al.
+    (2015), eq. 13 at ``q = 1``. ``q = 0`` is the limit ``q -> 0+``.
+
+    Parameters
+    ----------
+    act : Activation or str
+        The nonlinearity.
+    sigma_w2 : float
+        Weight variance times fan-in (fan-out for the backward pass of non-square layers).
+    q : float
+        Pre-activation second moment, usually ``q*``.
+
+    Returns
+    -------
+    float
+        ``chi_1``.
+    """
+    a = _act(act)
+    _check_nonneg(sigma_w2=sigma_w2, q=q)
+    return sigma_w2 * _expect(lambda u: a.grad(u) ** 2, _limit_q(q), a)
+
+
+# --- correlation map -------------------------------------------------------------------------
+
+
+def correlation_map(
+    act: Activation | str, sigma_w2: float, sigma_b2: float, q: float, c: float
+) -> float:
+    """``c -> (sigma_w2 * E[phi(u1) phi(u2)] + sigma_b2) / L(q)`` for two inputs of length ``q``.
+
+    Poole et al. (2016), NeurIPS, eqs. 4-5: ``u1 = sqrt(q) z1``,
+    ``u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2)``; the denominator is the new length
+    ``L(q) = sigma_w2 E[phi(sqrt(q) z)^2] + sigma_b2``, which equals ``q`` at ``q = q*``, so
+    ``c = 1`` always maps to 1.
+
+    Parameters
+    ----------
+    act : Activation or str
+        The nonlinearity.
+    sigma_w2, sigma_b2 : float
+        Weight variance times fan-in, bias variance.
+    q : float
+        Length of both inputs' pre-activations (``q*`` in the papers).
+    c : float
+        Their correlation, in ``[-1, 1]``.
+
+    Returns
+    -------
+    float
+        The next layer's correlation (NaN if ``L(q) = 0``).
+    """
+    a = _act(act)
+    _check_nonneg(sigma_w2=sigma_w2, sigma_b2=sigma_b2, q=q)
+    num = sigma_w2 * pair_expectation(a.fn, a.fn, q, c, a.kinks) + sigma_b2
+    den = sigma_w2 * pair_expectation(a.fn, a.fn, q, 1.0, a.kinks) + sigma_b2
+    return num / den if den > 0 else math.nan
+
+
+def _chi_c(a: Activation, sigma_w2: float, q: float, c: float) -> float:
+    """``sigma_w2 * E[phi'(u1) phi'(u2)]``: slope of the correlation map at ``(q*, c)``."""
+    return sigma_w2 * pair_expectation(a.grad, a.grad, q, c, a.kinks)
+
+
+def fixed_correlation(act: Activation | str, sigma_w2: float, sigma_b2: float) -> float:
+    """Stable fixed point ``c*`` of the correlation map at ``q = q*`` (from ``q0 = 1``).
+
+    Poole et al. (2016), NeurIPS, Fig. 2; Schoenholz et al. (2017), ICLR, sec. 3. The map is a
+    power series in ``c`` with non-negative coefficients (Hermite expansion), hence increasing
+    and convex on ``[0, 1]`` with ``C(1) = 1``: if ``chi_1(q*) <= 1`` (ordered phase) ``c* = 1``;
+    otherwise the single root of ``C(c) = c`` in ``[0, 1)``, found by Brent's method.
+
+    Parameters
+    ----------
+    act : Activation or str
+        The nonlinearity.
+    sigma_w2, sigma_b2 : float
+        Weight variance times fan-in, bias variance.
+
+    Returns
+    -------
+    float
+        ``c*``; NaN if ``q*`` is infinite (no finite length fixed point).
+    """
+    a = _act(act)
+    q = fixed_point(a, sigma_w2, sigma_b2)
+    if not math.isfinite(q):
+        return math.nan
+    return _fixed_correlation(a, sigma_w2, sigma_b2, q)
+
+
+def _fixed_correlation(a: Activation, sigma_w2: float, sigma_b2: float, q: float) -> float:
+    if chi1(a, sigma_w2, q) <= 1.0:
+        return 1.0
+
+    def gap(c: float) -> float:
+        return correlation_map(a, sigma_w2, sigma_b2, q, c) - c
+
+    g0 = gap(0.0)
+    if g0 <= 1e-14:  # odd phi without bias: c = 0 is the fixed point
+        return 0.0
+    eps = 1e-3
+    while gap(1.0 - eps) >= 0.0:
+        eps /= 10.0
+        if eps < 1e-10:  # just above criticality: c* within 1e-10 of 1
+            return 1.0
+    return float(optimize.brentq(gap, 0.0, 1.0 - eps, xtol=1e-13, rtol=4 * _EPS))
+
+
+def depth_scales(act: Activation | str, sigma_w2: float, sigma_b2: float) -> tuple[float, float]:
+    """Depth scales ``(xi_q, xi_c)`` of the fixed point ``(q*, c*)``.
+
+    Schoenholz et al. (2017), ICLR, eqs. 6-9: ``xi_q^{-1} = -ln[chi_1 + sigma_w2 E[phi''(u)
+    phi(u)]]`` (the slope of the length map at ``q*``, see :func:`length_slope`) and
+    ``xi_c^{-1} = -ln chi_c*`` with ``chi_c* = sigma_w2 E[phi'(u1) phi'(u2)]`` at ``(q*, c*)``,
+    which is ``chi_1`` in the ordered phase (``c* = 1``). A slope ``>= 1`` (criticality) gives
+    ``inf``; a negative slope uses its magnitude (oscillating decay).
+
+    Parameters
+    ----------
+    act : Activation or str
+        The nonlinearity.
+    sigma_w2, sigma_b2 : float
+        Weight variance times fan-in, bias variance.
+
+    Returns
+    -------
+    tuple of float
+        ``(xi_q, xi_c)`` in layers; ``(nan, nan)`` if ``q*`` is infinite.
+    """
+    a = _act(act)
+    q = fixed_point(a, sigma_w2, sigma_b2)
+    if not math.isfinite(q):
+        return math.nan, math.nan
+    c = _fixed_correlation(a, sigma_w2, sigma_b2, q)
+    chi_c = chi1(a, sigma_w2, q) if c == 1.0 else _chi_c(a, sigma_w2, q, c)
+    return _scale(length_slope(a, sigma_w2, q)), _scale(chi_c)
+
+
+def _scale(slope: float) -> float:
+    slope = abs(slope)
+    if slope >= 1.0:
+        return math.inf
+    if slope == 0.0:
+        return 0.0
+    return -1.0 / math.log(slope)
+
+
+# --- criticality -----------------------------------------------------------------------------
+
+
+def critical_sigma_w2(act: Activation | str, sigma_b2: float) -> float:
+    """``sigma_w2`` on the edge of chaos: the root of ``chi_1(q*(sigma_w2, sigma_b2)) = 1``.
+
+    Poole et al. (2016), NeurIPS, Fig. 1d; Schoenholz et al. (2017), ICLR, Fig. 1 (tanh:
+    ``sigma_w2 = 1`` at ``sigma_b2 = 0``). Bracketed by doubling/halving from
+    ``1 / E[phi'(z)^2]``, then Brent's method. Where ``q*`` diverges ``chi_1`` is taken at
+    ``Q_MAX`` (its limit for ReLU-like activations), so ReLU gives exactly 2 at ``sigma_b2 = 0``.
+
+    Parameters
+    ----------
+    act : Activation or str
+        The nonlinearity.
+    sigma_b2 : float
+        Bias variance.
+
+    Returns
+    -------
+    float
+        Critical ``sigma_w2``; NaN if ``chi_1(q*) - 1`` does not change sign in
+        ``[1e-6, 1e8]``.
+    """
+    a = _act(act)
+    _check_nonneg(sigma_b2=sigma_b2)
+
+    def excess(sw2: float) -> float:
+        q = fixed_point(a, sw2, sigma_b2)
+        return chi1(a, sw2, q if math.isfinite(q) else Q_MAX) - 1.0
+
+    guess = 1.0 / max(a.grad_second_moment, 1e-12)
+    lo = hi = min(max(guess, 1e-6), 1e8)
+    f_lo = f_hi = excess(lo)
+    if f_lo == 0.0:
+        return lo
+    if f_lo < 0:
+        while f_hi < 0:
+            lo, hi = hi, hi * 2.0
+            if hi > 1e8:
+                return math.nan
+            f_hi = excess(hi)
+    else:
+        while f_lo > 0:
+            hi, lo = lo, lo / 2.0
+            if lo < 1e-6:
+                return math.nan
+            f_lo = excess(lo)
+    if f_lo == 0.0:
+        return lo
+    if f_hi == 0.0:
+        return hi
+    return float(optimize.brentq(excess, lo, hi, xtol=1e-12, rtol=4 * _EPS))
+
+
+def critical_line(act: Activation | str, sigma_b2_values: Iterable[float]) -> FloatArray:
+    """Critical ``sigma_w2`` for each ``sigma_b2`` (:func:`critical_sigma_w2`, element by element).
+
+    Poole et al. (2016), NeurIPS, Fig. 1d; Schoenholz et al. (2017), ICLR, Fig. 1.
+
+    Parameters
+    ----------
+    act : Activation or str
+        The nonlinearity.
+    sigma_b2_values : iterable of float
+        Bias variances.
+
+    Returns
+    -------
+    ndarray
+        Critical ``sigma_w2`` values, same length as ``sigma_b2_values``.
+    """
+    a = _act(act)
+    return np.array([critical_sigma_w2(a, float(b)) for b in sigma_b2_values], dtype=np.float64)
+
+
+# --- concrete networks -----------------------------------------------------------------------
+
+
+def predict_layers(
+    act: Activation | str,
+    init: Initializer | str,
+    layer_sizes: Sequence[int],
+    *,
+    input_second_moment: float = 1.0,
+    bias_std: float = 0.0,
+) -> dict[str, npt.NDArray[Any]]:
+    """Mean-field forward and backward variances of a concrete MLP at initialisation.
+
+    Forward (Glorot & Bengio 2010, eq. 5; He et al. 2015, eqs. 7-10; Poole et al. 2016, eq. 3):
+    ``q^1 = sigma_w2^1 * input_second_moment + bias_std^2`` and
+    ``q^{l+1} = sigma_w2^{l+1} * E[phi(sqrt(q^l) z)^2] + bias_std^2``, where
+    ``sigma_w2^l = n_{l-1} * E[(W^l)^2]`` is the actual fan-in times weight second moment of
+    layer ``l``'s shape ``(n_{l-1}, n_l)``. Backward (Glorot & Bengio 2010, eq. 6; He et al. 2015,
+    eqs. 11-14): ``E[delta_l^2] = chi^l * E[delta_{l+1}^2]`` with
+    ``chi^l = E[phi'(sqrt(q^l) z)^2] * n_{l+1} * Var[W^{l+1}]`` (fan-out of ``W^{l+1}``), where
+    ``delta_l = dLoss/dz^l`` per unit.
+
+    The network has ``layer_sizes = (n_in, n_1, ..., n_depth, n_out)``: ``depth`` hidden layers
+    with activation ``phi`` and a linear output layer; layers are numbered ``1..depth+1``,
+    biases are ``N(0, bias_std^2)``, the input features have mean square
+    ``input_second_moment``. The theory needs zero-mean weights: with a non-zero mean (``ones``)
+    every unit of a layer receives the same large common term, the pre-activations are neither
+    independent nor centred and the sums do not become Gaussian with variance ``n Var[W]``; then
+    ``q``, ``chi`` and ``delta_rms_rel`` are all NaN (``layer`` and ``sigma_w2`` are still filled).
+
+    Parameters
+    ----------
+    act : Activation or str
+        Hidden-layer nonlinearity.
+    init : Initializer or str
+        Weight initializer, used for every layer.
+    layer_sizes : sequence of int
+        ``(n_in, width_1, ..., width_depth, n_out)``, at least two entries, all >= 1.
+    input_second_moment : float
+        ``E[x_i^2]`` of the input features.
+    bias_std : float
+        Standard deviation of the biases (0 for the usual zero bias).
+
+    Returns
+    -------
+    dict of str to ndarray
+        Arrays of length ``depth + 1``, one entry per layer:
+
+        ``layer``
+            Layer numbers ``1..depth+1`` (int).
+        ``sigma_w2``
+            ``n_{l-1} * E[(W^l)^2]``.
+        ``q``
+            Predicted second moment of the pre-activations ``z^l``.
+        ``chi``
+            Backward factor from layer ``l+1`` to ``l``; NaN for the output layer.
+        ``delta_rms_rel``
+            Predicted rms of ``delta_l`` divided by that at the output layer (1 there).
+    """
+    a = _act(act)
+    w = init if isinstance(init, Initializer) else _initializers.get(init)
+    sizes = [int(n) for n in layer_sizes]
+    if (
+        len(sizes) < 2
+        or any(n < 1 for n in sizes)
+        or any(n != s for n, s in zip(sizes, layer_sizes, strict=True))
+    ):
+        raise ValueError(f"layer_sizes must be >= 2 integers >= 1, got {tuple(layer_sizes)!r}")
+    _check_nonneg(input_second_moment=input_second_moment, bias_std=bias_std)
+    n_layers = len(sizes) - 1
+    layer = np.arange(1, n_layers + 1)
+    fans = list(zip(sizes[:-1], sizes[1:], strict=True))
+    sigma_w2 = np.array([fi * w.second_moment(fi, fo) for fi, fo in fans], dtype=np.float64)
+    q = np.full(n_layers, np.nan)
+    chi = np.full(n_layers, np.nan)
+    rel = np.full(n_layers, np.nan)
+    out = {"layer": layer, "sigma_w2": sigma_w2, "q": q, "chi": chi, "delta_rms_rel": rel}
+    if w.mean != 0.0:
+        return out
+    b2 = float(bias_std) ** 2
+    q[0] = sigma_w2[0] * input_second_moment + b2
+    for i in range(1, n_layers):
+        q[i] = length_map(a, sigma_w2[i], b2, q[i - 1])
+    for i in range(n_layers - 1):  # hidden layer i+1 -> backward through W^{i+2}
+        fan_in, fan_out = fans[i + 1]
+        chi[i] = chi1(a, fan_out * w.variance(fan_in, fan_out), q[i])
+    rel[-1] = 1.0
+    for i in range(n_layers - 2, -1, -1):
+        rel[i] = rel[i + 1] * math.sqrt(chi[i])
+    return out

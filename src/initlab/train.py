@@ -1,0 +1,295 @@
+"""Train one MLP from a :class:`~initlab.config.RunSpec` and record what happens in every layer.
+
+Statistics (:mod:`initlab.stats`) are taken on a fixed probe batch (the first ``probe_size``
+training samples, the same for every run on a dataset) at step 0 and at every checkpoint:
+after a backward pass and before the parameter update of that step. A checkpoint also evaluates
+loss and accuracy on the full training and validation splits, and records the relative size
+``||dW|| / ||W||`` of the update made at that step (NaN at the final checkpoint, after the last
+update).
+
+Divergence is a result, not an error: when the training loss becomes non-finite (or the
+parameters do), training stops, ``diverged`` is set with the step, and numbers that are no longer
+defined are NaN. Floating-point warnings are silenced inside training because overflow is an
+expected outcome of some initializations.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy
+
+from initlab import __version__
+from initlab.activations import Activation
+from initlab.config import RunSpec
+from initlab.data import Dataset, load_dataset
+from initlab.model import Layer, cross_entropy, forward, init_mlp, loss_and_grads
+from initlab.optim import make_optimizer
+from initlab.stats import STAT_COLUMNS, layer_stats, update_ratios
+
+__all__ = ["CHECKPOINT_COLUMNS", "LAYER_COLUMNS", "RunResult", "evaluate", "train", "versions"]
+
+CHECKPOINT_COLUMNS = ("step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+LAYER_COLUMNS: tuple[str, ...] = (
+    *CHECKPOINT_COLUMNS,
+    "layer",
+    "fan_in",
+    "fan_out",
+    *STAT_COLUMNS,
+    "update_ratio",
+)
+"""Columns of a run's ``layers.csv``: one row per checkpoint x layer."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one training run produced.
+
+    Attributes
+    ----------
+    summary : dict
+        Configuration, headline numbers, seed and package versions (``summary.json``).
+    layers : dict of str to ndarray
+        Tidy per-checkpoint x per-layer table, columns :data:`LAYER_COLUMNS` (``layers.csv``).
+    timing : dict
+        Wall seconds and steps per second (``timing.json``); the only part that varies between
+        identical runs.
+    """
+
+    summary: dict[str, Any]
+    layers: dict[str, npt.NDArray[Any]]
+    timing: dict[str, Any]
+
+
+def versions() -> dict[str, str]:
+    """Versions of the software that determines the numbers."""
+    return {
+        "initlab": __version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def evaluate(
+    params: Sequence[Layer],
+    X: npt.NDArray[Any],
+    y: npt.NDArray[np.integer[Any]],
+    activation: Activation,
+    batch: int = 4096,
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of the network on ``(X, y)``, in chunks of ``batch``."""
+    loss_sum = 0.0
+    correct = 0
+    for start in range(0, len(X), batch):
+        xb, yb = X[start : start + batch], y[start : start + batch]
+        logits = forward(params, xb, activation).logits
+        loss, _ = cross_entropy(logits, yb)
+        loss_sum += loss * len(xb)
+        correct += int(np.sum(np.argmax(logits, axis=1) == yb))
+    return loss_sum / len(X), correct / len(X)
+
+
+def _first_at_least(values: Sequence[float], steps: Sequence[int], target: float) -> int | None:
+    for v, s in zip(values, steps, strict=True):
+        if v >= target:
+            return int(s)
+    return None
+
+
+def _log10_ratio(first: float, last: float) -> float:
+    if not (np.isfinite(first) and np.isfinite(last)) or first <= 0 or last <= 0:
+        return float("nan")
+    return float(np.log10(first / last))
+
+
+class _Recorder:
+    """Collects checkpoint rows; builds the tidy layer table at the end."""
+
+    def __init__(self, sizes: Sequence[int]) -> None:
+        self.sizes = list(sizes)
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, point: dict[str, float], stats: dict[str, npt.NDArray[np.float64]]) -> None:
+        self.rows.append({"point": point, "stats": stats, "update": None})
+
+    def set_update(self, ratios: npt.NDArray[np.float64]) -> None:
+        self.rows[-1]["update"] = ratios
+
+    def table(self) -> dict[str, npt.NDArray[Any]]:
+        n_layers = len(self.sizes) - 1
+        cols: dict[str, list[Any]] = {c: [] for c in LAYER_COLUMNS}
+        for row in self.rows:
+            for c in CHECKPOINT_COLUMNS:
+                cols[c].extend([row["point"][c]] * n_layers)
+            cols["layer"].extend(range(1, n_layers + 1))
+            cols["fan_in"].extend(self.sizes[:-1])
+            cols["fan_out"].extend(self.sizes[1:])
+            for c in STAT_COLUMNS:
+                cols[c].extend(row["stats"][c])
+            upd = row["update"]
+            cols["update_ratio"].extend(upd if upd is not None else [np.nan] * n_layers)
+        int_cols = {"step", "layer", "fan_in", "fan_out"}
+        return {
+            c: np.asarray(v, dtype=np.int64 if c in int_cols else np.float64)
+            for c, v in cols.items()
+        }
+
+
+def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True) -> RunResult:
+    """Train the network ``spec`` describes.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        The run.
+    dataset : Dataset, optional
+        The prepared dataset; loaded from ``spec.dataset`` when omitted.
+    record : bool
+        Take per-layer statistics at checkpoints (``False`` only for overhead benchmarks:
+        loss and accuracy are still recorded).
+
+    Returns
+    -------
+    RunResult
+    """
+    t0 = time.perf_counter()
+    ds = dataset if dataset is not None else load_dataset(spec.dataset)
+    dtype = np.dtype(spec.dtype)
+    act = spec.resolve_activation()
+    init = spec.resolve_initializer()
+    init_rng, order_rng = spec.rngs()
+    sizes = [ds.n_features, *([spec.width] * spec.depth), ds.n_classes]
+    params = init_mlp(init_rng, sizes, init, dtype=dtype, bias_std=spec.bias_std)
+    opt = make_optimizer(
+        spec.optimizer,  # type: ignore[arg-type]
+        params,
+        lr=spec.learning_rate,
+        momentum=spec.momentum,
+        nesterov=spec.nesterov,
+    )
+    X_tr, y_tr = ds.X_train.astype(dtype), ds.y_train
+    X_va, y_va = ds.X_val.astype(dtype), ds.y_val
+    probe = min(spec.probe_size, len(X_tr))
+    X_pr, y_pr = X_tr[:probe], y_tr[:probe]
+
+    n, bs = len(X_tr), spec.batch_size
+    steps_per_epoch = -(-n // bs)
+    checkpoints = {e * steps_per_epoch for e in range(0, spec.epochs, spec.checkpoint_every)}
+    rec = _Recorder(sizes)
+    diverged_step: int | None = None
+
+    def checkpoint(step: int) -> None:
+        tr_loss, tr_acc = evaluate(params, X_tr, y_tr, act)
+        va_loss, va_acc = evaluate(params, X_va, y_va, act)
+        point = {
+            "step": step,
+            "epoch": step / steps_per_epoch,
+            "train_loss": tr_loss,
+            "train_acc": tr_acc,
+            "val_loss": va_loss,
+            "val_acc": va_acc,
+        }
+        if record:
+            _, grads, fwd = loss_and_grads(params, X_pr, y_pr, act)
+            stats = layer_stats(params, fwd, grads, act)
+        else:
+            stats = {c: np.full(len(params), np.nan) for c in STAT_COLUMNS}
+        rec.add(point, stats)
+
+    step = 0
+    with np.errstate(all="ignore"):
+        for _ in range(spec.epochs):
+            order = order_rng.permutation(n)
+            for start in range(0, n, bs):
+                idx = order[start : start + bs]
+                at_checkpoint = step in checkpoints
+                if at_checkpoint:
+                    checkpoint(step)
+                loss, grads, _ = loss_and_grads(params, X_tr[idx], y_tr[idx], act)
+                if not np.isfinite(loss):
+                    diverged_step = step
+                    break
+                before = [p.W.copy() for p in params] if at_checkpoint and record else None
+                opt.step(params, grads)
+                if before is not None:
+                    rec.set_update(update_ratios(before, params))
+                step += 1
+            if diverged_step is not None:
+                break
+        if diverged_step is None:
+            checkpoint(step)
+            finite = all(np.isfinite(p.W).all() and np.isfinite(p.b).all() for p in params)
+            if not finite or not np.isfinite(rec.rows[-1]["point"]["train_loss"]):
+                diverged_step = step
+        test_loss, test_acc = (
+            evaluate(params, ds.X_test.astype(dtype), ds.y_test, act)
+            if diverged_step is None
+            else (float("nan"), float("nan"))
+        )
+    wall = time.perf_counter() - t0
+
+    layers = rec.table()
+    summary = _summarize(spec, rec, layers, diverged_step, test_loss, test_acc, steps_per_epoch)
+    summary["n_train"], summary["n_val"], summary["n_test"] = len(X_tr), len(X_va), len(ds.X_test)
+    summary["n_features"], summary["n_classes"] = ds.n_features, ds.n_classes
+    timing = {
+        "run_id": spec.run_id,
+        "wall_seconds": wall,
+        "steps": step,
+        "steps_per_second": step / wall if wall > 0 else float("nan"),
+    }
+    return RunResult(summary, layers, timing)
+
+
+def _summarize(
+    spec: RunSpec,
+    rec: _Recorder,
+    layers: dict[str, npt.NDArray[Any]],
+    diverged_step: int | None,
+    test_loss: float,
+    test_acc: float,
+    steps_per_epoch: int,
+) -> dict[str, Any]:
+    points = [r["point"] for r in rec.rows]
+    val_acc = [p["val_acc"] for p in points]
+    steps = [p["step"] for p in points]
+    final = points[-1] if diverged_step is None else dict.fromkeys(CHECKPOINT_COLUMNS, np.nan)
+    first, last = 0, len(rec.sizes) - 2  # indices of layer 1 and the output layer at step 0
+    init_stats = rec.rows[0]["stats"]
+    finite_val = [v for v in val_acc if np.isfinite(v)]
+    return {
+        "run_id": spec.run_id,
+        "config": spec.to_dict(),
+        "versions": versions(),
+        "steps_per_epoch": steps_per_epoch,
+        "final_train_loss": final["train_loss"],
+        "final_train_acc": final["train_acc"],
+        "final_val_loss": final["val_loss"],
+        "final_val_acc": final["val_acc"],
+        "final_test_loss": test_loss,
+        "final_test_acc": test_acc,
+        "best_val_acc": max(finite_val) if finite_val else float("nan"),
+        "steps_to_target": _first_at_least(val_acc, steps, spec.target_accuracy),
+        "diverged": diverged_step is not None,
+        "diverged_step": diverged_step,
+        "init_train_loss": points[0]["train_loss"],
+        "delta_rms_first_init": init_stats["delta_rms"][first],
+        "delta_rms_last_init": init_stats["delta_rms"][last],
+        "wgrad_norm_first_init": init_stats["wgrad_norm"][first],
+        "wgrad_norm_last_init": init_stats["wgrad_norm"][last],
+        "log10_delta_ratio_init": _log10_ratio(
+            init_stats["delta_rms"][first], init_stats["delta_rms"][last]
+        ),
+        "log10_wgrad_ratio_init": _log10_ratio(
+            init_stats["wgrad_norm"][first], init_stats["wgrad_norm"][last]
+        ),
+        "n_checkpoints": len(points),
+        "n_layer_rows": len(layers["layer"]),
+    }

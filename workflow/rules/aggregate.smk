@@ -1,0 +1,27 @@
+rule aggregate_tables:
+    input:
+        study=f"{RESULTS}/study.json",
+        summaries=run_files("summary.json"),
+        layers=run_files("layers.csv"),
+        timings=run_files("timing.json"),
+    output:
+        **{
+            name: report(
+                f"{RESULTS}/tables/{name}.csv",
+                caption=f"../report/table_{name}.rst",
+                category="Tables",
+            )
+            for name in TABLE_NAMES
+        },
+    params:
+        tables=f"{RESULTS}/tables",
+    log:
+        f"{RESULTS}/logs/aggregate_tables.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/initlab.yaml"
+    shell:
+        "initlab aggregate --study {input.study:q} --out {params.tables:q} > {log:q} 2>&1"

@@ -1,0 +1,55 @@
+rule plan_study:
+    output:
+        f"{RESULTS}/study.json",
+    params:
+        study=STUDY.to_json(),
+    log:
+        f"{RESULTS}/logs/plan_study.log",
+    conda:
+        "../envs/initlab.yaml"
+    shell:
+        "initlab write-study --study-json {params.study:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule prepare_data:
+    output:
+        DATA,
+    params:
+        dataset=STUDY.config["dataset"],
+    log:
+        f"{RESULTS}/logs/prepare_data.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/initlab.yaml"
+    shell:
+        "initlab prepare-data --dataset {params.dataset:q} --out {output:q} > {log:q} 2>&1"
+
+
+# One job trains every seed of one initializer x activation x depth combination: this halves
+# the number of jobs (and the ~0.5 s of process start-up and imports each costs) for 2 seeds.
+rule train_networks:
+    input:
+        data=DATA,
+    output:
+        summary=seed_files("summary.json"),
+        layers=seed_files("layers.csv"),
+        timing=seed_files("timing.json"),
+    params:
+        spec=training_spec,
+        seeds=" ".join(str(s) for s in SEEDS),
+        outdir=COMBO_DIR,
+    log:
+        f"{RESULTS}/logs/train/{{initializer}}__{{activation}}__d{{depth}}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: train_resources(wc, attempt)["mem_mb"],
+        runtime=lambda wc, attempt: train_resources(wc, attempt)["runtime"],
+    retries: 2
+    conda:
+        "../envs/initlab.yaml"
+    shell:
+        "initlab run --spec-json {params.spec:q} --seeds {params.seeds} --data {input.data:q}"
+        " --threads {threads} --out {params.outdir:q} > {log:q} 2>&1"
