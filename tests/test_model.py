@@ -49,9 +49,7 @@ def _params_away_from_kinks(
     init = initializers.get("glorot_normal")
     sizes = [X.shape[1], *([HIDDEN] * depth), N_CLASSES]
     for seed in range(200):
-        params = init_mlp(
-            np.random.default_rng(seed), sizes, init, dtype=np.float64, bias_std=0.1
-        )
+        params = init_mlp(np.random.default_rng(seed), sizes, init, dtype=np.float64, bias_std=0.1)
         dist = _kink_distance(forward(params, X, act), act)
         if dist > KINK_MARGIN:
             return params, dist
@@ -97,7 +95,10 @@ def test_backward_matches_central_differences(name: str, depth: int) -> None:
     num_W, num_b = _numerical_grads(params, X, y, act)
 
     assert len(grads.dW) == len(grads.db) == depth + 1
-    for analytic, numeric in [*zip(grads.dW, num_W, strict=True), *zip(grads.db, num_b, strict=True)]:
+    for analytic, numeric in [
+        *zip(grads.dW, num_W, strict=True),
+        *zip(grads.db, num_b, strict=True),
+    ]:
         assert analytic.dtype == np.float64
         assert analytic.shape == numeric.shape
         assert np.max(np.abs(analytic - numeric)) < 1e-7
@@ -178,7 +179,9 @@ def test_hand_worked_batch_mean() -> None:
     """The loss is a mean over the batch: the same sample twice gives the same loss and grads."""
     params, x, y = _hand_net()
     loss1, g1, _ = loss_and_grads(params, x, y, ACTIVATIONS["relu"])
-    loss2, g2, _ = loss_and_grads(params, np.repeat(x, 2, axis=0), np.repeat(y, 2), ACTIVATIONS["relu"])
+    loss2, g2, _ = loss_and_grads(
+        params, np.repeat(x, 2, axis=0), np.repeat(y, 2), ACTIVATIONS["relu"]
+    )
     assert loss2 == pytest.approx(loss1, abs=1e-15)
     for a, b in [*zip(g1.dW, g2.dW, strict=True), *zip(g1.db, g2.db, strict=True)]:
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-15)
@@ -290,10 +293,32 @@ def test_init_mlp_same_seed_identical_different_seed_not() -> None:
     a, b, c = draw(7), draw(7), draw(8)
     for la, lb in zip(a, b, strict=True):
         assert la.W.tobytes() == lb.W.tobytes() and la.b.tobytes() == lb.b.tobytes()
-    assert not all(np.allclose(la.W, lc.W, rtol=1e-15, atol=1e-15) for la, lc in zip(a, c, strict=True))
+    assert not all(
+        np.allclose(la.W, lc.W, rtol=1e-15, atol=1e-15) for la, lc in zip(a, c, strict=True)
+    )
 
 
 @pytest.mark.parametrize("sizes", [[5], [], [5, 0, 2], [3, -1]])
 def test_init_mlp_rejects_bad_sizes(sizes: list[int]) -> None:
     with pytest.raises(ValueError, match="sizes"):
         init_mlp(np.random.default_rng(0), sizes, initializers.get("he_normal"))
+
+
+@pytest.mark.parametrize("name", ["hard_sigmoid", "sigmoid", "tanh", "elu", "softsign", "selu"])
+def test_backward_in_saturated_regions(name: str) -> None:
+    """Inputs scaled by 8 push pre-activations into the tails (past hard_sigmoid's +-3)."""
+    act = ACTIVATIONS[name]
+    X, y = _gradcheck_data()
+    X = 8.0 * X
+    params, dist = _params_away_from_kinks(act, 2, X)
+    assert dist > KINK_MARGIN
+    z = np.concatenate([zl.ravel() for zl in forward(params, X, act).z[:-1]])
+    assert np.any(np.abs(z) > 3.0) and np.any(z < 0) and np.any(z > 0)
+    _, grads, _ = loss_and_grads(params, X, y, act)
+    num_W, num_b = _numerical_grads(params, X, y, act)
+    for analytic, numeric in [
+        *zip(grads.dW, num_W, strict=True),
+        *zip(grads.db, num_b, strict=True),
+    ]:
+        assert np.max(np.abs(analytic - numeric)) < 1e-7
+        np.testing.assert_allclose(analytic, numeric, atol=1e-5, rtol=1e-3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -99,8 +100,8 @@ def test_quantiles_match_numpy_and_are_ordered() -> None:
         dq = [s[f"absdelta_q{q:02d}"][i] for q in QUANTILES]
         np.testing.assert_allclose(aq, np.percentile(a, QUANTILES), rtol=1e-14, atol=0)
         np.testing.assert_allclose(dq, np.percentile(np.abs(grads.delta[i]), QUANTILES), rtol=1e-14)
-        assert all(x <= y for x, y in zip(aq, aq[1:], strict=False))
-        assert all(x <= y for x, y in zip(dq, dq[1:], strict=False))
+        assert all(x <= y for x, y in itertools.pairwise(aq))
+        assert all(x <= y for x, y in itertools.pairwise(dq))
         assert dq[0] >= 0
         # z_q equals mean(z^2) exactly, z_var + z_mean^2 up to rounding
         z = fwd.z[i]
@@ -173,9 +174,7 @@ def test_tanh_near_zero_is_not_saturated() -> None:
     z1 = np.array([[0.1, -0.2], [0.3, 0.0]])
     params = [Layer(np.eye(2), np.zeros(2)), Layer(np.ones((2, 2)), np.zeros(2))]
     fwd = Forward(a=[z1.copy(), TANH.fn(z1)], z=[z1, np.zeros((2, 2))])
-    zeros = Gradients(
-        dW=[np.zeros((2, 2))] * 2, db=[np.zeros(2)] * 2, delta=[np.zeros((2, 2))] * 2
-    )
+    zeros = Gradients(dW=[np.zeros((2, 2))] * 2, db=[np.zeros(2)] * 2, delta=[np.zeros((2, 2))] * 2)
     s = layer_stats(params, fwd, zeros, TANH)
     assert s["saturated_frac"][0] == 0.0 and s["dead_frac"][0] == 0.0
 

@@ -72,6 +72,9 @@ class Activation:
         Parameters of the family (e.g. ``{"slope": 0.01}`` for leaky ReLU).
     family : str
         Name of the constructor that built it (``leaky_relu`` for a custom slope).
+    fused : callable, optional
+        ``z -> (fn(z), grad(z))`` sharing the expensive part (an ``erf``, a ``tanh``); the
+        training forward pass uses it through :meth:`value_and_grad`.
     """
 
     name: str
@@ -81,6 +84,13 @@ class Activation:
     kinks: tuple[float, ...] = ()
     params: Mapping[str, float] = field(default_factory=dict)
     family: str = ""
+    fused: Callable[[Array], tuple[Array, Array]] | None = None
+
+    def value_and_grad(self, z: Array) -> tuple[Array, Array]:
+        """``(fn(z), grad(z))`` in one pass where the activation offers it."""
+        if self.fused is not None:
+            return self.fused(z)
+        return self.fn(z), self.grad(z)
 
     def moment(self, which: str = "fn", q: float = 1.0, power: int = 2) -> float:
         """Return ``E[f(sqrt(q) z)^power]`` for ``z ~ N(0,1)``, ``f`` = ``fn`` or ``grad``."""
@@ -128,12 +138,17 @@ def _sigmoid() -> Activation:
         s = special.expit(z)
         return s * (1 - s)
 
+    def fused(z: Array) -> tuple[Array, Array]:
+        s = special.expit(z)
+        return s, s * (1 - s)
+
     return Activation(
         "sigmoid",
         special.expit,
         grad,
         "logistic 1/(1+e^-z) (Glorot & Bengio 2010)",
         family="sigmoid",
+        fused=fused,
     )
 
 
@@ -142,7 +157,11 @@ def _tanh() -> Activation:
         t = np.tanh(z)
         return 1 - t * t
 
-    return Activation("tanh", np.tanh, grad, "hyperbolic tangent", family="tanh")
+    def fused(z: Array) -> tuple[Array, Array]:
+        t = np.tanh(z)
+        return t, 1 - t * t
+
+    return Activation("tanh", np.tanh, grad, "hyperbolic tangent", family="tanh", fused=fused)
 
 
 def _relu() -> Activation:
@@ -224,8 +243,17 @@ def _gelu() -> Activation:
         # d/dz [z Phi(z)] = Phi(z) + z phi_N(z); exp underflows to 0 harmlessly for large |z|.
         return special.ndtr(z) + z * (z.dtype.type(_INV_SQRT_2PI) * np.exp(-0.5 * z * z))
 
+    def fused(z: Array) -> tuple[Array, Array]:
+        cdf = special.ndtr(z)  # the costly part, shared by value and derivative
+        return z * cdf, cdf + z * (z.dtype.type(_INV_SQRT_2PI) * np.exp(-0.5 * z * z))
+
     return Activation(
-        "gelu", fn, grad, "Gaussian error linear unit z*Phi(z), exact erf form", family="gelu"
+        "gelu",
+        fn,
+        grad,
+        "Gaussian error linear unit z*Phi(z), exact erf form",
+        family="gelu",
+        fused=fused,
     )
 
 
@@ -234,12 +262,17 @@ def _silu() -> Activation:
         s = special.expit(z)
         return s * (1 + z * (1 - s))
 
+    def fused(z: Array) -> tuple[Array, Array]:
+        s = special.expit(z)
+        return z * s, s * (1 + z * (1 - s))
+
     return Activation(
         "silu",
         lambda z: z * special.expit(z),
         grad,
         "sigmoid-weighted linear unit (swish) z*sigmoid(z)",
         family="silu",
+        fused=fused,
     )
 
 
@@ -284,7 +317,13 @@ def _mish() -> Activation:
         t = np.tanh(np.logaddexp(z.dtype.type(0), z))
         return t + z * (1 - t * t) * special.expit(z)
 
-    return Activation("mish", fn, grad, "z*tanh(softplus(z)) (Misra 2019)", family="mish")
+    def fused(z: Array) -> tuple[Array, Array]:
+        t = np.tanh(np.logaddexp(z.dtype.type(0), z))
+        return z * t, t + z * (1 - t * t) * special.expit(z)
+
+    return Activation(
+        "mish", fn, grad, "z*tanh(softplus(z)) (Misra 2019)", family="mish", fused=fused
+    )
 
 
 def _hard_sigmoid() -> Activation:
@@ -309,8 +348,18 @@ def _lecun_tanh() -> Activation:
         t = np.tanh(z.dtype.type(LECUN_TANH_B) * z)
         return z.dtype.type(LECUN_TANH_A * LECUN_TANH_B) * (1 - t * t)
 
+    def fused(z: Array) -> tuple[Array, Array]:
+        t = np.tanh(z.dtype.type(LECUN_TANH_B) * z)
+        a = z.dtype.type(LECUN_TANH_A)
+        return a * t, z.dtype.type(LECUN_TANH_A * LECUN_TANH_B) * (1 - t * t)
+
     return Activation(
-        "lecun_tanh", fn, grad, "1.7159 tanh(2z/3) (LeCun et al. 1998)", family="lecun_tanh"
+        "lecun_tanh",
+        fn,
+        grad,
+        "1.7159 tanh(2z/3) (LeCun et al. 1998)",
+        family="lecun_tanh",
+        fused=fused,
     )
 
 

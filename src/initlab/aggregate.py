@@ -131,8 +131,9 @@ def _read_run(spec: RunSpec, run_dir: Path) -> tuple[dict[str, Any], pd.DataFram
     try:
         layers = pd.read_csv(layers_path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise CorruptFileError(f"{layers_path}: unreadable ({err}). "
-                               f"{_regenerate_hint(layers_path)}") from None
+        raise CorruptFileError(
+            f"{layers_path}: unreadable ({err}). {_regenerate_hint(layers_path)}"
+        ) from None
     if tuple(layers.columns) != LAYER_COLUMNS or len(layers) != summary.get("n_layer_rows"):
         raise CorruptFileError(
             f"{layers_path}: expected {summary.get('n_layer_rows')} rows with the columns of "
@@ -176,13 +177,15 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         }
         last_step = int(layers["step"].max())
         row = {**config, **{k: summary.get(k) for k in HEADLINE}}
-        row.update({k: summary.get(k) for k in ("final_val_loss", "final_test_loss",
-                                                 "init_train_loss")})
+        row.update(
+            {k: summary.get(k) for k in ("final_val_loss", "final_test_loss", "init_train_loss")}
+        )
         row["dead_frac_init"] = _hidden_mean(layers, "dead_frac", 0)
         row["saturated_frac_init"] = _hidden_mean(layers, "saturated_frac", 0)
         final_ok = not summary["diverged"]
-        row["dead_frac_final"] = _hidden_mean(layers, "dead_frac", last_step) if final_ok else (
-            float("nan"))
+        row["dead_frac_final"] = (
+            _hidden_mean(layers, "dead_frac", last_step) if final_ok else (float("nan"))
+        )
         row["saturated_frac_final"] = (
             _hidden_mean(layers, "saturated_frac", last_step) if final_ok else float("nan")
         )
@@ -191,12 +194,14 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         for key, value in reversed(list(config.items())[:7]):
             layers.insert(0, key, value)
         layer_frames.append(layers)
-        timing_rows.append({
-            "run_id": spec.run_id,
-            "wall_seconds": timing.get("wall_seconds"),
-            "steps": timing.get("steps"),
-            "steps_per_second": timing.get("steps_per_second"),
-        })
+        timing_rows.append(
+            {
+                "run_id": spec.run_id,
+                "wall_seconds": timing.get("wall_seconds"),
+                "steps": timing.get("steps"),
+                "steps_per_second": timing.get("steps_per_second"),
+            }
+        )
     runs = pd.DataFrame(run_rows)
     for col in ("steps_to_target", "diverged_step"):
         runs[col] = runs[col].astype("Int64")
@@ -204,8 +209,12 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
     layers_all = pd.concat(layer_frames, ignore_index=True)
     curve_cols = ["run_id", "initializer", "activation", "depth", "seed", *CURVE_COLUMNS]
     curves = layers_all.loc[layers_all["layer"] == 1, curve_cols].reset_index(drop=True)
-    return {"runs": runs, "layers": layers_all, "curves": curves,
-            "timings": pd.DataFrame(timing_rows)}
+    return {
+        "runs": runs,
+        "layers": layers_all,
+        "curves": curves,
+        "timings": pd.DataFrame(timing_rows),
+    }
 
 
 def _ci95(values: np.ndarray) -> tuple[float, float, float, float]:
@@ -237,15 +246,18 @@ def summarize(runs: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
             row[f"{metric}_ci95_hi"] = hi
         row["share_reached_target"] = float(grp["steps_to_target"].notna().mean())
         row["verdict"] = verdict(
-            row["share_diverged"], row["final_test_acc_mean"], target_accuracy,
+            row["share_diverged"],
+            row["final_test_acc_mean"],
+            target_accuracy,
             int(grp["n_classes"].iloc[0]),
         )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def theory_table(study: Study, layers: pd.DataFrame, n_features: int, n_classes: int,
-                 input_second_moment: float) -> pd.DataFrame:
+def theory_table(
+    study: Study, layers: pd.DataFrame, n_features: int, n_classes: int, input_second_moment: float
+) -> pd.DataFrame:
     """Mean-field predictions per combination x layer beside the measurement at step 0.
 
     ``q_pred`` is the predicted second moment of the pre-activations, ``delta_rel_pred`` the
@@ -259,15 +271,19 @@ def theory_table(study: Study, layers: pd.DataFrame, n_features: int, n_classes:
         spec = study.base_spec(init_name, act_name, depth, 0)
         act, init = spec.resolve_activation(), spec.resolve_initializer()
         sizes = (n_features, *([spec.width] * depth), n_classes)
-        pred = theory.predict_layers(act, init, sizes, input_second_moment=input_second_moment,
-                                     bias_std=spec.bias_std)
+        pred = theory.predict_layers(
+            act, init, sizes, input_second_moment=input_second_moment, bias_std=spec.bias_std
+        )
         sw2 = float(pred["sigma_w2"][1]) if depth > 1 else float(pred["sigma_w2"][0])
         sb2 = spec.bias_std**2
         q_star = theory.fixed_point(act, sw2, sb2) if np.isfinite(sw2) else math.nan
         chi = theory.chi1(act, sw2, q_star) if np.isfinite(q_star) else math.nan
         xi_c = theory.depth_scales(act, sw2, sb2)[1] if np.isfinite(sw2) else math.nan
-        sel = init0[(init0["initializer"] == init_name) & (init0["activation"] == act_name)
-                    & (init0["depth"] == depth)]
+        sel = init0[
+            (init0["initializer"] == init_name)
+            & (init0["activation"] == act_name)
+            & (init0["depth"] == depth)
+        ]
         out_rms = sel[sel["layer"] == depth + 1].set_index("seed")["delta_rms"]
         for i, layer in enumerate(pred["layer"]):
             here = sel[sel["layer"] == layer].set_index("seed")
@@ -275,18 +291,26 @@ def theory_table(study: Study, layers: pd.DataFrame, n_features: int, n_classes:
             d_meas = (here["delta_rms"] / out_rms.reindex(here.index)).to_numpy(dtype=float)
             q_pred, d_pred = float(pred["q"][i]), float(pred["delta_rms_rel"][i])
             row = {
-                "dataset": study.dataset_label, "initializer": init_name,
-                "activation": act_name, "depth": depth, "layer": int(layer),
-                "sigma_w2": float(pred["sigma_w2"][i]), "sigma_b2": sb2,
-                "chi1": chi, "q_star": q_star, "xi_c": xi_c,
-                "q_pred": q_pred, "delta_rel_pred": d_pred,
+                "dataset": study.dataset_label,
+                "initializer": init_name,
+                "activation": act_name,
+                "depth": depth,
+                "layer": int(layer),
+                "sigma_w2": float(pred["sigma_w2"][i]),
+                "sigma_b2": sb2,
+                "chi1": chi,
+                "q_star": q_star,
+                "xi_c": xi_c,
+                "q_pred": q_pred,
+                "delta_rel_pred": d_pred,
             }
             for name, meas, p in (("q", q_meas, q_pred), ("delta_rel", d_meas, d_pred)):
                 finite = meas[np.isfinite(meas)]
                 m = float(finite.mean()) if len(finite) else math.nan
                 row[f"{name}_meas_mean"] = m
-                row[f"{name}_meas_std"] = float(finite.std(ddof=1)) if len(finite) > 1 else (
-                    math.nan)
+                row[f"{name}_meas_std"] = (
+                    float(finite.std(ddof=1)) if len(finite) > 1 else (math.nan)
+                )
                 row[f"{name}_relerr"] = (m - p) / p if p and np.isfinite(p) else math.nan
             rows.append(row)
     return pd.DataFrame(rows)

@@ -211,7 +211,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         else:
             data.check_dataset_name(runs[0][0].dataset)
             dataset = data.load_dataset(runs[0][0].dataset)
-    except (ValueError, OSError) as err:
+    except (ValueError, TypeError, OSError) as err:
         _fail(prog, str(err))
     for spec, out in runs:
         with threadpool_limits(limits=args.threads):

@@ -153,6 +153,15 @@ class RunSpec:
             raise ValueError(f"dtype: got {self.dtype!r}; allowed: {', '.join(DTYPES)}")
         if not isinstance(self.nesterov, bool):
             raise ValueError(f"nesterov: got {self.nesterov!r}; allowed: true or false")
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ValueError(f"dataset: got {self.dataset!r}; allowed: a dataset name")
+        for key in ("initializer_def", "activation_def"):
+            value = getattr(self, key)
+            if value is not None and not (isinstance(value, Mapping) and "family" in value):
+                raise ValueError(
+                    f"{key}: got {value!r}; allowed: an object with a 'family' key and its "
+                    "parameters"
+                )
         # Resolving checks names and custom definitions now, not halfway through training.
         self.resolve_initializer()
         self.resolve_activation()
@@ -198,8 +207,13 @@ class RunSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - fields)
+        fields = dataclasses.fields(cls)
+        names = {f.name for f in fields}
+        unknown = sorted(set(data) - names)
         if unknown:
-            raise ValueError(f"unknown run setting(s) {unknown}; allowed: {sorted(fields)}")
+            raise ValueError(f"unknown run setting(s) {unknown}; allowed: {sorted(names)}")
+        required = [f.name for f in fields if f.default is dataclasses.MISSING]
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise ValueError(f"missing run setting(s) {missing}; required: {required}")
         return cls(**data)

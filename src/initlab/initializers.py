@@ -135,7 +135,8 @@ def variance_scaling(
     uniform draws ``U[-sqrt(3 s), sqrt(3 s)]``; truncated_normal draws a 2-sigma truncated normal
     with std ``sqrt(s) / 0.8796...``; untruncated_normal draws ``N(0, s)``; ``s = scale / n``.
     """
-    if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
+    ok = isinstance(scale, int | float) and not isinstance(scale, bool)
+    if not (ok and math.isfinite(scale) and scale > 0):
         raise ValueError(f"variance_scaling: scale must be a positive number, got {scale!r}")
     if mode not in ("fan_in", "fan_out", "fan_avg"):
         raise ValueError(f"variance_scaling: mode {mode!r} not in fan_in, fan_out, fan_avg")
@@ -226,8 +227,13 @@ def orthogonal(gain: float = 1.0, name: str = "orthogonal") -> Initializer:
     _positive("orthogonal", "gain", gain)
 
     def sample(rng: np.random.Generator, shape: Shape, dtype: npt.DTypeLike) -> Any:
-        rows = math.prod(shape[:-1])
-        cols = shape[-1]
+        if len(shape) != 2:
+            # For higher ranks the flattened matrix is (prod(shape[:-1]), shape[-1]), whose
+            # entry variance cannot be told from compute_fans; dense layers are 2-D anyway.
+            raise ValueError(
+                f"{name}: orthogonal weights must be 2-D (fan_in, fan_out), got {shape}"
+            )
+        rows, cols = shape
         a = rng.standard_normal((max(rows, cols), min(rows, cols)))
         q, r = np.linalg.qr(a)  # q: (max, min) with orthonormal columns
         q *= np.sign(np.diag(r))
@@ -246,7 +252,8 @@ def orthogonal(gain: float = 1.0, name: str = "orthogonal") -> Initializer:
 
 def constant(value: float = 0.0, name: str = "constant") -> Initializer:
     """Every entry equals ``value`` (``zeros``, ``ones``): the symmetry-breaking failure case."""
-    if not (isinstance(value, int | float) and math.isfinite(value)):
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not (ok and math.isfinite(value)):
         raise ValueError(f"constant: value must be a finite number, got {value!r}")
 
     def sample(rng: np.random.Generator, shape: Shape, dtype: npt.DTypeLike) -> Any:

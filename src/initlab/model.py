@@ -65,10 +65,14 @@ class Forward:
     z : list of ndarray
         Pre-activations; ``z[l-1]`` is ``z^l`` ``(B, n_l)`` for ``l = 1..depth+1`` (the last
         entry holds the logits).
+    dphi : list of ndarray or None
+        ``phi'(z^l)`` for the hidden layers, kept when the pass was run for a backward pass
+        (computed together with ``phi`` where that is cheaper); ``None`` otherwise.
     """
 
     a: list[Array]
     z: list[Array]
+    dphi: list[Array] | None = None
 
     @property
     def logits(self) -> Array:
@@ -120,19 +124,30 @@ def init_mlp(
     return layers
 
 
-def forward(params: Sequence[Layer], X: Array, activation: Activation) -> Forward:
-    """Run the network on ``X`` ``(B, n_0)``; return all pre-activations and activations."""
+def forward(
+    params: Sequence[Layer], X: Array, activation: Activation, *, keep_grad: bool = False
+) -> Forward:
+    """Run the network on ``X`` ``(B, n_0)``; return all pre-activations and activations.
+
+    With ``keep_grad`` the local derivatives ``phi'(z^l)`` are kept for :func:`backward`.
+    """
     a = [X]
     z: list[Array] = []
+    dphi: list[Array] | None = [] if keep_grad else None
     for layer in params[:-1]:
         h = a[-1] @ layer.W
         h += layer.b
         z.append(h)
-        a.append(activation.fn(h))
+        if dphi is None:
+            a.append(activation.fn(h))
+        else:
+            value, slope = activation.value_and_grad(h)
+            a.append(value)
+            dphi.append(slope)
     out = a[-1] @ params[-1].W
     out += params[-1].b
     z.append(out)
-    return Forward(a, z)
+    return Forward(a, z, dphi)
 
 
 def _log_softmax(logits: Array) -> Array:
@@ -174,7 +189,7 @@ def backward(
         db[i] = d.sum(axis=0)
         if i > 0:
             d = d @ params[i].W.T
-            d *= activation.grad(fwd.z[i - 1])
+            d *= fwd.dphi[i - 1] if fwd.dphi is not None else activation.grad(fwd.z[i - 1])
     return Gradients(dW, db, delta)
 
 
@@ -203,6 +218,6 @@ def loss_and_grads(
     grads : Gradients
     fwd : Forward
     """
-    fwd = forward(params, X, activation)
+    fwd = forward(params, X, activation, keep_grad=True)
     loss, dlogits = cross_entropy(fwd.logits, y)
     return loss, backward(params, fwd, dlogits, activation), fwd

@@ -34,6 +34,7 @@ References
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
@@ -74,7 +75,6 @@ Q_MAX = 1e100
 """Largest length the fixed-point search tries before it declares that ``q`` diverges."""
 
 _PAIR_NODES = 16  # Gauss-Legendre nodes per piece of the 2-D rule
-_PAIR_PIECES = 24  # pieces per inner interval (between kinks); none is longer than 1 in z
 _PIECE = 1.0  # longest outer piece, in units of z
 _FEATURES = (-16.0, -8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
 """Extra split points (pre-activation units) for every quadrature. The built-in nonlinearities
@@ -95,7 +95,9 @@ def _act(act: Activation | str) -> Activation:
 
 def _check_nonneg(**values: float) -> None:
     for key, value in values.items():
-        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+        if not (
+            isinstance(value, int | float | np.floating) and math.isfinite(value) and value >= 0
+        ):
             raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
 
 
@@ -132,7 +134,7 @@ def _outer_rule(breaks: tuple[float, ...]) -> tuple[FloatArray, FloatArray]:
     between sorted ``breaks``; every piece is at most ``_PIECE`` long."""
     x, w = _legendre(_PAIR_NODES)
     edges = [breaks[0]]
-    for lo, hi in zip(breaks[:-1], breaks[1:], strict=True):
+    for lo, hi in itertools.pairwise(breaks):
         n = max(1, math.ceil((hi - lo) / _PIECE))
         edges.extend(np.linspace(lo, hi, n + 1)[1:].tolist())
     e = np.asarray(edges)
@@ -148,11 +150,14 @@ def pair_expectation(f: Fn, g: Fn, q: float, c: float, kinks: Iterable[float] = 
     """Return ``E[f(u1) g(u2)]`` for ``u1 = sqrt(q) z1``, ``u2 = sqrt(q) (c z1 + sqrt(1-c^2) z2)``.
 
     ``z1, z2`` are independent standard normals, so ``(u1, u2)`` is a centred Gaussian pair with
-    variances ``q`` and correlation ``c`` (Poole et al. 2016, eq. for ``q_12``). The integral is
-    iterated: the outer Gauss-Legendre rule in ``z1`` is split at the kinks of ``f`` and at the
-    ``z1`` where ``u2``'s mean crosses a kink; for every outer node the inner rule in ``z2`` is split
-    where ``u2`` crosses a kink of ``g``, so piecewise functions (ReLU) keep full accuracy
-    (about 1e-13). ``c = +-1`` reduce to one-dimensional :func:`gaussian_expectation` calls.
+    variances ``q`` and correlation ``c`` (Poole et al. 2016, NeurIPS, the ``q_12`` map). The
+    integral is iterated Gauss-Legendre (``_PAIR_NODES`` nodes per piece): the outer rule in ``z1``
+    is split at the kinks of ``f`` and, geometrically refined on the scale ``sqrt(1-c^2)/|c|``,
+    around the ``z1`` where the conditional mean of ``u2`` crosses a kink; for every outer node
+    the inner rule in ``z2`` (pieces no longer than 1) is split where ``u2`` crosses a kink of
+    ``g``. Piecewise functions (ReLU and its step derivative) so keep an accuracy of about 1e-13
+    even for ``c -> 1``. For ``q > 1`` the points of ``_FEATURES`` inside ``|u| < sqrt(q)`` are
+    split at as well. ``c = +-1`` reduce to one-dimensional :func:`gaussian_expectation` calls.
 
     Parameters
     ----------
@@ -173,30 +178,35 @@ def pair_expectation(f: Fn, g: Fn, q: float, c: float, kinks: Iterable[float] = 
     _check_nonneg(q=q)
     if not (math.isfinite(c) and -1.0 <= c <= 1.0):
         raise ValueError(f"correlation c must be in [-1, 1], got {c!r}")
-    ks = tuple(float(k) for k in kinks)
     q = _limit_q(q)
-    if c == 1.0:
-        return gaussian_expectation(lambda u: f(u) * g(u), q, ks)
-    if c == -1.0:
-        return gaussian_expectation(lambda u: f(u) * g(-u), q, ks)
     sq = math.sqrt(q)
+    true_kinks = sorted({float(k) for k in kinks})
+    ks = tuple(sorted({*true_kinks} | {u for u in _FEATURES if abs(u) < sq}))
+    if c == 1.0:
+        return gaussian_expectation(lambda u: f(u) * g(u), q, (*ks, *_FEATURES))
+    if c == -1.0:
+        return gaussian_expectation(lambda u: f(u) * g(-u), q, (*ks, *_FEATURES))
     s = math.sqrt((1.0 - c) * (1.0 + c))
-    # outer rule in z1
-    inner_breaks = [k / sq for k in ks]
+    # outer rule in z1: split at the kinks of f(u1) and where E[u2 | z1] = sqrt(q) c z1 crosses a
+    # kink of g; around a true kink the inner integral is a step of width s/|c| (sharp for
+    # c -> 1), so split there at geometrically growing distances s/|c| * 2^j as well
+    outer = [k / sq for k in ks]
     if c != 0.0:
-        inner_breaks += [k / (sq * c) for k in ks]
-    breaks = tuple(sorted({b for b in inner_breaks if abs(b) < Z_MAX} | {-Z_MAX, Z_MAX}))
+        outer += [k / (sq * c) for k in ks]
+        width, steps = s / abs(c), []
+        while width < 2.0 * Z_MAX:
+            steps += [-width, width]
+            width *= 2.0
+        outer += [k / (sq * c) + d for k in true_kinks for d in steps]
+    breaks = tuple(sorted({b for b in outer if abs(b) < Z_MAX} | {-Z_MAX, Z_MAX}))
     z1, w1 = _outer_rule(breaks)
-    # inner rule in z2, one row per outer node: split where sqrt(q) (c z1 + s z2) hits a kink
+    # inner rule in z2, one row per outer node: the unit grid on [-Z_MAX, Z_MAX] merged with the
+    # z2 where sqrt(q) (c z1 + s z2) hits a split point, so no piece is longer than 1
     rows = z1.size
-    cuts = np.empty((rows, len(ks) + 2))
-    cuts[:, 0], cuts[:, -1] = -Z_MAX, Z_MAX
-    if ks:
-        t = (np.asarray(ks)[None, :] / sq - c * z1[:, None]) / s
-        cuts[:, 1:-1] = np.sort(np.clip(t, -Z_MAX, Z_MAX), axis=1)
-    frac = np.arange(_PAIR_PIECES + 1) / _PAIR_PIECES
-    sub = cuts[:, :-1, None] + (cuts[:, 1:, None] - cuts[:, :-1, None]) * frac  # (rows, K+1, P+1)
-    lo, hi = sub[..., :-1].reshape(rows, -1, 1), sub[..., 1:].reshape(rows, -1, 1)
+    grid = np.broadcast_to(np.arange(-Z_MAX, Z_MAX + 0.5), (rows, int(2 * Z_MAX) + 1))
+    t = (np.asarray(ks)[None, :] / sq - c * z1[:, None]) / s
+    cuts = np.sort(np.concatenate([grid, np.clip(t, -Z_MAX, Z_MAX)], axis=1), axis=1)
+    lo, hi = cuts[:, :-1, None], cuts[:, 1:, None]
     x, w = _legendre(_PAIR_NODES)
     z2 = 0.5 * (hi - lo) * x + 0.5 * (hi + lo)  # (rows, pieces, nodes)
     w2 = 0.5 * (hi - lo) * w * _density(z2)
@@ -510,12 +520,14 @@ def _scale(slope: float) -> float:
 
 
 def critical_sigma_w2(act: Activation | str, sigma_b2: float) -> float:
-    """``sigma_w2`` on the edge of chaos: the root of ``chi_1(q*(sigma_w2, sigma_b2)) = 1``.
+    """``sigma_w2`` on the edge of chaos: the smallest root of ``chi_1(q*(sigma_w2)) = 1``.
 
     Poole et al. (2016), NeurIPS, Fig. 1d; Schoenholz et al. (2017), ICLR, Fig. 1 (tanh:
-    ``sigma_w2 = 1`` at ``sigma_b2 = 0``). Bracketed by doubling/halving from
-    ``1 / E[phi'(z)^2]``, then Brent's method. Where ``q*`` diverges ``chi_1`` is taken at
-    ``Q_MAX`` (its limit for ReLU-like activations), so ReLU gives exactly 2 at ``sigma_b2 = 0``.
+    ``sigma_w2 = 1`` at ``sigma_b2 = 0``). ``q*`` is :func:`fixed_point` from ``q0 = 1``; where
+    it diverges ``chi_1`` is taken at ``Q_MAX`` (its limit for ReLU-like activations, so ReLU
+    gives exactly 2 at any ``sigma_b2``). An ordered ``sigma_w2`` (``chi_1 < 1``) is found by
+    halving ``1 / E[phi'(z)^2]``, then ``sigma_w2`` grows by factors of 1.1 until
+    ``chi_1 >= 1`` and Brent's method solves in the last step.
 
     Parameters
     ----------
@@ -527,8 +539,10 @@ def critical_sigma_w2(act: Activation | str, sigma_b2: float) -> float:
     Returns
     -------
     float
-        Critical ``sigma_w2``; NaN if ``chi_1(q*) - 1`` does not change sign in
-        ``[1e-6, 1e8]``.
+        Critical ``sigma_w2``. NaN if ``chi_1(q*) - 1`` keeps its sign in ``[1e-6, 1e8]``, or if
+        it jumps across 0 instead of crossing it: for GELU, SiLU and mish at small
+        ``sigma_b2`` the finite fixed point reached from ``q = 1`` disappears while still ordered
+        and ``q*`` jumps to infinity, so no ``sigma_w2`` has ``chi_1(q*) = 1``.
     """
     a = _act(act)
     _check_nonneg(sigma_b2=sigma_b2)
@@ -537,28 +551,26 @@ def critical_sigma_w2(act: Activation | str, sigma_b2: float) -> float:
         q = fixed_point(a, sw2, sigma_b2)
         return chi1(a, sw2, q if math.isfinite(q) else Q_MAX) - 1.0
 
-    guess = 1.0 / max(a.grad_second_moment, 1e-12)
-    lo = hi = min(max(guess, 1e-6), 1e8)
-    f_lo = f_hi = excess(lo)
-    if f_lo == 0.0:
-        return lo
-    if f_lo < 0:
-        while f_hi < 0:
-            lo, hi = hi, hi * 2.0
-            if hi > 1e8:
-                return math.nan
-            f_hi = excess(hi)
-    else:
-        while f_lo > 0:
-            hi, lo = lo, lo / 2.0
-            if lo < 1e-6:
-                return math.nan
-            f_lo = excess(lo)
-    if f_lo == 0.0:
-        return lo
+    lo = min(max(0.5 / max(a.grad_second_moment, 1e-12), 1e-6), 1e8)
+    f_lo = excess(lo)
+    while f_lo >= 0:
+        if f_lo == 0.0:
+            return lo
+        lo /= 2.0
+        if lo < 1e-6:
+            return math.nan
+        f_lo = excess(lo)
+    hi = lo * 1.1
+    f_hi = excess(hi)
+    while f_hi < 0:
+        lo, hi = hi, hi * 1.1
+        if hi > 1e8:
+            return math.nan
+        f_hi = excess(hi)
     if f_hi == 0.0:
         return hi
-    return float(optimize.brentq(excess, lo, hi, xtol=1e-12, rtol=4 * _EPS))
+    root = float(optimize.brentq(excess, lo, hi, xtol=1e-13, rtol=4 * _EPS))
+    return root if abs(excess(root)) <= 1e-6 else math.nan
 
 
 def critical_line(act: Activation | str, sigma_b2_values: Iterable[float]) -> FloatArray:
@@ -653,7 +665,7 @@ def predict_layers(
     _check_nonneg(input_second_moment=input_second_moment, bias_std=bias_std)
     n_layers = len(sizes) - 1
     layer = np.arange(1, n_layers + 1)
-    fans = list(zip(sizes[:-1], sizes[1:], strict=True))
+    fans = list(itertools.pairwise(sizes))
     sigma_w2 = np.array([fi * w.second_moment(fi, fo) for fi, fo in fans], dtype=np.float64)
     q = np.full(n_layers, np.nan)
     chi = np.full(n_layers, np.nan)

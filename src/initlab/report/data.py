@@ -1,0 +1,205 @@
+"""The report's inputs: the study's tables and grid, and small selections of them.
+
+Everything the report shows comes from the CSV tables written by :mod:`initlab.aggregate`
+(``runs``, ``layers``, ``curves``, ``summary``, ``theory``); ``timings.csv`` is never read, so
+the PDF does not change from one rerun to the next.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "TABLES",
+    "Grid",
+    "Tables",
+    "choose_highlights",
+    "diverged_combinations",
+    "final_layer_rows",
+    "grid_from_config",
+    "hidden_sigma_w2",
+    "load_tables",
+    "seed_mean",
+    "zero_gradient_combinations",
+]
+
+TABLES = ("runs", "layers", "curves", "summary", "theory")
+"""The tables the report reads (``timings`` is deliberately absent: it is not reproducible)."""
+
+Combination = tuple[str, str, int]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The study's grid, in configuration order."""
+
+    initializers: tuple[str, ...]
+    activations: tuple[str, ...]
+    depths: tuple[int, ...]
+    seeds: tuple[int, ...]
+
+    @property
+    def deepest(self) -> int:
+        """The largest depth of the grid."""
+        return max(self.depths)
+
+    @property
+    def shallowest(self) -> int:
+        """The smallest depth of the grid."""
+        return min(self.depths)
+
+    @property
+    def n_combinations(self) -> int:
+        """Initializers x activations x depths."""
+        return len(self.initializers) * len(self.activations) * len(self.depths)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The study's tables as DataFrames (columns: README data dictionary)."""
+
+    runs: pd.DataFrame
+    layers: pd.DataFrame
+    curves: pd.DataFrame
+    summary: pd.DataFrame
+    theory: pd.DataFrame
+
+
+def grid_from_config(config: Mapping[str, Any]) -> Grid:
+    """The :class:`Grid` of a resolved study configuration (depths sorted ascending)."""
+    return Grid(
+        initializers=tuple(config["initializers"]),
+        activations=tuple(config["activations"]),
+        depths=tuple(sorted(int(d) for d in config["depths"])),
+        seeds=tuple(int(s) for s in config["seeds"]),
+    )
+
+
+def load_tables(tables_dir: str | Path) -> Tables:
+    """Read the report's tables from ``tables_dir``.
+
+    Raises
+    ------
+    FileNotFoundError
+        A table is missing; the message names it and the rule that writes it.
+    """
+    tables_dir = Path(tables_dir)
+    frames: dict[str, pd.DataFrame] = {}
+    for name in TABLES:
+        path = tables_dir / f"{name}.csv"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path}: missing; run `initlab aggregate` (Snakemake rule aggregate) first"
+            )
+        frames[name] = pd.read_csv(path)
+    runs = frames["runs"]
+    runs["diverged"] = runs["diverged"].astype(bool)
+    for col in ("steps_to_target", "diverged_step"):
+        runs[col] = runs[col].astype("float64")
+    return Tables(**frames)
+
+
+def seed_mean(df: pd.DataFrame, keys: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Mean over seeds of ``columns`` grouped by ``keys`` (NaN ignored), keys kept as columns."""
+    return df.groupby(list(keys), sort=False)[list(columns)].mean().reset_index()
+
+
+def diverged_combinations(summary: pd.DataFrame) -> set[Combination]:
+    """Combinations with at least one diverged seed."""
+    sel = summary[summary["share_diverged"] > 0]
+    return {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
+
+
+def zero_gradient_combinations(layers: pd.DataFrame) -> set[Combination]:
+    """Combinations whose first-layer back-propagated gradient is exactly zero at init in
+    every seed (``log10_delta_ratio_init`` is then undefined: log10 of 0)."""
+    first = layers[(layers["step"] == 0) & (layers["layer"] == 1)]
+    zero = first.groupby(["initializer", "activation", "depth"], sort=False)["delta_rms"].max()
+    return {(i, a, int(d)) for (i, a, d), v in zero.items() if v == 0.0}
+
+
+def final_layer_rows(layers: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``layers`` at the last checkpoint of every run that did not diverge."""
+    ok = runs.loc[~runs["diverged"], "run_id"]
+    sel = layers[layers["run_id"].isin(ok)]
+    last = sel.groupby("run_id", sort=False)["step"].transform("max")
+    return sel[(sel["step"] == last) & (last > 0)]
+
+
+def hidden_sigma_w2(theory: pd.DataFrame, depth: int) -> dict[str, float]:
+    """``sigma_w2 = fan_in * E[W^2]`` of a hidden layer per initializer, from ``theory.csv``.
+
+    A hidden-to-hidden layer (layer 2) when ``depth > 1``, else the first layer.
+    """
+    layer = 2 if depth > 1 else 1
+    sel = theory[(theory["depth"] == depth) & (theory["layer"] == layer)]
+    out: dict[str, float] = {}
+    for row in sel.itertuples():
+        out.setdefault(str(row.initializer), float(row.sigma_w2))
+    return out
+
+
+def choose_highlights(
+    config: Mapping[str, Any], summary: pd.DataFrame, grid: Grid, n: int = 4
+) -> list[tuple[tuple[str, str], str]]:
+    """The (initializer, activation) pairs the detailed pages show, each with the reason.
+
+    The configuration's ``report.highlight`` list wins when it is not empty. Otherwise up to
+    ``n`` contrasting pairs at the deepest depth are chosen: the best combination, the
+    non-diverged combination with the most vanishing gradient at init, the best combination of
+    another activation and the one with the most exploding gradient (diverged included).
+    """
+    configured = [tuple(p) for p in config.get("report", {}).get("highlight", [])]
+    if configured:
+        return [((str(i), str(a)), "configured") for i, a in configured]
+    deep = summary[summary["depth"] == grid.deepest]
+    ratio = deep["log10_delta_ratio_init_mean"]
+    acc = deep["final_test_acc_mean"]
+    order = {name: k for k, name in enumerate(grid.initializers)}
+    deep = deep.assign(_acc=acc.fillna(-1.0), _order=deep["initializer"].map(order))
+    candidates: list[tuple[tuple[str, str], str]] = []
+
+    def best(rows: pd.DataFrame, reason: str) -> None:
+        if len(rows):
+            r = rows.sort_values(["_acc", "_order"], ascending=[False, True], kind="stable")
+            top = r.iloc[0]
+            candidates.append(((str(top["initializer"]), str(top["activation"])), reason))
+
+    best(deep, "best test accuracy at the deepest depth")
+    finite = deep[np.isfinite(ratio) & (deep["share_diverged"] == 0)]
+    if len(finite):
+        low = finite.loc[finite["log10_delta_ratio_init_mean"].idxmin()]
+        candidates.append(((str(low["initializer"]), str(low["activation"])),
+                           "most vanishing gradient at init"))
+    if candidates:
+        first_act = candidates[0][0][1]
+        best(deep[deep["activation"] != first_act], "best with another activation")
+    finite_all = deep[np.isfinite(ratio)]
+    if len(finite_all):
+        high = finite_all.loc[finite_all["log10_delta_ratio_init_mean"].idxmax()]
+        candidates.append(((str(high["initializer"]), str(high["activation"])),
+                           "most exploding gradient at init"))
+    for act in grid.activations:  # fill up with the best initializer of each activation
+        best(deep[deep["activation"] == act], f"best initializer for {act}")
+    chosen: list[tuple[tuple[str, str], str]] = []
+    for pair, reason in candidates:
+        if pair not in [c[0] for c in chosen]:
+            chosen.append((pair, reason))
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def is_finite(value: Any) -> bool:
+    """True for a finite real number (False for NaN, inf, None, pandas NA)."""
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,310 @@
+"""Plainly worded findings derived from the tables, each backed by the numbers it rests on.
+
+Every function is pure: it takes DataFrames (``summary.csv``, ``runs.csv``, ...) and the grid
+and returns statements as strings, so the wording and the numbers can be unit-tested without
+rendering anything. :func:`derive_findings` collects them, with a heading each, for the findings
+page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from initlab.report.data import Combination, Grid
+
+__all__ = [
+    "Finding",
+    "best_initializer_per_activation",
+    "depth_robustness",
+    "derive_findings",
+    "diverged_runs",
+    "exploding_gradients",
+    "never_trained",
+    "unhealthy_units",
+    "vanishing_gradients",
+    "verdict_counts",
+]
+
+MAX_ITEMS = 14
+"""Longest list of combinations spelled out in one statement (the appendix has all of them)."""
+
+VANISHING_LOG10 = -3.0
+EXPLODING_LOG10 = 3.0
+DEAD_SHARE = 0.5
+SATURATED_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One paragraph of the findings page."""
+
+    heading: str
+    statements: tuple[str, ...]
+
+
+def _acc(mean: float, lo: float, hi: float, n: int) -> str:
+    """``0.912 +- 0.018 (95% CI, 2 seeds)``; without the interval when it is undefined."""
+    seeds = f"{n} seed{'s' if n != 1 else ''}"
+    if np.isfinite(lo) and np.isfinite(hi):
+        return f"{mean:.3f} +- {(hi - lo) / 2:.3f} (95% CI, {seeds})"
+    return f"{mean:.3f} ({seeds}, no interval)"
+
+
+def _ordered(df: pd.DataFrame, grid: Grid) -> pd.DataFrame:
+    """Rows of ``df`` in configuration order (initializer, activation, depth)."""
+    io = {n: k for k, n in enumerate(grid.initializers)}
+    ao = {n: k for k, n in enumerate(grid.activations)}
+    key = df["initializer"].map(io) * 10_000 + df["activation"].map(ao) * 1_000 + df["depth"]
+    return df.assign(_key=key).sort_values("_key", kind="stable").drop(columns="_key")
+
+
+def _join(items: Sequence[str], limit: int = MAX_ITEMS) -> str:
+    """``a; b; c`` with the tail beyond ``limit`` items summarised."""
+    if len(items) <= limit:
+        return "; ".join(items)
+    return "; ".join(items[:limit]) + f"; and {len(items) - limit} more (see the appendix)"
+
+
+def _depth_list(depths: Sequence[int]) -> str:
+    d = [str(x) for x in depths]
+    return d[0] if len(d) == 1 else ", ".join(d[:-1]) + " and " + d[-1]
+
+
+def group_combinations(
+    combos: Iterable[Combination], grid: Grid, values: dict[Combination, str] | None = None
+) -> list[str]:
+    """Describe a set of combinations compactly, in configuration order.
+
+    An initializer present with every activation at every depth becomes ``init x every
+    activation at every depth``; an (initializer, activation) pair present at every depth
+    becomes ``init x act (all depths)``; otherwise the depths are listed. ``values`` adds a
+    number per combination (then depths are always listed).
+    """
+    have = set(combos)
+    items: list[str] = []
+    for init in grid.initializers:
+        full = all((init, a, d) in have for a in grid.activations for d in grid.depths)
+        if full and values is None and len(grid.activations) > 1:
+            items.append(f"{init} × every activation at every depth")
+            continue
+        for act in grid.activations:
+            depths = [d for d in grid.depths if (init, act, d) in have]
+            if not depths:
+                continue
+            if values is not None:
+                parts = [f"{d} ({values[(init, act, d)]})" for d in depths]
+                word = "depth" if len(depths) == 1 else "depths"
+                items.append(f"{init} × {act} at {word} {_depth_list(parts)}")
+            elif len(depths) == len(grid.depths) and len(grid.depths) > 1:
+                items.append(f"{init} × {act} (all depths)")
+            else:
+                word = "depth" if len(depths) == 1 else "depths"
+                items.append(f"{init} × {act} at {word} {_depth_list(depths)}")
+    return items
+
+
+def best_initializer_per_activation(
+    summary: pd.DataFrame, grid: Grid, depth: int | None = None
+) -> list[str]:
+    """For each activation, the initializer with the highest mean test accuracy at ``depth``
+    (default: the deepest), with its 95% interval and the runner-up.
+
+    Combinations whose verdict is ``diverged`` are not candidates.
+    """
+    depth = grid.deepest if depth is None else depth
+    out = []
+    for act in grid.activations:
+        rows = summary[(summary["activation"] == act) & (summary["depth"] == depth)
+                       & (summary["verdict"] != "diverged")
+                       & summary["final_test_acc_mean"].notna()]
+        if rows.empty:
+            out.append(f"{act} at depth {depth}: every initializer diverged.")
+            continue
+        rows = _ordered(rows, grid).sort_values("final_test_acc_mean", ascending=False,
+                                                kind="stable")
+        top = rows.iloc[0]
+        acc = _acc(top["final_test_acc_mean"], top["final_test_acc_ci95_lo"],
+                   top["final_test_acc_ci95_hi"], int(top["n_seeds"]))
+        if top["verdict"] == "fails":
+            text = (f"{act} at depth {depth}: no initializer trains it; the best is "
+                    f"{top['initializer']} with mean test accuracy {acc}.")
+        else:
+            text = (f"{act} at depth {depth}: best initializer {top['initializer']}, mean test "
+                    f"accuracy {acc}, verdict {top['verdict']}")
+            if len(rows) > 1:
+                second = rows.iloc[1]
+                text += (f"; runner-up {second['initializer']} "
+                         f"{second['final_test_acc_mean']:.3f}")
+            text += "."
+        out.append(text)
+    return out
+
+
+def vanishing_gradients(
+    summary: pd.DataFrame, grid: Grid, zero_gradient: AbstractSet[Combination] = frozenset(),
+    threshold: float = VANISHING_LOG10,
+) -> list[str]:
+    """Combinations whose first-layer gradient at init is below ``10**threshold`` times the
+    last layer's (mean ``log10_delta_ratio_init`` over seeds), and those where it is exactly 0."""
+    sel = _ordered(summary[summary["log10_delta_ratio_init_mean"] < threshold], grid)
+    combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
+    values = {(r.initializer, r.activation, int(r.depth)): f"{r.log10_delta_ratio_init_mean:.1f}"
+              for r in sel.itertuples()}
+    out = []
+    if combos:
+        out.append(
+            f"At initialization the first layer's back-propagated gradient (rms of dL/dz) is "
+            f"below 1e{threshold:.0f} of the output layer's (mean log10 ratio < {threshold:.0f}) "
+            f"in {len(combos)} of {len(summary)} combinations: "
+            + _join(group_combinations(combos, grid, values)) + "."
+        )
+    else:
+        out.append(f"No combination has a first-layer gradient below 1e{threshold:.0f} of the "
+                   "output layer's at initialization.")
+    if zero_gradient:
+        out.append(
+            f"The first-layer gradient is exactly zero in every seed (log10 ratio -inf, left "
+            f"empty in the tables) for {len(zero_gradient)} combinations: "
+            + _join(group_combinations(zero_gradient, grid))
+            + ". Zero weights send no error signal back, so these layers never change."
+        )
+    return out
+
+
+def exploding_gradients(
+    summary: pd.DataFrame, grid: Grid, threshold: float = EXPLODING_LOG10
+) -> list[str]:
+    """Combinations whose first-layer gradient at init exceeds ``10**threshold`` times the
+    output layer's."""
+    sel = _ordered(summary[summary["log10_delta_ratio_init_mean"] > threshold], grid)
+    if sel.empty:
+        return []
+    combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
+    values = {(r.initializer, r.activation, int(r.depth)): f"+{r.log10_delta_ratio_init_mean:.1f}"
+              for r in sel.itertuples()}
+    return [
+        f"The first-layer gradient exceeds 1e{threshold:.0f} times the output layer's "
+        f"(exploding) in {len(combos)} combinations: "
+        + _join(group_combinations(combos, grid, values)) + "."
+    ]
+
+
+def never_trained(summary: pd.DataFrame, grid: Grid) -> list[str]:
+    """Combinations whose verdict is ``fails`` or ``diverged``."""
+    out = []
+    for verdict, what in (
+        ("fails", "never trained (verdict fails: mean test accuracy below chance + "
+                  "0.25 (1 - chance))"),
+        ("diverged", "diverged in more than half of their seeds (verdict diverged)"),
+    ):
+        sel = summary[summary["verdict"] == verdict]
+        if sel.empty:
+            continue
+        combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
+        out.append(f"{len(combos)} of {len(summary)} combinations {what}: "
+                   + _join(group_combinations(combos, grid)) + ".")
+    if not out:
+        out.append("Every combination trained at least partially; none diverged.")
+    return out
+
+
+def diverged_runs(runs: pd.DataFrame, grid: Grid) -> list[str]:
+    """Every run whose loss became non-finite, grouped by combination, with the step."""
+    div = runs[runs["diverged"]]
+    if div.empty:
+        return [f"No run diverged (0 of {len(runs)} runs)."]
+    items = []
+    for (init, act, depth), grp in _ordered(div, grid).groupby(
+        ["initializer", "activation", "depth"], sort=False
+    ):
+        n_all = int(((runs["initializer"] == init) & (runs["activation"] == act)
+                     & (runs["depth"] == depth)).sum())
+        steps = ", ".join(str(int(s)) if np.isfinite(s) else "?"
+                          for s in grp.sort_values("seed")["diverged_step"].astype(float))
+        word = "step" if len(grp) == 1 else "steps"
+        items.append(f"{init} × {act} at depth {depth}: {len(grp)}/{n_all} seeds "
+                     f"({word} {steps})")
+    return [f"{len(div)} of {len(runs)} runs diverged (non-finite loss; step = optimizer "
+            "step): " + _join(items) + "."]
+
+
+def depth_robustness(summary: pd.DataFrame, grid: Grid) -> list[str]:
+    """The activation whose best initializer loses the least test accuracy from the shallowest
+    to the deepest depth (and the one that loses the most)."""
+    if len(grid.depths) < 2:
+        return ["Only one depth in the grid: robustness to depth is not assessed."]
+    lo_d, hi_d = grid.shallowest, grid.deepest
+    ok = summary[(summary["verdict"] != "diverged") & summary["final_test_acc_mean"].notna()]
+    rows = []
+    for act in grid.activations:
+        best = {}
+        for d in (lo_d, hi_d):
+            sel = ok[(ok["activation"] == act) & (ok["depth"] == d)]
+            best[d] = float(sel["final_test_acc_mean"].max()) if len(sel) else 0.0
+        rows.append((act, best[lo_d], best[hi_d], best[hi_d] - best[lo_d]))
+    # most robust: smallest loss, then highest deep accuracy; stable in config order
+    ranked = sorted(rows, key=lambda r: (-round(r[3], 12), -r[2]))
+    top, worst = ranked[0], ranked[-1]
+    text = (f"Most robust to depth: {top[0]}. With its best initializer the mean test accuracy "
+            f"goes from {top[1]:.3f} at depth {lo_d} to {top[2]:.3f} at depth {hi_d} "
+            f"({top[3]:+.3f}).")
+    if worst[0] != top[0]:
+        text += (f" Least robust: {worst[0]} ({worst[1]:.3f} -> {worst[2]:.3f}, "
+                 f"{worst[3]:+.3f}).")
+    return [text]
+
+
+def unhealthy_units(summary: pd.DataFrame, grid: Grid) -> list[str]:
+    """Combinations with mostly dead or saturated hidden units at initialization."""
+    out = []
+    for col, share, what in (
+        ("dead_frac_init_mean", DEAD_SHARE, "dead (derivative ~0 for every probe example)"),
+        ("saturated_frac_init_mean", SATURATED_SHARE,
+         "saturated (derivative below 5% of its maximum)"),
+    ):
+        sel = summary[summary[col] > share]
+        if sel.empty:
+            continue
+        combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
+        out.append(f"More than {share:.0%} of the hidden units are {what} at initialization in "
+                   f"{len(combos)} combinations: " + _join(group_combinations(combos, grid))
+                   + ".")
+    return out
+
+
+def verdict_counts(summary: pd.DataFrame) -> dict[str, int]:
+    """Number of combinations per verdict, in the order trains, partial, fails, diverged."""
+    counts = summary["verdict"].value_counts()
+    return {v: int(counts.get(v, 0)) for v in ("trains", "partial", "fails", "diverged")}
+
+
+def derive_findings(
+    summary: pd.DataFrame, runs: pd.DataFrame, grid: Grid,
+    zero_gradient: AbstractSet[Combination] = frozenset(),
+) -> list[Finding]:
+    """Every finding of the findings page, in reading order."""
+    counts = verdict_counts(summary)
+    overview = (f"{len(summary)} combinations ({len(grid.initializers)} initializers × "
+                f"{len(grid.activations)} activations × {len(grid.depths)} depths, "
+                f"{len(grid.seeds)} seeds each): "
+                + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".")
+    findings = [
+        Finding("Overview", (overview,)),
+        Finding(f"Best initializer per activation at the deepest depth ({grid.deepest})",
+                tuple(best_initializer_per_activation(summary, grid))),
+        Finding("Robustness to depth", tuple(depth_robustness(summary, grid))),
+        Finding("Gradient flow at initialization",
+                tuple(vanishing_gradients(summary, grid, zero_gradient)
+                      + exploding_gradients(summary, grid))),
+        Finding("Combinations that did not train", tuple(never_trained(summary, grid))),
+        Finding("Diverged runs", tuple(diverged_runs(runs, grid))),
+    ]
+    units = unhealthy_units(summary, grid)
+    if units:
+        findings.append(Finding("Dead and saturated units", tuple(units)))
+    return findings

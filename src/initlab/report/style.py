@@ -1,0 +1,139 @@
+"""Look of every report page: page size, fonts, colours, markers and small text helpers.
+
+All pages are landscape A4 with constrained layout. Colours and markers are assigned to
+initializers once, from the configuration order, so an initializer has the same colour on every
+page. Matplotlib settings are applied through :func:`rc_context` only (no global state).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import textwrap
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+__all__ = [
+    "DIVERGED_MARKER",
+    "FOOTNOTE_SIZE",
+    "PAGE_SIZE",
+    "RC",
+    "VERDICT_COLORS",
+    "fmt_num",
+    "initializer_colors",
+    "initializer_markers",
+    "new_page",
+    "rc_context",
+    "set_footnote",
+    "text_color_for",
+    "wrap",
+]
+
+PAGE_SIZE = (11.69, 8.27)
+"""Landscape A4 in inches."""
+
+FOOTNOTE_SIZE = 7.5
+DIVERGED_MARKER = "x"
+
+RC: dict[str, Any] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 8.5,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "xtick.labelsize": 7.5,
+    "ytick.labelsize": 7.5,
+    "legend.fontsize": 7.5,
+    "legend.title_fontsize": 8,
+    "figure.titlesize": 13,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 1.4,
+    "lines.markersize": 4,
+    "hatch.linewidth": 0.8,
+    "pdf.fonttype": 3,
+    "figure.constrained_layout.h_pad": 0.06,
+    "figure.constrained_layout.w_pad": 0.06,
+    "savefig.dpi": 100,
+}
+"""Matplotlib settings of every page (fonts >= 7 pt; Type 3 fonts keep the PDF reproducible)."""
+
+VERDICT_COLORS = {
+    "trains": "#d9f0d3",
+    "partial": "#fff2b3",
+    "fails": "#f4c7c3",
+    "diverged": "#d9d9d9",
+}
+"""Cell colours of the verdicts in tables."""
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
+
+
+@contextlib.contextmanager
+def rc_context() -> Iterator[None]:
+    """Apply :data:`RC` while building and saving figures."""
+    with mpl.rc_context(RC):
+        yield
+
+
+def initializer_colors(names: Sequence[str]) -> dict[str, tuple[float, float, float, float]]:
+    """One qualitative colour per initializer, in configuration order (tab10, then tab20)."""
+    cmap = mpl.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {name: tuple(cmap(i % cmap.N)) for i, name in enumerate(names)}
+
+
+def initializer_markers(names: Sequence[str]) -> dict[str, str]:
+    """One marker per initializer, in configuration order (for points that share a colour)."""
+    return {name: _MARKERS[i % len(_MARKERS)] for i, name in enumerate(names)}
+
+
+def new_page(title: str, *, subtitle: str = "") -> Figure:
+    """An empty landscape A4 figure with constrained layout and a page title."""
+    fig = Figure(figsize=PAGE_SIZE, layout="constrained")
+    text = title if not subtitle else f"{title}\n{subtitle}"
+    fig.suptitle(text, fontsize=RC["figure.titlesize"], fontweight="bold", x=0.01, ha="left")
+    return fig
+
+
+def set_footnote(fig: Figure, text: str, width: int = 190) -> None:
+    """Put a wrapped footnote under the panels (as the figure's x label, so the constrained
+    layout reserves room for it and nothing overlaps)."""
+    fig.supxlabel(wrap(text, width), fontsize=FOOTNOTE_SIZE, x=0.01, ha="left",
+                  multialignment="left")
+
+
+def wrap(text: str, width: int) -> str:
+    """Wrap each paragraph of ``text`` (separated by newlines) to ``width`` characters."""
+    return "\n".join(textwrap.fill(p, width) if p else "" for p in text.split("\n"))
+
+
+def fmt_num(value: float, digits: int = 3) -> str:
+    """A number for labels: fixed point for ordinary sizes, scientific otherwise, 'n/a' for NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    v = float(value)
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == 0 or 1e-3 <= abs(v) < 1e4:
+        return f"{v:.{digits}g}" if abs(v) >= 1 else f"{v:.{digits}f}".rstrip("0").rstrip(".")
+    return f"{v:.{max(digits - 1, 1)}e}"
+
+
+def text_color_for(rgba: Sequence[float]) -> str:
+    """Black or white, whichever reads better on a cell of colour ``rgba`` (WCAG luminance)."""
+    rgb = np.asarray(rgba[:3], dtype=float)
+    lin = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    lum = float(0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2])
+    return "black" if lum > 0.35 else "white"
+
+
+def hide_axes(ax: Axes) -> None:
+    """Turn an axes into a blank canvas for text or tables."""
+    ax.set_axis_off()

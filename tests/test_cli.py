@@ -1,0 +1,219 @@
+"""Tests of the ``initlab`` command line, in-process and once as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from initlab.activations import ACTIVATIONS
+from initlab.cli import main
+from initlab.initializers import INITIALIZERS
+from initlab.train import LAYER_COLUMNS
+
+SMALL = "--init he_normal --activation relu --depth 2 --width 8 --epochs 1 --seed 3".split()
+
+
+def _run(out: Path, *extra: str) -> None:
+    assert main(["run", *SMALL, *extra, "--out", str(out)]) == 0
+
+
+def _assert_one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert err.startswith("initlab")
+    return lines[0]
+
+
+def test_run_writes_three_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    _run(out)
+    assert sorted(p.name for p in out.iterdir()) == ["layers.csv", "summary.json", "timing.json"]
+    printed = capsys.readouterr().out
+    assert "digits__he_normal__relu__d2__s3" in printed
+
+    lines = (out / "layers.csv").read_text().splitlines()
+    assert lines[0].split(",") == list(LAYER_COLUMNS)
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(lines) == 1 + summary["n_layer_rows"] == 1 + summary["n_checkpoints"] * 3
+    assert summary["config"]["seed"] == 3
+    assert summary["config"]["initializer"] == "he_normal"
+    assert summary["config"]["depth"] == 2 and summary["config"]["width"] == 8
+    assert {"initlab", "numpy", "scipy", "python"} <= set(summary["versions"])
+    assert summary["run_id"] == "digits__he_normal__relu__d2__s3"
+    timing = json.loads((out / "timing.json").read_text())
+    assert timing["wall_seconds"] > 0 and timing["steps"] > 0
+
+
+def test_run_twice_is_byte_identical(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    _run(a)
+    _run(b)
+    for name in ("layers.csv", "summary.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_spec_json_run_matches_options(tmp_path: Path) -> None:
+    spec = {
+        "initializer": "he_normal",
+        "activation": "relu",
+        "depth": 2,
+        "width": 8,
+        "epochs": 1,
+        "seed": 3,
+    }
+    _run(tmp_path / "opts")
+    assert main(["run", "--spec-json", json.dumps(spec), "--out", str(tmp_path / "json")]) == 0
+    for name in ("layers.csv", "summary.json"):
+        assert (tmp_path / "opts" / name).read_bytes() == (tmp_path / "json" / name).read_bytes()
+
+
+def test_subprocess_run_matches_in_process(tmp_path: Path) -> None:
+    _run(tmp_path / "inproc")
+    proc = subprocess.run(
+        [sys.executable, "-m", "initlab.cli", "run", *SMALL, "--out", str(tmp_path / "sub")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for name in ("layers.csv", "summary.json"):
+        assert (tmp_path / "sub" / name).read_bytes() == (tmp_path / "inproc" / name).read_bytes()
+
+
+def test_subprocess_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "initlab.cli",
+            "run",
+            "--init",
+            "he_normal",
+            "--activation",
+            "relu",
+            "--depth",
+            "0",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "depth" in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "bad", "closest"),
+    [("--init", "he_normall", "he_normal"), ("--activation", "rleu", "relu")],
+)
+def test_unknown_names_suggest_closest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, bad: str, closest: str
+) -> None:
+    argv = [
+        "run",
+        "--init",
+        "he_normal",
+        "--activation",
+        "relu",
+        "--depth",
+        "1",
+        option,
+        bad,
+        "--out",
+        str(tmp_path / "x"),
+    ]
+    line = _assert_one_line_error(capsys, argv)
+    assert bad in line
+    assert f"'{closest}'" in line  # the suggestion, quoted (the allowed list is not)
+    assert not (tmp_path / "x").exists()
+
+
+BASE = ["--init", "he_normal", "--activation", "relu", "--depth", "1"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "mention"),
+    [
+        (["--init", "he_normal", "--activation", "relu", "--depth", "0"], "depth"),
+        ([*BASE, "--width", "-3"], "width"),
+        ([*BASE, "--lr", "0"], "learning_rate"),
+        ([*BASE, "--lr", "nan"], "learning_rate"),
+        ([*BASE, "--optimizer", "foo"], "foo"),
+        ([*BASE, "--dataset", "npz:/nonexistent.npz"], "/nonexistent.npz"),
+        ([*BASE, "--dataset", "digitz"], "digits"),
+        ([*BASE, "--init-def", "{not json"], "--init-def"),
+        ([*BASE, "--init-def", "[1, 2]"], "--init-def"),
+        ([*BASE, "--dtype", "float16"], "float16"),
+        ([*BASE, "--threads", "0"], "threads"),
+        (["--activation", "relu", "--depth", "1"], "--init"),
+        (["--init", "he_normal", "--activation", "relu", "--depth", "x"], "depth"),
+        (
+            [
+                "--init",
+                "c",
+                "--activation",
+                "relu",
+                "--depth",
+                "1",
+                "--init-def",
+                '{"family": "normal"}',
+            ],
+            "std",
+        ),
+        (
+            [
+                "--spec-json",
+                '{"initializer": "he_normal", "activation": "relu", "depth": 1, "colour": 3}',
+            ],
+            "colour",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], mention: str
+) -> None:
+    line = _assert_one_line_error(capsys, ["run", *argv, "--out", str(tmp_path / "x")])
+    assert mention in line
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        # a required setting missing
+        '{"initializer": "he_normal"}',
+        # a custom definition that is not an object
+        '{"initializer": "c", "activation": "relu", "depth": 1, "initializer_def": 5}',
+    ],
+)
+def test_bad_spec_json_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str
+) -> None:
+    _assert_one_line_error(capsys, ["run", "--spec-json", spec, "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
+
+
+def test_list_prints_every_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    words = set(capsys.readouterr().out.split())
+    for name in (*INITIALIZERS, *ACTIVATIONS):
+        assert name in words, name
+
+
+def test_missing_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    _assert_one_line_error(capsys, [])

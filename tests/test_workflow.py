@@ -1,0 +1,154 @@
+"""End-to-end: the real Snakemake workflow on the tiny study (16 networks), in a temp folder."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "data" / "tiny.yaml"
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m snakemake`` with the repository's Snakefile in ``workdir``."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Job counts per rule of a dry run (``snakemake -n``)."""
+    proc = snakemake(workdir, "-n", *args)
+    counts = {}
+    table = proc.stdout.split("Job stats:")[-1]
+    for line in table.splitlines():
+        m = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def write_config(path: Path, **overrides: object) -> Path:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg.update(overrides)
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny")
+    config = write_config(workdir / "config.yaml")
+    assert planned_jobs(workdir, "--configfile", str(config)) == {
+        "all": 1,
+        "plan_study": 1,
+        "prepare_data": 1,
+        "train_networks": 8,  # 2 initializers x 2 activations x 2 depths, seeds per job
+        "aggregate_tables": 1,
+        "write_report": 1,
+    }
+    snakemake(workdir, "--configfile", str(config), "--cores", "2")
+    return workdir
+
+
+def test_tables_have_the_grid(tiny_run: Path) -> None:
+    tables = tiny_run / "results" / "tables"
+    runs = pd.read_csv(tables / "runs.csv")
+    assert len(runs) == 16
+    assert set(runs["initializer"]) == {"standard_uniform", "he_normal"}
+    assert sorted(runs["depth"].unique()) == [1, 3]
+    for col in (
+        "run_id",
+        "final_test_acc",
+        "steps_to_target",
+        "diverged",
+        "diverged_step",
+        "log10_delta_ratio_init",
+        "log10_wgrad_ratio_init",
+        "best_val_acc",
+    ):
+        assert col in runs.columns
+    layers = pd.read_csv(tables / "layers.csv")
+    checkpoints = 3  # epochs 2, checkpoint every epoch: steps 0, one epoch, the end
+    assert len(layers) == checkpoints * 8 * ((1 + 1) + (3 + 1))
+    assert len(pd.read_csv(tables / "curves.csv")) == 16 * checkpoints
+    summary = pd.read_csv(tables / "summary.csv")
+    assert len(summary) == 8
+    assert set(summary["verdict"]) <= {"trains", "partial", "fails", "diverged"}
+    assert (summary["n_seeds"] == 2).all()
+    theory = pd.read_csv(tables / "theory.csv")
+    assert len(theory) == 4 * ((1 + 1) + (3 + 1))
+    assert len(pd.read_csv(tables / "timings.csv")) == 16
+
+
+def test_report_pdf_has_pages(tiny_run: Path) -> None:
+    pdf = (tiny_run / "results" / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert pages >= 10
+    for name in ("heatmaps", "gradient_flow", "depth_scaling", "learning_curves", "theory"):
+        assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 1000
+
+
+def test_nothing_to_do_on_rerun(tiny_run: Path) -> None:
+    config = tiny_run / "config.yaml"
+    assert planned_jobs(tiny_run, "--configfile", str(config)) == {}
+
+
+def test_adding_a_depth_schedules_only_new_jobs(tiny_run: Path) -> None:
+    config = write_config(tiny_run / "more.yaml", depths=[1, 3, 5])
+    jobs = planned_jobs(tiny_run, "--configfile", str(config))
+    assert jobs["train_networks"] == 4  # only the depth-5 combinations
+
+
+def test_changing_a_training_setting_reruns_its_jobs(tiny_run: Path) -> None:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["training"]["learning_rate"] = 0.02
+    config = tiny_run / "lr.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    jobs = planned_jobs(tiny_run, "--configfile", str(config))
+    assert jobs["train_networks"] == 8
+    assert "prepare_data" not in jobs
+
+
+def test_same_bytes_with_one_core(tiny_run: Path, tmp_path: Path) -> None:
+    config = shutil.copy(tiny_run / "config.yaml", tmp_path / "config.yaml")
+    snakemake(tmp_path, "--configfile", str(config), "--cores", "1")
+    for name in ("runs", "layers", "curves", "summary", "theory"):
+        a = (tiny_run / "results" / "tables" / f"{name}.csv").read_bytes()
+        b = (tmp_path / "results" / "tables" / f"{name}.csv").read_bytes()
+        assert a == b, name
+    assert (tiny_run / "results" / "report.pdf").read_bytes() == (
+        tmp_path / "results" / "report.pdf"
+    ).read_bytes()
+
+
+def test_bad_config_fails_before_any_job(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "bad.yaml", initializers=["he_norml"])
+    proc = snakemake(tmp_path, "--configfile", str(config), "--cores", "1", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "he_norml" in out and "he_normal" in out
+    assert not (tmp_path / "results").exists()
