@@ -14,7 +14,7 @@ rule aggregate_tables:
             for name in TABLE_NAMES
         },
     params:
-        tables=f"{RESULTS}/tables",
+        tables=lambda wildcards, output: os.path.dirname(output.runs),
     log:
         f"{RESULTS}/logs/aggregate_tables.log",
     threads: 1

@@ -1,6 +1,7 @@
 # Snakemake helpers only: validate the config, expand the grid, constrain wildcards.
 # Everything else lives in the initlab package (src/initlab/study.py) and is unit-tested there.
 
+import os
 import re
 
 from snakemake.exceptions import WorkflowError

@@ -20,8 +20,8 @@ rule write_report:
             for name in FIGURES
         ],
     params:
-        tables=f"{RESULTS}/tables",
-        figures=f"{RESULTS}/figures",
+        tables=lambda wildcards, input: os.path.dirname(input.tables[0]),
+        figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     log:
         f"{RESULTS}/logs/write_report.log",
     threads: 1

@@ -1,0 +1,191 @@
+"""Training pages: learning curves over seeds and test accuracy against depth.
+
+Learning curves (``curves.csv``) follow He et al. (2015, ICCV, the 22- and 30-layer ReLU nets)
+and Klambauer et al. (2017, SELU): loss and accuracy against epoch, mean with the min-max band
+over seeds, one panel per depth. Depth scaling (``summary.csv``) shows the mean final test
+accuracy with its 95% interval against depth, one panel per activation. Diverged runs, which
+have no curve after their divergence, are marked with ``x``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from initlab.report.style import DIVERGED_MARKER, new_page, set_footnote
+
+__all__ = [
+    "LOSS_CAP",
+    "draw_curve",
+    "draw_depth_scaling",
+    "plot_depth_scaling",
+    "plot_learning_curves",
+    "steps_per_epoch",
+]
+
+Color = tuple[float, ...]
+LOSS_CAP = 50.0
+"""Upper limit of the loss axes (nats): exploding initial losses (1e20) would flatten the rest."""
+
+
+def steps_per_epoch(curves: pd.DataFrame) -> float:
+    """Optimizer steps per epoch, from the checkpoints after epoch 0 (NaN if there are none)."""
+    later = curves[curves["epoch"] > 0]
+    if later.empty:
+        return math.nan
+    return float(np.median(later["step"] / later["epoch"]))
+
+
+def draw_curve(ax: Axes, rows: pd.DataFrame, column: str, color: Color) -> None:
+    """Mean over seeds of ``column`` against epoch, with the min-max band over seeds."""
+    stats = rows.groupby("epoch")[column].agg(["mean", "min", "max"]).sort_index()
+    x = stats.index.to_numpy(dtype=float)
+    ax.plot(x, stats["mean"].to_numpy(), color=color, marker="o", markersize=2.5)
+    if len(x) > 1:
+        ax.fill_between(x, stats["min"].to_numpy(), stats["max"].to_numpy(), color=color,
+                        alpha=0.18, lw=0)
+
+
+def _mark_diverged(ax: Axes, runs: pd.DataFrame, color: Color, spe: float, y_axes: float) -> int:
+    """``x`` at the epoch of each diverged run, at height ``y_axes`` (axes fraction)."""
+    div = runs[runs["diverged"]]
+    for step in div["diverged_step"].astype(float):
+        x = step / spe if np.isfinite(spe) and np.isfinite(step) else 0.0
+        ax.plot([x], [y_axes], marker=DIVERGED_MARKER, color=color, markersize=6, mew=1.6,
+                transform=ax.get_xaxis_transform(), clip_on=False, linestyle="none")
+    return len(div)
+
+
+def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame, activation: str,
+                         depths: Sequence[int], initializers: Sequence[str],
+                         colors: Mapping[str, Color], *, target: float,
+                         n_classes: int | None = None) -> Figure:
+    """Learning curves of ``activation``: train loss (top) and validation accuracy (bottom)
+    against epoch, one column per depth, one line per initializer."""
+    fig = new_page(f"Learning curves: {activation}",
+                   subtitle="mean over seeds with min-max band; one column per depth, one line "
+                   "per initializer; x = a run diverged at that point")
+    axes = fig.subplots(2, len(depths), squeeze=False, sharex=True)
+    spe = steps_per_epoch(curves)
+    n_div = 0
+    for c, depth in enumerate(depths):
+        loss_ax, acc_ax = axes[0, c], axes[1, c]
+        cur = curves[(curves["activation"] == activation) & (curves["depth"] == depth)]
+        rs = runs[(runs["activation"] == activation) & (runs["depth"] == depth)]
+        finite = cur["train_loss"][np.isfinite(cur["train_loss"]) & (cur["train_loss"] > 0)]
+        for init in initializers:
+            rows = cur[cur["initializer"] == init]
+            if rows.empty:
+                continue
+            draw_curve(loss_ax, rows, "train_loss", colors[init])
+            draw_curve(acc_ax, rows, "val_acc", colors[init])
+            r_init = rs[rs["initializer"] == init]
+            n_div += _mark_diverged(loss_ax, r_init, colors[init], spe, 0.96)
+            _mark_diverged(acc_ax, r_init, colors[init], spe, 0.04)
+        loss_ax.set_yscale("log")
+        if len(finite):
+            lo, hi = float(finite.min()), min(float(finite.max()), LOSS_CAP)
+            loss_ax.set_ylim(lo / 1.3, max(hi * 1.3, lo * 2))
+        acc_ax.set_ylim(0, 1)
+        acc_ax.axhline(target, color="0.4", ls="--", lw=0.8)
+        if n_classes:
+            acc_ax.axhline(1.0 / n_classes, color="0.4", ls=":", lw=0.8)
+        loss_ax.set_title(f"depth {depth}")
+        acc_ax.set_xlabel("epoch")
+        if c == 0:
+            loss_ax.set_ylabel("train loss (cross-entropy, nats, log)")
+            acc_ax.set_ylabel("validation accuracy (fraction)")
+    handles = [Line2D([], [], color=colors[i], marker="o", markersize=3, label=i)
+               for i in initializers]
+    handles += [Line2D([], [], color="0.4", ls="--", lw=0.8, label=f"target {target:g}")]
+    if n_classes:
+        handles += [Line2D([], [], color="0.4", ls=":", lw=0.8, label="chance")]
+    handles += [Line2D([], [], color="0.3", marker=DIVERGED_MARKER, ls="none", mew=1.6,
+                       label="diverged run")]
+    fig.legend(handles=handles, loc="outside right upper", title="initializer")
+    note = (f"Loss axes are capped at {LOSS_CAP:g} nats (exploding initializations start far "
+            "above). A diverged run stops at its divergence: its x marks the epoch (optimizer "
+            "step / steps per epoch); later means are over the remaining seeds.")
+    note += f" Diverged runs on this page: {n_div}." if n_div else " No run diverged here."
+    set_footnote(fig, note)
+    return fig
+
+
+def draw_depth_scaling(ax: Axes, summary: pd.DataFrame, activation: str,
+                       initializers: Sequence[str], depths: Sequence[int],
+                       colors: Mapping[str, Color], *, log_x: bool) -> None:
+    """Mean test accuracy against depth for every initializer of ``activation``, with 95%
+    intervals (clipped to [0, 1]); diverged combinations as ``x`` at zero."""
+    sel = summary[summary["activation"] == activation]
+    n = len(initializers)
+    for k, init in enumerate(initializers):
+        rows = sel[sel["initializer"] == init].sort_values("depth")
+        if rows.empty:
+            continue
+        # dodge the points sideways so that error bars do not hide each other
+        off = (k - (n - 1) / 2) * 0.035
+        d = rows["depth"].to_numpy(dtype=float)
+        x = d * 10**off if log_x else d + off * 4
+        ok = (rows["verdict"] != "diverged").to_numpy()
+        mean = rows["final_test_acc_mean"].to_numpy(dtype=float)
+        lo = np.clip(rows["final_test_acc_ci95_lo"].to_numpy(dtype=float), 0, 1)
+        hi = np.clip(rows["final_test_acc_ci95_hi"].to_numpy(dtype=float), 0, 1)
+        y = np.where(ok, mean, np.nan)
+        err = np.vstack([np.where(np.isfinite(lo), y - lo, 0), np.where(np.isfinite(hi),
+                                                                         hi - y, 0)])
+        err = np.where(np.isfinite(err), np.maximum(err, 0), 0)
+        ax.errorbar(x, y, yerr=err, color=colors[init], marker="o", markersize=3.5,
+                    capsize=2, lw=1.2, elinewidth=0.8)
+        if (~ok).any():
+            ax.plot(x[~ok], np.zeros((~ok).sum()), marker=DIVERGED_MARKER, color=colors[init],
+                    markersize=7, mew=1.8, linestyle="none", clip_on=False)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xticks(list(depths), [str(d) for d in depths])
+    ax.minorticks_off()
+    ax.set_ylim(-0.03, 1.03)
+
+
+def plot_depth_scaling(summary: pd.DataFrame, initializers: Sequence[str],
+                       activations: Sequence[str], depths: Sequence[int],
+                       colors: Mapping[str, Color], *, target: float,
+                       n_classes: int | None = None) -> Figure:
+    """Mean final test accuracy against depth per initializer, one panel per activation."""
+    fig = new_page("Depth scaling: test accuracy against depth",
+                   subtitle="mean final test accuracy over seeds with 95% Student-t interval "
+                   "(clipped to [0, 1]); one panel per activation")
+    ncols = min(4, len(activations))
+    nrows = math.ceil(len(activations) / ncols)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+    log_x = max(depths) / min(depths) >= 4
+    for k, act in enumerate(activations):
+        ax = axes.ravel()[k]
+        draw_depth_scaling(ax, summary, act, initializers, depths, colors, log_x=log_x)
+        ax.axhline(target, color="0.4", ls="--", lw=0.8)
+        if n_classes:
+            ax.axhline(1.0 / n_classes, color="0.4", ls=":", lw=0.8)
+        ax.set_title(act)
+        ax.set_xlabel("depth (hidden layers" + (", log scale)" if log_x else ")"))
+        if k % ncols == 0:
+            ax.set_ylabel("mean final test accuracy (fraction)")
+    for ax in axes.ravel()[len(activations):]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], color=colors[i], marker="o", markersize=3, label=i)
+               for i in initializers]
+    handles += [Line2D([], [], color="0.4", ls="--", lw=0.8, label=f"target {target:g}")]
+    if n_classes:
+        handles += [Line2D([], [], color="0.4", ls=":", lw=0.8, label="chance")]
+    handles += [Line2D([], [], color="0.3", marker=DIVERGED_MARKER, ls="none", mew=1.6,
+                       label="diverged (> half of seeds)")]
+    fig.legend(handles=handles, loc="outside right upper", title="initializer")
+    set_footnote(fig, (
+        "Points are offset sideways per initializer so that intervals do not hide each other. "
+        "Diverged combinations have no accuracy and are drawn as x at zero. With few seeds the "
+        "Student-t interval is wide (t = 12.7 for 2 seeds)."))
+    return fig
