@@ -111,35 +111,124 @@ def verdict(share_diverged: float, mean_acc: float, target: float, n_classes: in
 
 
 def _regenerate_hint(path: Path) -> str:
-    return f"Delete {path.parent} and rerun snakemake: the run is retrained."
+    return (
+        f"Delete {path.parent} and rerun snakemake: the run is retrained (add --forcerun "
+        "aggregate_tables if the tables were already written)."
+    )
 
 
 def _read_run(spec: RunSpec, run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
-    """Read and check one run's three files; raise CorruptFileError naming a bad one."""
+    """Read and check one run's three files; raise CorruptFileError naming a bad one.
+
+    Checked: each file exists and parses; summary.json was written for ``spec`` and every key
+    the tables read holds a value of its JSON type (a number edited into a string, ``true``
+    for a number, a missing key are errors); timing.json likewise; layers.csv ends with a
+    newline (not truncated), has the header of ``LAYER_COLUMNS``, the same number of fields on
+    every line, numbers in every column, no empty step/layer cells, and exactly the
+    checkpoints x layers grid its summary.json announces.
+    """
     summary_path, layers_path = run_dir / "summary.json", run_dir / "layers.csv"
     timing_path = run_dir / "timing.json"
     for path in (summary_path, layers_path, timing_path):
         if not path.exists():
             raise FileNotFoundError(f"{path}: missing. {_regenerate_hint(path)}")
-    summary = io.read_json(summary_path, regenerate_hint=_regenerate_hint(summary_path))
-    timing = io.read_json(timing_path, regenerate_hint=_regenerate_hint(timing_path))
+
+    def corrupt(path: Path, problem: str) -> CorruptFileError:
+        return CorruptFileError(f"{path}: {problem}. {_regenerate_hint(path)}")
+
+    def read_object(path: Path) -> dict[str, Any]:
+        try:
+            return io.read_json(path, regenerate_hint=_regenerate_hint(path))
+        except CorruptFileError as err:
+            if _regenerate_hint(path) in str(err):
+                raise
+            raise corrupt(path, str(err).removeprefix(f"{path}: ").rstrip(".")) from None
+
+    number, integer, null = (float, int), (int,), (type(None),)
+
+    def check_types(path: Path, obj: dict[str, Any], types: dict[str, tuple[type, ...]]) -> None:
+        for key, allowed in types.items():
+            if key not in obj:
+                raise corrupt(path, f"key {key!r} is missing")
+            value = obj[key]
+            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                what = " or ".join(
+                    word
+                    for word, present in (
+                        ("true/false", bool in allowed),
+                        ("a number", float in allowed),
+                        ("an integer", int in allowed and float not in allowed),
+                        ("null", type(None) in allowed),
+                    )
+                    if present
+                )
+                raise corrupt(
+                    path, f"key {key!r} holds {value!r} ({type(value).__name__}); expected {what}"
+                )
+
+    summary = read_object(summary_path)
+    timing = read_object(timing_path)
     if summary.get("config") != spec.to_dict():
         raise CorruptFileError(
             f"{summary_path}: was written for a different configuration than the study's. "
             f"{_regenerate_hint(summary_path)}"
         )
+    reals = (*HEADLINE, "final_val_loss", "final_test_loss", "init_train_loss")
+    summary_types = {key: number + null for key in reals}
+    summary_types.update(
+        diverged=(bool,),
+        diverged_step=integer + null,
+        steps_to_target=integer + null,
+        n_classes=integer,
+        n_checkpoints=integer,
+        n_layer_rows=integer,
+    )
+    check_types(summary_path, summary, summary_types)
+    check_types(
+        timing_path,
+        timing,
+        {"wall_seconds": number + null, "steps": integer, "steps_per_second": number + null},
+    )
+
+    try:
+        text = layers_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise corrupt(layers_path, f"unreadable ({err})") from None
+    if not text.endswith("\n"):
+        raise corrupt(layers_path, "truncated (the last line is incomplete)")
+    lines = text.split("\n")[:-1]
+    if not lines or lines[0] != ",".join(LAYER_COLUMNS):
+        raise corrupt(layers_path, "the header is not the columns of initlab.train.LAYER_COLUMNS")
+    for line_no, line in enumerate(lines[1:], start=2):
+        if line.count(",") != len(LAYER_COLUMNS) - 1:
+            raise corrupt(
+                layers_path,
+                f"line {line_no} has {line.count(',') + 1} fields, expected {len(LAYER_COLUMNS)}",
+            )
+    n_rows, n_checkpoints, n_layers = (
+        summary["n_layer_rows"],
+        summary["n_checkpoints"],
+        spec.depth + 1,
+    )
+    grid = f"{n_checkpoints} checkpoints x {n_layers} layers, as its summary.json says"
+    if len(lines) - 1 != n_rows or n_rows != n_checkpoints * n_layers:
+        raise corrupt(layers_path, f"expected {n_rows} rows ({grid}), found {len(lines) - 1} rows")
     try:
         layers = pd.read_csv(layers_path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise CorruptFileError(
-            f"{layers_path}: unreadable ({err}). {_regenerate_hint(layers_path)}"
-        ) from None
-    if tuple(layers.columns) != LAYER_COLUMNS or len(layers) != summary.get("n_layer_rows"):
-        raise CorruptFileError(
-            f"{layers_path}: expected {summary.get('n_layer_rows')} rows with the columns of "
-            f"initlab.train.LAYER_COLUMNS, found {len(layers)} rows. "
-            f"{_regenerate_hint(layers_path)}"
-        )
+        raise corrupt(layers_path, f"unreadable ({err})") from None
+    text_columns = [c for c in layers.columns if not pd.api.types.is_numeric_dtype(layers[c])]
+    if text_columns:
+        raise corrupt(layers_path, f"column {text_columns[0]!r} holds text instead of numbers")
+    empty = [c for c in ("step", "epoch", "layer", "fan_in", "fan_out") if layers[c].isna().any()]
+    if empty:
+        raise corrupt(layers_path, f"column {empty[0]!r} has empty cells")
+    if (
+        len(layers) != n_rows
+        or layers["step"].nunique() != n_checkpoints
+        or sorted(layers["layer"].unique()) != list(range(1, n_layers + 1))
+    ):
+        raise corrupt(layers_path, f"the steps and layers are not the grid of {grid}")
     return summary, layers, timing
 
 

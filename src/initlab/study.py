@@ -7,7 +7,9 @@ and what is allowed. The same checks serve ``initlab check-config``.
 Checks, in order: the JSON Schema (types, ranges, unknown keys, duplicates, YAML pitfalls such as
 ``1e-4`` read as a string or ``yes`` read as a boolean), then what a schema cannot know: names in
 the grid must be built-in or defined under ``custom_*`` (with a suggestion for typos), custom
-definitions must build, and the dataset must exist.
+definitions must build, no number is NaN or infinite, integers are written as integers (``64``,
+not ``64.0``), and the dataset must exist; a ``npz:`` or ``mnist:`` dataset is loaded and split
+once, exactly as ``initlab prepare-data`` will, so bad arrays fail here too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +65,60 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
+_TYPE_WORDS = {
+    "array": "a list",
+    "object": "a mapping (key: value)",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+}
+
+
+def _type_word(schema: Mapping[str, Any]) -> str:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " or ".join(_TYPE_WORDS.get(k, k) for k in kind)
+    return _TYPE_WORDS.get(kind, "a value") if kind else "a value"
+
+
+def _bounds(schema: Mapping[str, Any]) -> str:
+    ops = (
+        ("minimum", ">="),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "<="),
+        ("exclusiveMaximum", "<"),
+    )
+    bounds = [f"{op} {schema[k]}" for k, op in ops if k in schema]
+    return _type_word(schema) + (f" {' and '.join(bounds)}" if bounds else "")
+
+
+def _pattern_words(key: str, pattern: str) -> str:
+    if key == "results":
+        what = "a relative folder path: letters, digits, '_', '-', '.', '/'; no '..', spaces"
+    elif key == "study":
+        what = "a letter, then letters, digits, '_' or '-'; no spaces"
+    else:
+        what = "a letter, then letters, digits or '_'; no spaces, path separators"
+    return f"a string matching {pattern} ({what} or shell characters)"
+
+
+def _text_hint(value: str) -> str:
+    """Why a string may have arrived where a number was expected (YAML 1.1 pitfalls)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    if "e" in value.lower():
+        return (
+            f" (PyYAML follows YAML 1.1 and reads {value} as text, not as a number: write a "
+            "decimal point and a signed exponent, e.g. 1.0e-4 instead of 1e-4, or 0.0001)"
+        )
+    return f" (a number in quotes is text: write {value} without quotes)"
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     """One line for a schema violation: the key, the received value, what is allowed."""
     key = _key_path(error)
@@ -80,36 +137,39 @@ def _describe(error: jsonschema.ValidationError) -> str:
             f"{', '.join(allowed) or '(none)'}"
         )
     if error.validator == "required":
-        return f"config: {error.message} (at {key})"
-    allowed = schema.get("description", "")
+        missing = [k for k in error.validator_value if k not in value]
+        sub = schema.get("properties", {}).get(missing[0], {}) if missing else {}
+        what = (
+            "one of " + ", ".join(map(str, sub["enum"]))
+            if "enum" in sub
+            else sub.get("description", _type_word(sub)).strip()
+        )
+        where = "at the top level" if key == "(top level)" else f"under {key!r} (got {value!r})"
+        return (
+            f"config: missing required key {', '.join(map(repr, missing))} {where}; allowed: {what}"
+        )
+    allowed = schema.get("description", "").strip() or str(error.message)
     if error.validator == "enum":
         allowed = "one of " + ", ".join(map(str, schema["enum"]))
     elif error.validator in ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        bounds = [
-            f"{op} {schema[k]}"
-            for k, op in (
-                ("minimum", ">="),
-                ("exclusiveMinimum", ">"),
-                ("maximum", "<="),
-                ("exclusiveMaximum", "<"),
-            )
-            if k in schema
-        ]
-        allowed = f"{schema.get('type', 'value')}" + (f" {' and '.join(bounds)}" if bounds else "")
+        allowed = _bounds(schema)
     elif error.validator == "uniqueItems":
         allowed = "a list without duplicates"
     elif error.validator == "minItems":
         allowed = f"a list with at least {schema['minItems']} item(s)"
+    elif error.validator == "maxItems":
+        allowed = f"a list with at most {schema['maxItems']} item(s)"
+    elif error.validator == "minLength":
+        allowed = f"a string of at least {schema['minLength']} character(s)"
     elif error.validator == "pattern":
-        allowed = (
-            f"a name matching {schema['pattern']} (letters, digits, '_'; "
-            "no spaces, '/' or shell characters)"
-        )
+        allowed = _pattern_words(key, schema["pattern"])
     hint = ""
     if isinstance(value, str) and schema.get("type") in ("number", "integer"):
-        hint = " (a number written in quotes, or YAML 1.1 read it as text: write 1.0e-4, not 1e-4)"
+        hint = _text_hint(value)
     if isinstance(value, bool) and schema.get("type") != "boolean":
-        hint = " (YAML reads yes/no/on/off as booleans)"
+        hint = " (YAML reads yes/no/on/off/true/false as booleans)"
+    if isinstance(value, float) and schema.get("type") == "integer":
+        hint = " (write a whole number without a decimal point)"
     return f"config key {key}: got {value!r} ({type(value).__name__}); allowed: {allowed}{hint}"
 
 
@@ -127,6 +187,28 @@ def _with_defaults(validator_cls: type[Any]) -> type[Any]:
     return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
 
 
+def _strict_integers(validator_cls: type[Any]) -> type[Any]:
+    """JSON Schema counts 64.0 as an integer; a config value must be written as 64."""
+
+    def is_integer(checker: Any, instance: Any) -> bool:
+        return isinstance(instance, int) and not isinstance(instance, bool)
+
+    type_checker = validator_cls.TYPE_CHECKER.redefine("integer", is_integer)
+    return jsonschema.validators.extend(validator_cls, type_checker=type_checker)
+
+
+def _check_finite(value: Any, key: str = "") -> None:
+    """Reject NaN and infinity anywhere (YAML's .nan/.inf; range checks let NaN through)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key {key}: got {value!r} (float); allowed: a finite number")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{key}.{i}")
+
+
 def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``config`` and return a copy with every default filled in.
 
@@ -135,14 +217,26 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dic
     ConfigError
         The first problem found, in one line.
     """
+    if not isinstance(config, Mapping):
+        raise ConfigError(
+            f"config: got {config!r} ({type(config).__name__}); allowed: a mapping of keys "
+            "to values (see workflow/schemas/config.schema.yaml)"
+        )
     resolved = copy.deepcopy(dict(config))
-    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    validator = _strict_integers(_with_defaults(jsonschema.Draft202012Validator))(schema)
     errors = sorted(validator.iter_errors(resolved), key=lambda e: list(e.absolute_path))
     if errors:
         best = jsonschema.exceptions.best_match(errors) or errors[0]
         raise ConfigError(_describe(best))
+    _check_finite(resolved)
     _check_names(resolved)
     _check_dataset(resolved["dataset"])
+    study = Study(resolved)
+    try:  # what the workflow builds from the config at parse time must build now
+        for init, act, depth in study.combinations():
+            study.base_spec(init, act, depth, 0)
+    except ValueError as err:
+        raise ConfigError(f"config: {err}") from None
     return resolved
 
 
@@ -196,13 +290,34 @@ def _build_activation(name: str, definition: Mapping[str, Any], key: str) -> Non
         raise ConfigError(f"config key {key}.{name}: {err}") from None
 
 
+FULL_CHECK_BYTES = 50_000_000
+
+
+def _size_on_disk(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
 def _check_dataset(name: str) -> None:
+    """The dataset name must be known and, for ``npz:``/``mnist:`` data, the files must load.
+
+    User files up to :data:`FULL_CHECK_BYTES` are loaded (and split) here, exactly as
+    ``initlab prepare-data`` will, so a file with the wrong keys, shapes, dtypes or labels fails
+    before any job runs. Larger files (MNIST-sized data takes seconds and ~1.5 GB to load, and
+    every cluster job parses the workflow again) are only checked for existence here; their
+    contents are checked by the ``prepare_data`` job, which runs before any training job.
+    """
     from initlab import data
 
     try:
         data.check_dataset_name(name)
-    except ValueError as err:
-        raise ConfigError(f"config key dataset: {err}") from None
+        kind, _, path = name.partition(":")
+        if kind in ("npz", "mnist") and _size_on_disk(Path(path)) <= FULL_CHECK_BYTES:
+            data.load_dataset(name)
+    except (ValueError, OSError) as err:
+        message = str(err).removeprefix("dataset: ")
+        raise ConfigError(f"config key dataset: {message}") from None
 
 
 @dataclass(frozen=True)

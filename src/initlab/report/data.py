@@ -7,7 +7,6 @@ the PDF does not change from one rerun to the next.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +153,8 @@ def choose_highlights(
     The configuration's ``report.highlight`` list wins when it is not empty. Otherwise up to
     ``n`` contrasting pairs at the deepest depth are chosen: the best combination, the
     non-diverged combination with the most vanishing gradient at init, the best combination of
-    another activation and the one with the most exploding gradient (diverged included).
+    another activation, the one with the largest gradient ratio (diverged included), a
+    diverged one, then the best initializer of each activation.
     """
     configured = [tuple(p) for p in config.get("report", {}).get("highlight", [])]
     if configured:
@@ -176,16 +176,22 @@ def choose_highlights(
     finite = deep[np.isfinite(ratio) & (deep["share_diverged"] == 0)]
     if len(finite):
         low = finite.loc[finite["log10_delta_ratio_init_mean"].idxmin()]
-        candidates.append(((str(low["initializer"]), str(low["activation"])),
-                           "most vanishing gradient at init"))
+        candidates.append(
+            ((str(low["initializer"]), str(low["activation"])), "most vanishing gradient at init")
+        )
     if candidates:
         first_act = candidates[0][0][1]
         best(deep[deep["activation"] != first_act], "best with another activation")
     finite_all = deep[np.isfinite(ratio)]
     if len(finite_all):
         high = finite_all.loc[finite_all["log10_delta_ratio_init_mean"].idxmax()]
-        candidates.append(((str(high["initializer"]), str(high["activation"])),
-                           "most exploding gradient at init"))
+        candidates.append(
+            ((str(high["initializer"]), str(high["activation"])), "largest gradient ratio at init")
+        )
+    diverged = deep[deep["verdict"] == "diverged"]
+    if len(diverged):
+        top = diverged.sort_values("_order", kind="stable").iloc[0]
+        candidates.append(((str(top["initializer"]), str(top["activation"])), "diverged"))
     for act in grid.activations:  # fill up with the best initializer of each activation
         best(deep[deep["activation"] == act], f"best initializer for {act}")
     chosen: list[tuple[tuple[str, str], str]] = []
@@ -195,11 +201,3 @@ def choose_highlights(
         if len(chosen) == n:
             break
     return chosen
-
-
-def is_finite(value: Any) -> bool:
-    """True for a finite real number (False for NaN, inf, None, pandas NA)."""
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False

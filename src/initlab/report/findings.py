@@ -48,10 +48,10 @@ class Finding:
 
 
 def _acc(mean: float, lo: float, hi: float, n: int) -> str:
-    """``0.912 +- 0.018 (95% CI, 2 seeds)``; without the interval when it is undefined."""
+    """``0.912 ± 0.018 (95% CI, 2 seeds)``; without the interval when it is undefined."""
     seeds = f"{n} seed{'s' if n != 1 else ''}"
     if np.isfinite(lo) and np.isfinite(hi):
-        return f"{mean:.3f} +- {(hi - lo) / 2:.3f} (95% CI, {seeds})"
+        return f"{mean:.3f} ± {(hi - lo) / 2:.3f} (95% CI, {seeds})"
     return f"{mean:.3f} ({seeds}, no interval)"
 
 
@@ -90,7 +90,7 @@ def group_combinations(
     for init in grid.initializers:
         full = all((init, a, d) in have for a in grid.activations for d in grid.depths)
         if full and values is None and len(grid.activations) > 1:
-            items.append(f"{init} × every activation at every depth")
+            items.append(f"{init} \u00d7 every activation at every depth")
             continue
         for act in grid.activations:
             depths = [d for d in grid.depths if (init, act, d) in have]
@@ -99,12 +99,12 @@ def group_combinations(
             if values is not None:
                 parts = [f"{d} ({values[(init, act, d)]})" for d in depths]
                 word = "depth" if len(depths) == 1 else "depths"
-                items.append(f"{init} × {act} at {word} {_depth_list(parts)}")
+                items.append(f"{init} \u00d7 {act} at {word} {_depth_list(parts)}")
             elif len(depths) == len(grid.depths) and len(grid.depths) > 1:
-                items.append(f"{init} × {act} (all depths)")
+                items.append(f"{init} \u00d7 {act} (all depths)")
             else:
                 word = "depth" if len(depths) == 1 else "depths"
-                items.append(f"{init} × {act} at {word} {_depth_list(depths)}")
+                items.append(f"{init} \u00d7 {act} at {word} {_depth_list(depths)}")
     return items
 
 
@@ -119,53 +119,71 @@ def best_initializer_per_activation(
     depth = grid.deepest if depth is None else depth
     out = []
     for act in grid.activations:
-        rows = summary[(summary["activation"] == act) & (summary["depth"] == depth)
-                       & (summary["verdict"] != "diverged")
-                       & summary["final_test_acc_mean"].notna()]
+        rows = summary[
+            (summary["activation"] == act)
+            & (summary["depth"] == depth)
+            & (summary["verdict"] != "diverged")
+            & summary["final_test_acc_mean"].notna()
+        ]
         if rows.empty:
             out.append(f"{act} at depth {depth}: every initializer diverged.")
             continue
-        rows = _ordered(rows, grid).sort_values("final_test_acc_mean", ascending=False,
-                                                kind="stable")
+        rows = _ordered(rows, grid).sort_values(
+            "final_test_acc_mean", ascending=False, kind="stable"
+        )
         top = rows.iloc[0]
-        acc = _acc(top["final_test_acc_mean"], top["final_test_acc_ci95_lo"],
-                   top["final_test_acc_ci95_hi"], int(top["n_seeds"]))
+        acc = _acc(
+            top["final_test_acc_mean"],
+            top["final_test_acc_ci95_lo"],
+            top["final_test_acc_ci95_hi"],
+            int(top["n_seeds"]),
+        )
         if top["verdict"] == "fails":
-            text = (f"{act} at depth {depth}: no initializer trains it; the best is "
-                    f"{top['initializer']} with mean test accuracy {acc}.")
+            text = (
+                f"{act} at depth {depth}: no initializer trains it; the best is "
+                f"{top['initializer']} with mean test accuracy {acc}."
+            )
         else:
-            text = (f"{act} at depth {depth}: best initializer {top['initializer']}, mean test "
-                    f"accuracy {acc}, verdict {top['verdict']}")
+            text = (
+                f"{act} at depth {depth}: best initializer {top['initializer']}, mean test "
+                f"accuracy {acc}, verdict {top['verdict']}"
+            )
             if len(rows) > 1:
                 second = rows.iloc[1]
-                text += (f"; runner-up {second['initializer']} "
-                         f"{second['final_test_acc_mean']:.3f}")
+                text += f"; runner-up {second['initializer']} {second['final_test_acc_mean']:.3f}"
             text += "."
         out.append(text)
     return out
 
 
 def vanishing_gradients(
-    summary: pd.DataFrame, grid: Grid, zero_gradient: AbstractSet[Combination] = frozenset(),
+    summary: pd.DataFrame,
+    grid: Grid,
+    zero_gradient: AbstractSet[Combination] = frozenset(),
     threshold: float = VANISHING_LOG10,
 ) -> list[str]:
     """Combinations whose first-layer gradient at init is below ``10**threshold`` times the
     last layer's (mean ``log10_delta_ratio_init`` over seeds), and those where it is exactly 0."""
     sel = _ordered(summary[summary["log10_delta_ratio_init_mean"] < threshold], grid)
     combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
-    values = {(r.initializer, r.activation, int(r.depth)): f"{r.log10_delta_ratio_init_mean:.1f}"
-              for r in sel.itertuples()}
+    values = {
+        (r.initializer, r.activation, int(r.depth)): f"{r.log10_delta_ratio_init_mean:.1f}"
+        for r in sel.itertuples()
+    }
     out = []
     if combos:
         out.append(
             f"At initialization the first layer's back-propagated gradient (rms of dL/dz) is "
             f"below 1e{threshold:.0f} of the output layer's (mean log10 ratio < {threshold:.0f}) "
             f"in {len(combos)} of {len(summary)} combinations: "
-            + _join(group_combinations(combos, grid, values)) + "."
+            + _join(group_combinations(combos, grid, values))
+            + "."
         )
     else:
-        out.append(f"No combination has a first-layer gradient below 1e{threshold:.0f} of the "
-                   "output layer's at initialization.")
+        out.append(
+            f"No combination has a first-layer gradient below 1e{threshold:.0f} of the "
+            "output layer's at initialization."
+        )
     if zero_gradient:
         out.append(
             f"The first-layer gradient is exactly zero in every seed (log10 ratio -inf, left "
@@ -185,12 +203,15 @@ def exploding_gradients(
     if sel.empty:
         return []
     combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
-    values = {(r.initializer, r.activation, int(r.depth)): f"+{r.log10_delta_ratio_init_mean:.1f}"
-              for r in sel.itertuples()}
+    values = {
+        (r.initializer, r.activation, int(r.depth)): f"+{r.log10_delta_ratio_init_mean:.1f}"
+        for r in sel.itertuples()
+    }
     return [
         f"The first-layer gradient exceeds 1e{threshold:.0f} times the output layer's "
         f"(exploding) in {len(combos)} combinations: "
-        + _join(group_combinations(combos, grid, values)) + "."
+        + _join(group_combinations(combos, grid, values))
+        + "."
     ]
 
 
@@ -198,16 +219,21 @@ def never_trained(summary: pd.DataFrame, grid: Grid) -> list[str]:
     """Combinations whose verdict is ``fails`` or ``diverged``."""
     out = []
     for verdict, what in (
-        ("fails", "never trained (verdict fails: mean test accuracy below chance + "
-                  "0.25 (1 - chance))"),
+        (
+            "fails",
+            "never trained (verdict fails: mean test accuracy below chance + 0.25 (1 - chance))",
+        ),
         ("diverged", "diverged in more than half of their seeds (verdict diverged)"),
     ):
         sel = summary[summary["verdict"] == verdict]
         if sel.empty:
             continue
         combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
-        out.append(f"{len(combos)} of {len(summary)} combinations {what}: "
-                   + _join(group_combinations(combos, grid)) + ".")
+        out.append(
+            f"{len(combos)} of {len(summary)} combinations {what}: "
+            + _join(group_combinations(combos, grid))
+            + "."
+        )
     if not out:
         out.append("Every combination trained at least partially; none diverged.")
     return out
@@ -222,15 +248,25 @@ def diverged_runs(runs: pd.DataFrame, grid: Grid) -> list[str]:
     for (init, act, depth), grp in _ordered(div, grid).groupby(
         ["initializer", "activation", "depth"], sort=False
     ):
-        n_all = int(((runs["initializer"] == init) & (runs["activation"] == act)
-                     & (runs["depth"] == depth)).sum())
-        steps = ", ".join(str(int(s)) if np.isfinite(s) else "?"
-                          for s in grp.sort_values("seed")["diverged_step"].astype(float))
+        n_all = int(
+            (
+                (runs["initializer"] == init)
+                & (runs["activation"] == act)
+                & (runs["depth"] == depth)
+            ).sum()
+        )
+        steps = ", ".join(
+            str(int(s)) if np.isfinite(s) else "?"
+            for s in grp.sort_values("seed")["diverged_step"].astype(float)
+        )
         word = "step" if len(grp) == 1 else "steps"
-        items.append(f"{init} × {act} at depth {depth}: {len(grp)}/{n_all} seeds "
-                     f"({word} {steps})")
-    return [f"{len(div)} of {len(runs)} runs diverged (non-finite loss; step = optimizer "
-            "step): " + _join(items) + "."]
+        items.append(
+            f"{init} \u00d7 {act} at depth {depth}: {len(grp)}/{n_all} seeds ({word} {steps})"
+        )
+    return [
+        f"{len(div)} of {len(runs)} runs diverged (non-finite loss; step = optimizer "
+        "step): " + _join(items) + "."
+    ]
 
 
 def depth_robustness(summary: pd.DataFrame, grid: Grid) -> list[str]:
@@ -250,12 +286,13 @@ def depth_robustness(summary: pd.DataFrame, grid: Grid) -> list[str]:
     # most robust: smallest loss, then highest deep accuracy; stable in config order
     ranked = sorted(rows, key=lambda r: (-round(r[3], 12), -r[2]))
     top, worst = ranked[0], ranked[-1]
-    text = (f"Most robust to depth: {top[0]}. With its best initializer the mean test accuracy "
-            f"goes from {top[1]:.3f} at depth {lo_d} to {top[2]:.3f} at depth {hi_d} "
-            f"({top[3]:+.3f}).")
+    text = (
+        f"Most robust to depth: {top[0]}. With its best initializer the mean test accuracy "
+        f"goes from {top[1]:.3f} at depth {lo_d} to {top[2]:.3f} at depth {hi_d} "
+        f"({top[3]:+.3f})."
+    )
     if worst[0] != top[0]:
-        text += (f" Least robust: {worst[0]} ({worst[1]:.3f} -> {worst[2]:.3f}, "
-                 f"{worst[3]:+.3f}).")
+        text += f" Least robust: {worst[0]} ({worst[1]:.3f} -> {worst[2]:.3f}, {worst[3]:+.3f})."
     return [text]
 
 
@@ -264,16 +301,20 @@ def unhealthy_units(summary: pd.DataFrame, grid: Grid) -> list[str]:
     out = []
     for col, share, what in (
         ("dead_frac_init_mean", DEAD_SHARE, "dead (derivative ~0 for every probe example)"),
-        ("saturated_frac_init_mean", SATURATED_SHARE,
-         "saturated (derivative below 5% of its maximum)"),
+        (
+            "saturated_frac_init_mean",
+            SATURATED_SHARE,
+            "saturated (derivative below 5% of its maximum)",
+        ),
     ):
         sel = summary[summary[col] > share]
         if sel.empty:
             continue
         combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
-        out.append(f"More than {share:.0%} of the hidden units are {what} at initialization in "
-                   f"{len(combos)} combinations: " + _join(group_combinations(combos, grid))
-                   + ".")
+        out.append(
+            f"More than {share:.0%} of the hidden units are {what} at initialization in "
+            f"{len(combos)} combinations: " + _join(group_combinations(combos, grid)) + "."
+        )
     return out
 
 
@@ -284,23 +325,32 @@ def verdict_counts(summary: pd.DataFrame) -> dict[str, int]:
 
 
 def derive_findings(
-    summary: pd.DataFrame, runs: pd.DataFrame, grid: Grid,
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    grid: Grid,
     zero_gradient: AbstractSet[Combination] = frozenset(),
 ) -> list[Finding]:
     """Every finding of the findings page, in reading order."""
     counts = verdict_counts(summary)
-    overview = (f"{len(summary)} combinations ({len(grid.initializers)} initializers × "
-                f"{len(grid.activations)} activations × {len(grid.depths)} depths, "
-                f"{len(grid.seeds)} seeds each): "
-                + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".")
+    overview = (
+        f"{len(summary)} combinations ({len(grid.initializers)} initializers \u00d7 "
+        f"{len(grid.activations)} activations \u00d7 {len(grid.depths)} depths, "
+        f"{len(grid.seeds)} seeds each): " + ", ".join(f"{n} {v}" for v, n in counts.items()) + "."
+    )
     findings = [
         Finding("Overview", (overview,)),
-        Finding(f"Best initializer per activation at the deepest depth ({grid.deepest})",
-                tuple(best_initializer_per_activation(summary, grid))),
+        Finding(
+            f"Best initializer per activation at the deepest depth ({grid.deepest})",
+            tuple(best_initializer_per_activation(summary, grid)),
+        ),
         Finding("Robustness to depth", tuple(depth_robustness(summary, grid))),
-        Finding("Gradient flow at initialization",
-                tuple(vanishing_gradients(summary, grid, zero_gradient)
-                      + exploding_gradients(summary, grid))),
+        Finding(
+            "Gradient flow at initialization",
+            tuple(
+                vanishing_gradients(summary, grid, zero_gradient)
+                + exploding_gradients(summary, grid)
+            ),
+        ),
         Finding("Combinations that did not train", tuple(never_trained(summary, grid))),
         Finding("Diverged runs", tuple(diverged_runs(runs, grid))),
     ]

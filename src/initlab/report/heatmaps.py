@@ -57,15 +57,34 @@ class HeatmapMetric:
 
 
 HEATMAP_METRICS = (
-    HeatmapMetric("final_test_acc_mean", "mean final test accuracy (fraction correct)",
-                  "viridis", 0.0, 1.0, ".2f"),
-    HeatmapMetric("log10_delta_ratio_init_mean",
-                  "log10(rms dL/dz first layer / output layer) at init", "RdBu_r", None, None,
-                  "+.1f", diverging=True),
-    HeatmapMetric("dead_frac_init_mean", "dead fraction of hidden units at init", "Purples",
-                  0.0, 1.0, ".2f"),
-    HeatmapMetric("saturated_frac_init_mean", "saturated fraction of hidden units at init",
-                  "Oranges", 0.0, 1.0, ".2f"),
+    HeatmapMetric(
+        "final_test_acc_mean",
+        "mean final test accuracy (fraction correct)",
+        "viridis",
+        0.0,
+        1.0,
+        ".2f",
+    ),
+    HeatmapMetric(
+        "log10_delta_ratio_init_mean",
+        "log10(rms dL/dz first layer / output layer) at init",
+        "RdBu_r",
+        None,
+        None,
+        "+.1f",
+        diverging=True,
+    ),
+    HeatmapMetric(
+        "dead_frac_init_mean", "dead fraction of hidden units at init", "Purples", 0.0, 1.0, ".2f"
+    ),
+    HeatmapMetric(
+        "saturated_frac_init_mean",
+        "saturated fraction of hidden units at init",
+        "Oranges",
+        0.0,
+        1.0,
+        ".2f",
+    ),
 )
 
 
@@ -99,6 +118,8 @@ class HeatmapCells:
         v = self.values[i, j]
         if np.isfinite(v):
             text = format(v, fmt)
+            if text.lstrip("+-").strip("0.") == "":  # "-0.0" and "+0.0" read as "0.0"
+                text = text.lstrip("+-")
         elif self.zero_gradient[i, j] and fmt.startswith("+"):
             text = "-inf"
         else:
@@ -111,9 +132,14 @@ class HeatmapCells:
         return text
 
 
-def heatmap_cells(summary: pd.DataFrame, depth: int, rows: Sequence[str], cols: Sequence[str],
-                  column: str,
-                  zero_gradient: AbstractSet[Combination] = frozenset()) -> HeatmapCells:
+def heatmap_cells(
+    summary: pd.DataFrame,
+    depth: int,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    column: str,
+    zero_gradient: AbstractSet[Combination] = frozenset(),
+) -> HeatmapCells:
     """Arrange ``summary[column]`` at ``depth`` as a rows (initializers) x cols (activations)
     matrix; missing combinations are NaN."""
     shape = (len(rows), len(cols))
@@ -123,8 +149,11 @@ def heatmap_cells(summary: pd.DataFrame, depth: int, rows: Sequence[str], cols: 
     zero = np.zeros(shape, dtype=bool)
     ri = {n: k for k, n in enumerate(rows)}
     ci = {n: k for k, n in enumerate(cols)}
-    sel = summary[(summary["depth"] == depth) & summary["initializer"].isin(ri)
-                  & summary["activation"].isin(ci)]
+    sel = summary[
+        (summary["depth"] == depth)
+        & summary["initializer"].isin(ri)
+        & summary["activation"].isin(ci)
+    ]
     for r in sel.itertuples():
         i, j = ri[r.initializer], ci[r.activation]
         values[i, j] = float(getattr(r, column))
@@ -141,8 +170,11 @@ def heatmap_chunks(n_rows: int, n_cols: int, max_cells: int) -> list[tuple[slice
         return [(slice(0, n_rows), slice(0, n_cols))]
     rows_per = min(n_rows, max(1, max_cells))
     cols_per = max(1, max_cells // rows_per)
-    return [(slice(r, min(r + rows_per, n_rows)), slice(c, min(c + cols_per, n_cols)))
-            for r in range(0, n_rows, rows_per) for c in range(0, n_cols, cols_per)]
+    return [
+        (slice(r, min(r + rows_per, n_rows)), slice(c, min(c + cols_per, n_cols)))
+        for r in range(0, n_rows, rows_per)
+        for c in range(0, n_cols, cols_per)
+    ]
 
 
 def metrics_per_page(n_cells: int) -> int:
@@ -158,12 +190,13 @@ def _norm(metric: HeatmapMetric, values: FloatArray) -> Normalize:
     if not metric.diverging:
         return Normalize(metric.vmin, metric.vmax)
     finite = np.abs(values[np.isfinite(values)])
-    lim = float(min(max(finite.max() if finite.size else 1.0, 1.0), 20.0))
+    lim = float(min(max(finite.max() if finite.size else 1.0, 1.0), 10.0))
     return Normalize(-lim, lim)
 
 
-def draw_heatmap(ax: Axes, cells: HeatmapCells, metric: HeatmapMetric, *,
-                 show_rows: bool = True) -> mpl.cm.ScalarMappable:
+def draw_heatmap(
+    ax: Axes, cells: HeatmapCells, metric: HeatmapMetric, *, show_rows: bool = True
+) -> mpl.cm.ScalarMappable:
     """Draw one annotated heatmap on ``ax``; return the mappable for a colorbar.
 
     NaN cells are light grey with ``n/a`` (``-inf`` for an exactly zero gradient, coloured as the
@@ -184,24 +217,37 @@ def draw_heatmap(ax: Axes, cells: HeatmapCells, metric: HeatmapMetric, *,
             else:
                 face = mpl.colors.to_rgba(_MISSING)
             ax.add_patch(Rectangle((j, i), 1, 1, facecolor=face, edgecolor="white", lw=1.0))
-            hatch = (_HATCH_FULL if cells.diverged[i, j]
-                     else _HATCH_PART if cells.partly_diverged[i, j] else None)
+            hatch = (
+                _HATCH_FULL
+                if cells.diverged[i, j]
+                else _HATCH_PART
+                if cells.partly_diverged[i, j]
+                else None
+            )
             if hatch:
-                ax.add_patch(Rectangle((j, i), 1, 1, fill=False, hatch=hatch,
-                                       edgecolor="0.2", lw=0.0))
+                ax.add_patch(
+                    Rectangle((j, i), 1, 1, fill=False, hatch=hatch, edgecolor="0.2", lw=0.0)
+                )
             label = cells.label(i, j, metric.fmt)
             color = text_color_for(face)
             bbox = None
             if hatch:
                 color = "black"
-                bbox = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
-                        "alpha": 0.85}
-            ax.text(j + 0.5, i + 0.5, label, ha="center", va="center", fontsize=size,
-                    color=color, bbox=bbox, linespacing=1.0)
+                bbox = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85}
+            ax.text(
+                j + 0.5,
+                i + 0.5,
+                label,
+                ha="center",
+                va="center",
+                fontsize=size,
+                color=color,
+                bbox=bbox,
+                linespacing=1.0,
+            )
     ax.set_xlim(0, n_c)
     ax.set_ylim(n_r, 0)
-    ax.set_xticks(np.arange(n_c) + 0.5, cells.cols, rotation=30, ha="right",
-                  rotation_mode="anchor")
+    ax.set_xticks(np.arange(n_c) + 0.5, cells.cols, rotation=30, ha="right", rotation_mode="anchor")
     ax.set_yticks(np.arange(n_r) + 0.5, cells.rows if show_rows else [""] * n_r)
     ax.tick_params(length=0)
     ax.grid(False)
@@ -213,14 +259,23 @@ def draw_heatmap(ax: Axes, cells: HeatmapCells, metric: HeatmapMetric, *,
     return mappable
 
 
-def plot_heatmaps(summary: pd.DataFrame, depth: int, rows: Sequence[str], cols: Sequence[str],
-                  metrics: Sequence[HeatmapMetric] = HEATMAP_METRICS, *,
-                  zero_gradient: AbstractSet[Combination] = frozenset(), n_seeds: int = 0,
-                  part: str = "") -> Figure:
+def plot_heatmaps(
+    summary: pd.DataFrame,
+    depth: int,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    metrics: Sequence[HeatmapMetric] = HEATMAP_METRICS,
+    *,
+    zero_gradient: AbstractSet[Combination] = frozenset(),
+    n_seeds: int = 0,
+    part: str = "",
+) -> Figure:
     """One page of heatmaps at ``depth`` (``metrics`` panels, 2 x 2 when there are four)."""
-    n_seeds_s = f", mean over {n_seeds} seeds" if n_seeds else ""
-    fig = new_page(f"Trainability heatmaps at depth {depth}" + (f" ({part})" if part else ""),
-                   subtitle=f"initializer (rows) × activation (columns){n_seeds_s}")
+    n_seeds_s = f", mean over {n_seeds} seed{'s' if n_seeds > 1 else ''}" if n_seeds else ""
+    fig = new_page(
+        f"Trainability heatmaps at depth {depth}" + (f" ({part})" if part else ""),
+        subtitle=f"initializer (rows) \u00d7 activation (columns){n_seeds_s}",
+    )
     n = len(metrics)
     ncols = 2 if n >= 2 else 1
     nrows = math.ceil(n / ncols)
@@ -231,12 +286,17 @@ def plot_heatmaps(summary: pd.DataFrame, depth: int, rows: Sequence[str], cols: 
         fig.colorbar(mappable, ax=ax, shrink=0.9, pad=0.01, aspect=25)
     for ax in axes[n:]:
         ax.set_visible(False)
-    set_footnote(fig, (
-        "Hatched cells labelled 'div': more than half of the seeds diverged (non-finite loss); "
-        "'k/n div': k of n seeds diverged, the value is the mean over the others. Panels at "
-        "init use step 0 and exist even for diverged runs. 'n/a': undefined (e.g. log of a zero "
-        "gradient, shown '-inf' when the first-layer gradient is exactly zero). Dead: a hidden "
-        "unit whose derivative is ~0 for every probe example; saturated: activation derivative below 5% of its "
-        "maximum (for ReLU-like activations every negative pre-activation counts, so about 0.5 "
-        "is normal)."))
+    set_footnote(
+        fig,
+        (
+            "Hatched cells labelled 'div': more than half of the seeds diverged (non-finite "
+            "loss); 'k/n div': k of n seeds diverged, the value is the mean over the others. "
+            "Panels at init use step 0 and exist even for diverged runs. 'n/a': undefined; "
+            "'-inf': the first-layer gradient is exactly zero. The gradient panel's colours "
+            "saturate at ±10 decades. Dead: a hidden unit whose derivative is ~0 for every probe "
+            "example; saturated: activation derivative below 5% of its maximum (for ReLU-like "
+            "activations every negative "
+            "pre-activation counts, so about 0.5 is normal)."
+        ),
+    )
     return fig

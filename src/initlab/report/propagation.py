@@ -20,9 +20,18 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from initlab.report.data import final_layer_rows
-from initlab.report.style import DIVERGED_MARKER, new_page, set_footnote
+from initlab.report.style import (
+    DIVERGED_MARKER,
+    log_y,
+    new_page,
+    panel_grid,
+    place_legend,
+    set_footnote,
+    wrap,
+)
 
 __all__ = [
     "GRADIENT_QUANTITIES",
@@ -31,6 +40,7 @@ __all__ = [
     "gradient_flow_means",
     "plot_distributions",
     "plot_gradient_flow",
+    "symlog_threshold",
 ]
 
 Color = tuple[float, ...]
@@ -40,14 +50,18 @@ GRADIENT_QUANTITIES = {
     "delta_rms": "rms of dL/dz (back-propagated gradient)",
     "wgrad_norm": "||dL/dW|| (Frobenius norm)",
 }
+_SHORT = {"delta_rms": "rms dL/dz (log)", "wgrad_norm": "||dL/dW|| (log)"}
 _QUANTILES = ("q05", "q25", "q50", "q75", "q95")
 
 
 def gradient_flow_means(layers: pd.DataFrame, depth: int, quantity: str) -> pd.DataFrame:
     """Mean over seeds of ``quantity`` per initializer x activation x layer at step 0."""
     sel = layers[(layers["step"] == 0) & (layers["depth"] == depth)]
-    return (sel.groupby(["initializer", "activation", "layer"], sort=False)[quantity]
-            .mean().reset_index())
+    return (
+        sel.groupby(["initializer", "activation", "layer"], sort=False)[quantity]
+        .mean()
+        .reset_index()
+    )
 
 
 def _positive(values: FloatArray) -> FloatArray:
@@ -57,73 +71,103 @@ def _positive(values: FloatArray) -> FloatArray:
     return out
 
 
-def draw_gradient_flow(ax: Axes, means: pd.DataFrame, activation: str,
-                       initializers: Sequence[str], colors: Mapping[str, Color],
-                       quantity: str, depth: int, diverged: set[str]) -> list[str]:
+def draw_gradient_flow(
+    ax: Axes,
+    means: pd.DataFrame,
+    activation: str,
+    initializers: Sequence[str],
+    colors: Mapping[str, Color],
+    quantity: str,
+    depth: int,
+    diverged: set[str],
+) -> list[str]:
     """One panel: ``quantity`` against layer for every initializer of ``activation``.
 
-    Initializers in ``diverged`` (some seed diverged in training) are dashed. Returns the
-    initializers that could not be drawn (zero or non-finite everywhere).
+    Initializers in ``diverged`` (some seed diverged in training) are dashed. Returns notes on
+    the initializers with layers that cannot be drawn on a log axis (zero or not finite).
     """
-    hidden: list[str] = []
+    notes: list[str] = []
     sel = means[means["activation"] == activation]
     for init in initializers:
         rows = sel[sel["initializer"] == init].sort_values("layer")
         y = _positive(rows[quantity].to_numpy())
+        n_bad = int(np.isnan(y).sum())
+        if n_bad:
+            notes.append(
+                f"{init} (0 in {n_bad}/{len(y)} layers)"
+                if n_bad < len(y)
+                else f"{init} (0 everywhere)"
+            )
         if rows.empty or np.all(np.isnan(y)):
-            hidden.append(init)
             continue
-        ax.plot(rows["layer"].to_numpy(), y, color=colors[init], marker="o", markersize=2.5,
-                linestyle="--" if init in diverged else "-")
-    ax.set_yscale("log")
+        ax.plot(
+            rows["layer"].to_numpy(),
+            y,
+            color=colors[init],
+            marker="o",
+            markersize=2.5,
+            linestyle="--" if init in diverged else "-",
+        )
+    log_y(ax)
     ax.axvline(depth + 1, color="0.5", lw=0.8, ls=":")
-    ax.set_xlabel("layer l (1 = first hidden, last = output)")
+    ax.set_xlabel("layer l")
     ax.set_xlim(0.5, depth + 1.5)
-    if depth + 1 <= 16:
-        ax.set_xticks(range(1, depth + 2))
-    return hidden
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    return notes
 
 
-def plot_gradient_flow(layers: pd.DataFrame, summary: pd.DataFrame, depth: int,
-                       initializers: Sequence[str], activations: Sequence[str],
-                       colors: Mapping[str, Color], quantity: str = "delta_rms") -> Figure:
+def plot_gradient_flow(
+    layers: pd.DataFrame,
+    summary: pd.DataFrame,
+    depth: int,
+    initializers: Sequence[str],
+    activations: Sequence[str],
+    colors: Mapping[str, Color],
+    quantity: str = "delta_rms",
+) -> Figure:
     """Gradient flow at init at ``depth``: one panel per activation, one line per initializer
     (mean over seeds)."""
     if quantity not in GRADIENT_QUANTITIES:
         raise ValueError(f"quantity: got {quantity!r}; allowed: {', '.join(GRADIENT_QUANTITIES)}")
     label = GRADIENT_QUANTITIES[quantity]
-    fig = new_page(f"Gradient flow at initialization, depth {depth}: {label}",
-                   subtitle="mean over seeds at step 0, log scale; one panel per activation, "
-                   "one line per initializer (after Glorot & Bengio 2010, Figs. 7-8)")
+    fig = new_page(
+        f"Gradient flow at initialization, depth {depth}: {label}",
+        subtitle="mean over seeds at step 0, log scale; one panel per activation, "
+        "one line per initializer (after Glorot & Bengio 2010, Figs. 7-8)",
+    )
     means = gradient_flow_means(layers, depth, quantity)
-    ncols = min(4, len(activations))
-    nrows = math.ceil(len(activations) / ncols)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    nrows, ncols = panel_grid(len(activations) + 1)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     deep = summary[(summary["depth"] == depth) & (summary["share_diverged"] > 0)]
     for k, act in enumerate(activations):
-        ax = axes.ravel()[k]
+        ax = axes[k]
         diverged = set(deep.loc[deep["activation"] == act, "initializer"])
-        hidden = draw_gradient_flow(ax, means, act, initializers, colors, quantity, depth,
-                                    diverged)
+        notes = draw_gradient_flow(ax, means, act, initializers, colors, quantity, depth, diverged)
         title = act
-        if hidden:
-            title += "\nnot drawn (zero): " + ", ".join(hidden)
-        ax.set_title(title)
+        if notes:
+            title += "\n" + wrap("not drawn: " + ", ".join(notes), 45)
+        ax.set_title(title, fontsize=8.5 if notes else None)
         if k % ncols == 0:
-            ax.set_ylabel(label)
-    for ax in axes.ravel()[len(activations):]:
-        ax.set_visible(False)
-    handles = [Line2D([], [], color=colors[i], marker="o", markersize=3, label=i)
-               for i in initializers]
-    handles.append(Line2D([], [], color="0.3", ls="--", label="some seeds diverged later"))
-    fig.legend(handles=handles, loc="outside right upper", title="initializer")
-    set_footnote(fig, (
-        "Layer depth+1 (dotted line) is the linear output layer. A straight line on this log "
-        "axis is exponential growth or decay across layers (ordered or chaotic phase, "
-        "Schoenholz et al. 2017). Dashed: the combination diverged during training in some "
-        "seed (its initialization is still measured). Initializers whose gradient is exactly "
-        "zero (or not finite) in every layer cannot be drawn on a log axis and are named under "
-        "the panel title."))
+            ax.set_ylabel(_SHORT[quantity])
+    handles = [
+        Line2D([], [], color=colors[i], marker="o", markersize=3, label=i) for i in initializers
+    ]
+    handles.append(
+        Line2D([], [], color="0.3", ls="--", label="some seeds diverged\nduring training")
+    )
+    place_legend(fig, axes, len(activations), handles, title="initializer")
+    set_footnote(
+        fig,
+        (
+            "Layer l = 1 is the first hidden layer, l = depth+1 (dotted line) the linear output "
+            "layer. A straight line on this log "
+            "axis is exponential growth or decay across layers (ordered or chaotic phase, "
+            "Schoenholz et al. 2017). Dashed: the combination diverged during training in some "
+            "seed (its initialization is still measured). Values that are exactly zero (or not "
+            "finite) cannot be drawn on a log axis; the panel title names them (e.g. zero weights "
+            "pass no gradient to the hidden layers)."
+        ),
+    )
     return fig
 
 
@@ -132,11 +176,49 @@ def _quantile_frame(rows: pd.DataFrame, prefix: str) -> pd.DataFrame:
     return rows.groupby("layer")[cols].mean().sort_index()
 
 
-def draw_quantile_bands(ax: Axes, frame: pd.DataFrame, prefix: str, color: Color, *,
-                        log: bool = False) -> None:
+def symlog_threshold(frames: Sequence[pd.DataFrame], prefix: str) -> float | None:
+    """Linear threshold of a symmetric-log axis for signed quantiles whose spread grows over
+    more than two decades across layers (exploding activations), else None (linear axis)."""
+    spreads = [
+        np.abs(f[[f"{prefix}_q05", f"{prefix}_q95"]].to_numpy(dtype=float)).max(axis=1)
+        for f in frames
+        if len(f)
+    ]
+    if not spreads:
+        return None
+    spread = np.concatenate(spreads)
+    spread = spread[np.isfinite(spread) & (spread > 0)]
+    if spread.size and spread.max() / spread.min() > 100:
+        return float(spread.min())
+    return None
+
+
+def _symlog_y(ax: Axes, linthresh: float, top: float) -> None:
+    """Symmetric-log y axis with a tick every few decades (at most about 4 on each side of
+    zero) and none inside the linear band, where they would overprint the 0 label."""
+    ax.set_yscale("symlog", linthresh=linthresh)
+    hi = math.log10(max(top, linthresh * 10))
+    step = max(1, math.ceil((hi - math.log10(linthresh)) / 4))
+    exps = np.arange(math.floor(hi), math.log10(linthresh), -step)[::-1]
+    ticks = [*(-(10.0 ** exps[::-1])), 0.0, *(10.0**exps)]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+
+
+def draw_quantile_bands(
+    ax: Axes,
+    frame: pd.DataFrame,
+    prefix: str,
+    color: Color,
+    *,
+    log: bool = False,
+    linthresh: float | None = None,
+) -> None:
     """Draw q05-q95 and q25-q75 bands and the median of ``prefix`` quantiles against layer.
 
-    With ``log``, zeros are drawn at a floor one third below the smallest positive value.
+    ``frame`` has one row per layer (index) and the columns ``{prefix}_q05 .. _q95``. With
+    ``log``, zeros are drawn at a floor one third below the smallest positive value; with
+    ``linthresh`` (see :func:`symlog_threshold`) the axis is symmetric-log.
     """
     x = frame.index.to_numpy(dtype=float)
     q = {k: frame[f"{prefix}_{k}"].to_numpy(dtype=float) for k in _QUANTILES}
@@ -145,7 +227,10 @@ def draw_quantile_bands(ax: Axes, frame: pd.DataFrame, prefix: str, color: Color
         pos = stacked[np.isfinite(stacked) & (stacked > 0)]
         floor = float(pos.min()) / 3.0 if pos.size else 1e-12
         q = {k: np.where(np.isfinite(v), np.maximum(v, floor), np.nan) for k, v in q.items()}
-        ax.set_yscale("log")
+        log_y(ax)
+    elif linthresh is not None:
+        top = float(np.nanmax(np.abs(np.concatenate([q["q05"], q["q95"]]))))
+        _symlog_y(ax, linthresh, top)
     for lo, hi, alpha in (("q05", "q95", 0.18), ("q25", "q75", 0.38)):
         if len(x) > 1:
             ax.fill_between(x, q[lo], q[hi], color=color, alpha=alpha, lw=0)
@@ -155,63 +240,111 @@ def draw_quantile_bands(ax: Axes, frame: pd.DataFrame, prefix: str, color: Color
 
 
 def _note(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8,
-            wrap=True)
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8, wrap=True)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def plot_distributions(layers: pd.DataFrame, runs: pd.DataFrame,
-                       pairs: Sequence[tuple[str, str]], depth: int,
-                       colors: Mapping[str, Color], part: str = "") -> Figure:
+def plot_distributions(
+    layers: pd.DataFrame,
+    runs: pd.DataFrame,
+    pairs: Sequence[tuple[str, str]],
+    depth: int,
+    colors: Mapping[str, Color],
+    part: str = "",
+) -> Figure:
     """Per-layer quantile bands of activations and |dL/dz| at init and at the end of training.
 
     One row per (initializer, activation) pair at ``depth``; columns: activations at init,
     activations at the end, |delta| at init, |delta| at the end (mean over seeds of each
     quantile).
     """
-    fig = new_page(f"Per-layer distributions at depth {depth}" + (f" ({part})" if part else ""),
-                   subtitle="median line, 25-75% and 5-95% bands, mean over seeds; "
-                   "left: activations a = phi(z) of the hidden layers, right: |dL/dz| of "
-                   "every layer")
+    fig = new_page(
+        f"Per-layer distributions at depth {depth}" + (f" ({part})" if part else ""),
+        subtitle="one row per highlighted initializer \u00d7 activation; median line, "
+        "25-75% and 5-95% bands (mean over seeds of each quantile); left: activations "
+        "a = phi(z) of the hidden layers, right: |dL/dz| of every layer",
+    )
     axes = fig.subplots(len(pairs), 4, squeeze=False)
     final = final_layer_rows(layers, runs)
     for r, (init, act) in enumerate(pairs):
         color = colors[init]
-        key = ((layers["initializer"] == init) & (layers["activation"] == act)
-               & (layers["depth"] == depth))
+        key = (
+            (layers["initializer"] == init)
+            & (layers["activation"] == act)
+            & (layers["depth"] == depth)
+        )
         init_rows = layers[key & (layers["step"] == 0)]
-        end_rows = final[(final["initializer"] == init) & (final["activation"] == act)
-                         & (final["depth"] == depth)]
-        comb = runs[(runs["initializer"] == init) & (runs["activation"] == act)
-                    & (runs["depth"] == depth)]
+        end_rows = final[
+            (final["initializer"] == init)
+            & (final["activation"] == act)
+            & (final["depth"] == depth)
+        ]
+        comb = runs[
+            (runs["initializer"] == init) & (runs["activation"] == act) & (runs["depth"] == depth)
+        ]
         div = comb[comb["diverged"]]
-        for c, (rows, prefix, when) in enumerate((
-            (init_rows, "a", "at init"), (end_rows, "a", "at end"),
-            (init_rows, "absdelta", "at init"), (end_rows, "absdelta", "at end"),
-        )):
+        hidden_init = init_rows[init_rows["layer"] <= depth]
+        hidden_end = end_rows[end_rows["layer"] <= depth]
+        linthresh = symlog_threshold(
+            [_quantile_frame(hidden_init, "a"), _quantile_frame(hidden_end, "a")], "a"
+        )
+        for c, (rows, prefix, when) in enumerate(
+            (
+                (init_rows, "a", "at init"),
+                (end_rows, "a", "at end"),
+                (init_rows, "absdelta", "at init"),
+                (end_rows, "absdelta", "at end"),
+            )
+        ):
             ax = axes[r, c]
-            what = "activation a" if prefix == "a" else "|dL/dz|"
-            ax.set_title(f"{init} × {act}: {what} {when}")
+            what = "activations a" if prefix == "a" else "|dL/dz|"
+            if r == 0:
+                ax.set_title(f"{what} {when}")
             sel = rows[rows["layer"] <= depth] if prefix == "a" else rows
+            if r == len(pairs) - 1:
+                ax.set_xlabel("layer l")
             if sel.empty:
                 steps = ", ".join(str(int(s)) for s in div["diverged_step"].dropna())
-                _note(ax, f"{DIVERGED_MARKER} all {len(comb)} seeds diverged (step {steps}):\n"
-                      "no end-of-training state" if len(div) == len(comb) and len(comb)
-                      else "no data")
+                all_div = len(comb) > 0 and len(div) == len(comb)
+                _note(
+                    ax,
+                    (
+                        f"{DIVERGED_MARKER} all {len(comb)} seeds diverged (steps {steps}):\n"
+                        "no end-of-training state"
+                    )
+                    if all_div
+                    else "no data",
+                )
+                if c == 0:
+                    ax.set_ylabel(f"{init} \u00d7 {act}")
                 continue
-            draw_quantile_bands(ax, _quantile_frame(sel, prefix), prefix, color,
-                                log=prefix == "absdelta")
+            draw_quantile_bands(
+                ax,
+                _quantile_frame(sel, prefix),
+                prefix,
+                color,
+                log=prefix == "absdelta",
+                linthresh=linthresh if prefix == "a" else None,
+            )
             ax.set_xlim(0.5, depth + (0.5 if prefix == "a" else 1.5))
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
             if prefix == "absdelta":
                 ax.axvline(depth + 1, color="0.5", lw=0.8, ls=":")
             if when == "at end" and len(div):
-                ax.text(0.02, 0.97, f"{len(div)}/{len(comb)} seeds diverged, not included",
-                        transform=ax.transAxes, va="top", fontsize=7.5)
-            if r == len(pairs) - 1:
-                ax.set_xlabel("layer l")
-            if c in (0, 2):
-                ax.set_ylabel("a" if prefix == "a" else "|dL/dz| (log)")
+                ax.text(
+                    0.02,
+                    0.97,
+                    f"{len(div)}/{len(comb)} seeds diverged, not included",
+                    transform=ax.transAxes,
+                    va="top",
+                    fontsize=7.5,
+                )
+            if c == 0:
+                scale = " (symlog)" if ax.get_yscale() == "symlog" else ""
+                ax.set_ylabel(f"{init} \u00d7 {act}\na = phi(z){scale}")
+            elif c == 2:
+                ax.set_ylabel("|dL/dz| (log)")
         # the same y range at init and at the end, per quantity
         for c0 in (0, 2):
             a0, a1 = axes[r, c0], axes[r, c0 + 1]
@@ -220,14 +353,18 @@ def plot_distributions(layers: pd.DataFrame, runs: pd.DataFrame,
                 hi = max(a0.get_ylim()[1], a1.get_ylim()[1])
                 a0.set_ylim(lo, hi)
                 a1.set_ylim(lo, hi)
-    set_footnote(fig, (
-        "End = last checkpoint of each run that did not diverge. Activation panels show the "
-        "hidden layers 1..depth; |dL/dz| panels also the linear output layer (dotted line). "
-        "On the log axes exact zeros (e.g. ReLU units with negative input) are drawn at the "
-        "bottom edge."))
+    set_footnote(
+        fig,
+        (
+            "End = last checkpoint of each run that did not diverge. Activation panels show the "
+            "hidden layers 1..depth; |dL/dz| panels also the linear output layer (dotted line). "
+            "On the log axes exact zeros (e.g. ReLU units with negative input) are drawn at the "
+            "bottom edge."
+        ),
+    )
     return fig
 
 
 def pair_rows(pairs: Sequence[tuple[str, str]], per_page: int = 2) -> list[list[Any]]:
     """Split the highlight pairs into pages of ``per_page`` rows."""
-    return [list(pairs[k:k + per_page]) for k in range(0, len(pairs), per_page)]
+    return [list(pairs[k : k + per_page]) for k in range(0, len(pairs), per_page)]

@@ -17,6 +17,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator
 
 __all__ = [
     "DIVERGED_MARKER",
@@ -24,10 +25,12 @@ __all__ = [
     "PAGE_SIZE",
     "RC",
     "VERDICT_COLORS",
-    "fmt_num",
     "initializer_colors",
     "initializer_markers",
+    "log_y",
     "new_page",
+    "panel_grid",
+    "place_legend",
     "rc_context",
     "set_footnote",
     "text_color_for",
@@ -38,6 +41,8 @@ PAGE_SIZE = (11.69, 8.27)
 """Landscape A4 in inches."""
 
 FOOTNOTE_SIZE = 7.5
+SUBTITLE_SIZE = 9.0
+SUBTITLE_WRAP = 150
 DIVERGED_MARKER = "x"
 
 RC: dict[str, Any] = {
@@ -95,35 +100,79 @@ def initializer_markers(names: Sequence[str]) -> dict[str, str]:
 
 
 def new_page(title: str, *, subtitle: str = "") -> Figure:
-    """An empty landscape A4 figure with constrained layout and a page title."""
+    """An empty landscape A4 figure with constrained layout, a bold page title and an optional
+    subtitle in normal weight below it.
+
+    The suptitle gets blank lines that reserve room for the subtitle, so the constrained layout
+    keeps the panels clear of both.
+    """
     fig = Figure(figsize=PAGE_SIZE, layout="constrained")
-    text = title if not subtitle else f"{title}\n{subtitle}"
-    fig.suptitle(text, fontsize=RC["figure.titlesize"], fontweight="bold", x=0.01, ha="left")
+    title_pt = float(RC["figure.titlesize"])
+    lines = wrap(subtitle, SUBTITLE_WRAP).split("\n") if subtitle else []
+    blank = math.ceil(len(lines) * SUBTITLE_SIZE * 1.25 / (title_pt * 1.2)) if lines else 0
+    # no explicit y: only an auto-positioned suptitle gets room in the constrained layout
+    fig.suptitle(title + "\n " * blank, fontsize=title_pt, fontweight="bold", x=0.01, ha="left")
+    if lines:
+        top = 1.0 - float(RC["figure.constrained_layout.h_pad"]) / PAGE_SIZE[1]
+        y = top - title_pt * 1.2 / 72.0 / PAGE_SIZE[1]
+        fig.text(0.01, y, "\n".join(lines), fontsize=SUBTITLE_SIZE, ha="left", va="top")
     return fig
+
+
+def panel_grid(n: int) -> tuple[int, int]:
+    """Rows and columns for ``n`` panels on a landscape page (wider than tall)."""
+    if n <= 3:
+        return 1, max(n, 1)
+    if n == 4:
+        return 2, 2
+    if n <= 6:
+        return 2, 3
+    if n <= 8:
+        return 2, 4
+    if n <= 9:
+        return 3, 3
+    if n <= 12:
+        return 3, 4
+    return math.ceil(n / 5), 5
+
+
+def place_legend(
+    fig: Figure, axes: Sequence[Axes], n_used: int, handles: Sequence[Any], title: str | None = None
+) -> None:
+    """Put the legend in the first unused panel slot, or outside on the right if none is free.
+
+    Unused slots (``axes[n_used:]``) are hidden either way.
+    """
+    spare = list(axes[n_used:])
+    for ax in spare:
+        ax.set_visible(False)
+    if spare:
+        ax = spare[0]
+        ax.set_visible(True)
+        ax.set_axis_off()
+        ax.legend(handles=handles, loc="center", title=title, frameon=False)
+    else:
+        fig.legend(handles=handles, loc="outside right center", title=title)
 
 
 def set_footnote(fig: Figure, text: str, width: int = 190) -> None:
     """Put a wrapped footnote under the panels (as the figure's x label, so the constrained
     layout reserves room for it and nothing overlaps)."""
-    fig.supxlabel(wrap(text, width), fontsize=FOOTNOTE_SIZE, x=0.01, ha="left",
-                  multialignment="left")
+    fig.supxlabel(
+        wrap(text, width), fontsize=FOOTNOTE_SIZE, x=0.01, ha="left", multialignment="left"
+    )
+
+
+def log_y(ax: Axes) -> None:
+    """Log y axis with at most about 7 labelled decades. (Matplotlib's automatic minor ticks
+    label axes spanning less than a decade and vanish beyond ten decades.)"""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10.0, numticks=7))
 
 
 def wrap(text: str, width: int) -> str:
     """Wrap each paragraph of ``text`` (separated by newlines) to ``width`` characters."""
     return "\n".join(textwrap.fill(p, width) if p else "" for p in text.split("\n"))
-
-
-def fmt_num(value: float, digits: int = 3) -> str:
-    """A number for labels: fixed point for ordinary sizes, scientific otherwise, 'n/a' for NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    v = float(value)
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if v == 0 or 1e-3 <= abs(v) < 1e4:
-        return f"{v:.{digits}g}" if abs(v) >= 1 else f"{v:.{digits}f}".rstrip("0").rstrip(".")
-    return f"{v:.{max(digits - 1, 1)}e}"
 
 
 def text_color_for(rgba: Sequence[float]) -> str:
@@ -132,8 +181,3 @@ def text_color_for(rgba: Sequence[float]) -> str:
     lin = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
     lum = float(0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2])
     return "black" if lum > 0.35 else "white"
-
-
-def hide_axes(ax: Axes) -> None:
-    """Turn an axes into a blank canvas for text or tables."""
-    ax.set_axis_off()

@@ -21,7 +21,7 @@ from matplotlib.patches import Rectangle
 from initlab.aggregate import VERDICT_RULE
 from initlab.report.data import Combination, Grid
 from initlab.report.findings import Finding, verdict_counts
-from initlab.report.style import PAGE_SIZE, RC, VERDICT_COLORS, fmt_num, wrap
+from initlab.report.style import PAGE_SIZE, RC, VERDICT_COLORS, wrap
 
 __all__ = [
     "SUMMARY_ROWS_PER_PAGE",
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 SUMMARY_ROWS_PER_PAGE = 35
-FINDINGS_LINES_PER_PAGE = 50
+FINDINGS_LINES_PER_PAGE = 40
 _TEXT_SIZE = 9.0
 _LINE = 1.32 * _TEXT_SIZE / 72.0 / PAGE_SIZE[1]  # one text line, in figure-height units
 _TOP = 0.90  # first line below the page title
@@ -56,19 +56,28 @@ class TextLine:
 
 def _text_page(title: str) -> Figure:
     fig = Figure(figsize=PAGE_SIZE)
-    fig.text(_LEFT, 0.955, title, fontsize=RC["figure.titlesize"], fontweight="bold",
-             va="top", ha="left")
+    fig.text(
+        _LEFT, 0.955, title, fontsize=RC["figure.titlesize"], fontweight="bold", va="top", ha="left"
+    )
     return fig
 
 
-def _draw_lines(fig: Figure, lines: Sequence[TextLine], top: float = _TOP,
-                left: float = _LEFT) -> float:
+def _draw_lines(
+    fig: Figure, lines: Sequence[TextLine], top: float = _TOP, left: float = _LEFT
+) -> float:
     """Draw ``lines`` from ``top`` down; return the y of the next free line."""
     y = top
     for line in lines:
         if line.text:
-            fig.text(left + line.indent, y, line.text, fontsize=_TEXT_SIZE, va="top",
-                     ha="left", fontweight="bold" if line.bold else "normal")
+            fig.text(
+                left + line.indent,
+                y,
+                line.text,
+                fontsize=_TEXT_SIZE,
+                va="top",
+                ha="left",
+                fontweight="bold" if line.bold else "normal",
+            )
         y -= _LINE
     return y
 
@@ -89,8 +98,10 @@ def paginate(blocks: Sequence[Sequence[TextLine]], per_page: int) -> list[list[T
 
 def _bullet(text: str, width: int = _WRAP) -> list[TextLine]:
     wrapped = wrap(text, width - 4).split("\n")
-    return [TextLine(("•  " if k == 0 else "") + part, indent=0.0 if k == 0 else 0.0127)
-            for k, part in enumerate(wrapped)]
+    return [
+        TextLine(("•  " if k == 0 else "") + part, indent=0.0 if k == 0 else 0.0127)
+        for k, part in enumerate(wrapped)
+    ]
 
 
 def findings_lines(findings: Sequence[Finding]) -> list[list[TextLine]]:
@@ -109,10 +120,19 @@ def plot_findings(lines: Sequence[TextLine], part: str = "") -> Figure:
     """One findings page (``lines`` from :func:`paginate` of :func:`findings_lines`)."""
     fig = _text_page("Findings" + (f" ({part})" if part else ""))
     _draw_lines(fig, lines)
-    fig.text(_LEFT, 0.025, wrap(
-        "Derived automatically from summary.csv and runs.csv. Accuracies are means over seeds "
-        "with the half-width of the 95% Student-t interval; with few seeds these intervals are "
-        "wide. Verdict rule: " + VERDICT_RULE + ".", 190), fontsize=7.5, va="bottom", ha="left")
+    fig.text(
+        _LEFT,
+        0.025,
+        wrap(
+            "Derived automatically from summary.csv and runs.csv. Accuracies are means over seeds "
+            "with the half-width of the 95% Student-t interval; with few seeds these intervals are "
+            "wide. Verdict rule: " + VERDICT_RULE + ".",
+            190,
+        ),
+        fontsize=7.5,
+        va="bottom",
+        ha="left",
+    )
     return fig
 
 
@@ -132,16 +152,28 @@ def _kv(key: str, value: Any, width: int = 72) -> list[TextLine]:
     return [TextLine(t, indent=0.0 if k == 0 else 0.02) for k, t in enumerate(text)]
 
 
-def plot_title_page(config: Mapping[str, Any], grid: Grid, runs: pd.DataFrame,
-                    summary: pd.DataFrame, highlights: Sequence[tuple[tuple[str, str], str]],
-                    versions: Mapping[str, str]) -> Figure:
-    """Title page: the study, its grid and training settings, counts and software versions."""
+def plot_title_page(
+    config: Mapping[str, Any],
+    grid: Grid,
+    runs: pd.DataFrame,
+    summary: pd.DataFrame,
+    highlights: Sequence[tuple[tuple[str, str], str]],
+    versions: Mapping[str, str],
+    contents: Sequence[tuple[str, str]] = (),
+) -> Figure:
+    """Title page: the study, its grid and training settings, counts, software versions and
+    the table of contents (``contents``: (section title, page range) pairs)."""
     title = str(config["report"]["title"])
     fig = Figure(figsize=PAGE_SIZE)
-    fig.text(0.5, 0.93, wrap(title, 70), fontsize=20, fontweight="bold", ha="center",
-             va="top")
-    fig.text(0.5, 0.83, f"initlab comparative report · study {config['study']!r} · "
-             f"dataset {config['dataset']}", fontsize=11, ha="center", va="top")
+    fig.text(0.5, 0.93, wrap(title, 70), fontsize=20, fontweight="bold", ha="center", va="top")
+    fig.text(
+        0.5,
+        0.83,
+        f"initlab comparative report · study {config['study']!r} · dataset {config['dataset']}",
+        fontsize=11,
+        ha="center",
+        va="top",
+    )
     tr = config["training"]
     custom_i = config.get("custom_initializers") or {}
     custom_a = config.get("custom_activations") or {}
@@ -156,15 +188,17 @@ def plot_title_page(config: Mapping[str, Any], grid: Grid, runs: pd.DataFrame,
         params = ", ".join(f"{k}={v}" for k, v in sorted(definition.items()))
         left += _kv(f"custom {name}", params)
     left += [TextLine(""), TextLine("Training", bold=True)]
-    momentum = (f", momentum {tr['momentum']}" + (" (Nesterov)" if tr["nesterov"] else "")
-                if tr["optimizer"] != "sgd" else "")
-    left += _kv("optimizer", f"{tr['optimizer']}, learning rate {tr['learning_rate']}"
-                + momentum)
+    momentum = ""
+    if tr["optimizer"] == "momentum":  # sgd and adam do not use the momentum settings
+        momentum = f", momentum {tr['momentum']}" + (" (Nesterov)" if tr["nesterov"] else "")
+    left += _kv("optimizer", f"{tr['optimizer']}, learning rate {tr['learning_rate']}" + momentum)
     left += _kv("epochs, batch size", f"{tr['epochs']}, {tr['batch_size']}")
     left += _kv("checkpoint every", f"{tr['checkpoint_every']} epoch(s)")
     left += _kv("target accuracy", tr["target_accuracy"])
-    left += _kv("probe batch, dtype, base seed",
-                f"{tr['probe_size']} examples, {tr['dtype']}, {tr['base_seed']}")
+    left += _kv(
+        "probe batch, dtype, base seed",
+        f"{tr['probe_size']} examples, {tr['dtype']}, {tr['base_seed']}",
+    )
     counts = verdict_counts(summary)
     n_div = int(runs["diverged"].sum())
     right = [TextLine("Counts", bold=True)]
@@ -175,16 +209,28 @@ def plot_title_page(config: Mapping[str, Any], grid: Grid, runs: pd.DataFrame,
         right += _kv(f"  verdict {verdict}", n)
     right += [TextLine(""), TextLine("Highlighted pairs (detail pages)", bold=True)]
     for (init, act), reason in highlights:
-        right += _kv(f"{init} × {act}", reason)
+        right += _kv(f"{init} \u00d7 {act}", reason)
     right += [TextLine(""), TextLine("Software", bold=True)]
     right += _kv("versions", ", ".join(f"{k} {v}" for k, v in versions.items()))
+    if contents:
+        left += [TextLine(""), TextLine("Contents", bold=True)]
+        for section, pages in contents:
+            left += _kv(("pages " if "-" in pages else "page ") + pages, section)
     _draw_lines(fig, left, top=0.74, left=0.06)
     _draw_lines(fig, right, top=0.74, left=0.54)
-    fig.text(0.06, 0.03, wrap(
-        "Every number in this report is read from the study's tables (runs, layers, curves, "
-        "summary, theory); the report is byte-identical when rerun on the same tables and "
-        "installation. Verdict rule: " + VERDICT_RULE + ".", 180), fontsize=7.5,
-        va="bottom", ha="left")
+    fig.text(
+        0.06,
+        0.03,
+        wrap(
+            "Every number in this report is read from the study's tables (runs, layers, curves, "
+            "summary, theory); the report is byte-identical when rerun on the same tables and "
+            "installation. Verdict rule: " + VERDICT_RULE + ".",
+            180,
+        ),
+        fontsize=7.5,
+        va="bottom",
+        ha="left",
+    )
     return fig
 
 
@@ -200,29 +246,57 @@ def summary_table_rows(
         if pd.notna(acc) and pd.notna(lo):
             acc_s, ci_s = f"{acc:.3f} ± {(hi - lo) / 2:.3f}", f"[{lo:.3f}, {hi:.3f}]"
         else:
-            acc_s, ci_s = fmt_num(acc), "n/a"
+            acc_s = f"{acc:.3f}" if pd.notna(acc) else "n/a (diverged)"
+            ci_s = "n/a"
         ratio = r.log10_delta_ratio_init_mean
-        rows.append([
-            str(r.initializer), str(r.activation), str(r.depth), str(r.n_seeds), acc_s, ci_s,
-            f"{ratio:+.2f}" if pd.notna(ratio) else "-inf (zero grad)"
-            if (r.initializer, r.activation, int(r.depth)) in zero_gradient else "n/a",
-            f"{r.share_diverged:.2f}", f"{r.share_reached_target:.2f}", str(r.verdict),
-        ])
+        rows.append(
+            [
+                str(r.initializer),
+                str(r.activation),
+                str(r.depth),
+                str(r.n_seeds),
+                acc_s,
+                ci_s,
+                f"{ratio:+.2f}"
+                if pd.notna(ratio)
+                else "-inf (zero grad)"
+                if (r.initializer, r.activation, int(r.depth)) in zero_gradient
+                else "n/a",
+                f"{r.share_diverged:.2f}",
+                f"{r.share_reached_target:.2f}",
+                str(r.verdict),
+            ]
+        )
     return rows
 
 
 SUMMARY_COLUMNS = (
-    ("initializer", 0.15), ("activation", 0.11), ("depth", 0.05), ("seeds", 0.05),
-    ("test acc (mean ± CI)", 0.14), ("95% CI", 0.13), ("log10 δ1/δout at init", 0.13),
-    ("share diverged", 0.08), ("reached target", 0.08), ("verdict", 0.08),
+    ("initializer", 0.13),
+    ("activation", 0.10),
+    ("depth", 0.05),
+    ("seeds", 0.05),
+    ("test acc (mean ± CI)", 0.12),
+    ("95% CI", 0.12),
+    ("log10 δ1/δout init", 0.12),
+    ("diverged", 0.08),
+    ("at target", 0.08),
+    ("verdict", 0.07),
 )
 
 
-def draw_table(fig: Figure, header: Sequence[str], widths: Sequence[float],
-               rows: Sequence[Sequence[str]], *, top: float, left: float = _LEFT,
-               row_height: float = 0.0225, size: float = 8.0,
-               row_colors: Sequence[str | None] | None = None,
-               last_col_colors: Sequence[str | None] | None = None) -> float:
+def draw_table(
+    fig: Figure,
+    header: Sequence[str],
+    widths: Sequence[float],
+    rows: Sequence[Sequence[str]],
+    *,
+    top: float,
+    left: float = _LEFT,
+    row_height: float = 0.0225,
+    size: float = 8.0,
+    row_colors: Sequence[str | None] | None = None,
+    last_col_colors: Sequence[str | None] | None = None,
+) -> float:
     """Draw a table in figure coordinates; return the y below it.
 
     ``widths`` are column widths in figure-width units; ``row_colors`` shade whole rows,
@@ -231,24 +305,53 @@ def draw_table(fig: Figure, header: Sequence[str], widths: Sequence[float],
     total = sum(widths)
     xs = [left + sum(widths[:k]) for k in range(len(widths))]
     y = top
-    fig.add_artist(Rectangle((left, y - row_height), total, row_height,
-                             transform=fig.transFigure, color="#e6e6e6", zorder=0))
+    fig.add_artist(
+        Rectangle(
+            (left, y - row_height),
+            total,
+            row_height,
+            transform=fig.transFigure,
+            color="#e6e6e6",
+            zorder=0,
+        )
+    )
     for x, h in zip(xs, header, strict=True):
-        fig.text(x + 0.004, y - row_height / 2, h, fontsize=size, fontweight="bold",
-                 va="center", ha="left")
+        fig.text(
+            x + 0.004,
+            y - row_height / 2,
+            h,
+            fontsize=size,
+            fontweight="bold",
+            va="center",
+            ha="left",
+        )
     y -= row_height
     for k, row in enumerate(rows):
         shade = row_colors[k] if row_colors else ("#f5f5f5" if k % 2 else None)
         if shade:
-            fig.add_artist(Rectangle((left, y - row_height), total, row_height,
-                                     transform=fig.transFigure, color=shade, zorder=0))
+            fig.add_artist(
+                Rectangle(
+                    (left, y - row_height),
+                    total,
+                    row_height,
+                    transform=fig.transFigure,
+                    color=shade,
+                    zorder=0,
+                )
+            )
         if last_col_colors and last_col_colors[k]:
-            fig.add_artist(Rectangle((xs[-1], y - row_height), widths[-1], row_height,
-                                     transform=fig.transFigure, color=last_col_colors[k],
-                                     zorder=0))
+            fig.add_artist(
+                Rectangle(
+                    (xs[-1], y - row_height),
+                    widths[-1],
+                    row_height,
+                    transform=fig.transFigure,
+                    color=last_col_colors[k],
+                    zorder=0,
+                )
+            )
         for x, cell in zip(xs, row, strict=True):
-            fig.text(x + 0.004, y - row_height / 2, cell, fontsize=size, va="center",
-                     ha="left")
+            fig.text(x + 0.004, y - row_height / 2, cell, fontsize=size, va="center", ha="left")
         y -= row_height
     return y
 
@@ -259,13 +362,25 @@ def plot_summary_table(rows: Sequence[Sequence[str]], part: str) -> Figure:
     header = [c for c, _ in SUMMARY_COLUMNS]
     widths = [w for _, w in SUMMARY_COLUMNS]
     verdict_colors = [VERDICT_COLORS.get(r[-1]) for r in rows]
-    draw_table(fig, header, widths, rows, top=0.905, last_col_colors=verdict_colors)
-    fig.text(_LEFT, 0.025, wrap(
-        "One row per initializer × activation × depth (summary.csv). test acc: mean final test "
-        "accuracy over seeds ± half-width of the 95% Student-t interval (with 2 seeds the "
-        "interval is wide and may leave [0, 1]); log10 δ1/δout: log10 of the rms of dL/dz in "
-        "the first layer over that of the output layer at initialization (mean over seeds; "
-        "n/a when the first-layer gradient is exactly zero); reached target: share of seeds "
-        "that reached the target accuracy. Verdict rule: " + VERDICT_RULE + ".", 200),
-        fontsize=7.5, va="bottom", ha="left")
+    draw_table(
+        fig, header, widths, rows, top=0.905, row_height=0.021, last_col_colors=verdict_colors
+    )
+    fig.text(
+        _LEFT,
+        0.025,
+        wrap(
+            "One row per combination (summary.csv). test acc: mean final test "
+            "accuracy over seeds ± half-width of the 95% Student-t interval (with few seeds the "
+            "interval is wide and may leave [0, 1]); log10 δ1/δout: log10 of the rms of dL/dz in "
+            "the first layer over that of the output layer at initialization (mean over seeds; "
+            "-inf when the first-layer gradient is exactly zero); diverged: share of seeds that "
+            "diverged; at target: share of seeds that reached the target accuracy. Verdict rule: "
+            + VERDICT_RULE
+            + ".",
+            200,
+        ),
+        fontsize=7.5,
+        va="bottom",
+        ha="left",
+    )
     return fig

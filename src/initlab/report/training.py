@@ -17,8 +17,16 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
-from initlab.report.style import DIVERGED_MARKER, new_page, set_footnote
+from initlab.report.style import (
+    DIVERGED_MARKER,
+    log_y,
+    new_page,
+    panel_grid,
+    place_legend,
+    set_footnote,
+)
 
 __all__ = [
     "LOSS_CAP",
@@ -48,8 +56,9 @@ def draw_curve(ax: Axes, rows: pd.DataFrame, column: str, color: Color) -> None:
     x = stats.index.to_numpy(dtype=float)
     ax.plot(x, stats["mean"].to_numpy(), color=color, marker="o", markersize=2.5)
     if len(x) > 1:
-        ax.fill_between(x, stats["min"].to_numpy(), stats["max"].to_numpy(), color=color,
-                        alpha=0.18, lw=0)
+        ax.fill_between(
+            x, stats["min"].to_numpy(), stats["max"].to_numpy(), color=color, alpha=0.18, lw=0
+        )
 
 
 def _mark_diverged(ax: Axes, runs: pd.DataFrame, color: Color, spe: float, y_axes: float) -> int:
@@ -57,20 +66,38 @@ def _mark_diverged(ax: Axes, runs: pd.DataFrame, color: Color, spe: float, y_axe
     div = runs[runs["diverged"]]
     for step in div["diverged_step"].astype(float):
         x = step / spe if np.isfinite(spe) and np.isfinite(step) else 0.0
-        ax.plot([x], [y_axes], marker=DIVERGED_MARKER, color=color, markersize=6, mew=1.6,
-                transform=ax.get_xaxis_transform(), clip_on=False, linestyle="none")
+        ax.plot(
+            [x],
+            [y_axes],
+            marker=DIVERGED_MARKER,
+            color=color,
+            markersize=6,
+            mew=1.6,
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            linestyle="none",
+        )
     return len(div)
 
 
-def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame, activation: str,
-                         depths: Sequence[int], initializers: Sequence[str],
-                         colors: Mapping[str, Color], *, target: float,
-                         n_classes: int | None = None) -> Figure:
+def plot_learning_curves(
+    curves: pd.DataFrame,
+    runs: pd.DataFrame,
+    activation: str,
+    depths: Sequence[int],
+    initializers: Sequence[str],
+    colors: Mapping[str, Color],
+    *,
+    target: float,
+    n_classes: int | None = None,
+) -> Figure:
     """Learning curves of ``activation``: train loss (top) and validation accuracy (bottom)
     against epoch, one column per depth, one line per initializer."""
-    fig = new_page(f"Learning curves: {activation}",
-                   subtitle="mean over seeds with min-max band; one column per depth, one line "
-                   "per initializer; x = a run diverged at that point")
+    fig = new_page(
+        f"Learning curves: {activation}",
+        subtitle="mean over seeds with min-max band; one column per depth, one line "
+        "per initializer; x = a run diverged at that point",
+    )
     axes = fig.subplots(2, len(depths), squeeze=False, sharex=True)
     spe = steps_per_epoch(curves)
     n_div = 0
@@ -88,7 +115,7 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame, activation: s
             r_init = rs[rs["initializer"] == init]
             n_div += _mark_diverged(loss_ax, r_init, colors[init], spe, 0.96)
             _mark_diverged(acc_ax, r_init, colors[init], spe, 0.04)
-        loss_ax.set_yscale("log")
+        log_y(loss_ax)
         if len(finite):
             lo, hi = float(finite.min()), min(float(finite.max()), LOSS_CAP)
             loss_ax.set_ylim(lo / 1.3, max(hi * 1.3, lo * 2))
@@ -98,28 +125,42 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame, activation: s
             acc_ax.axhline(1.0 / n_classes, color="0.4", ls=":", lw=0.8)
         loss_ax.set_title(f"depth {depth}")
         acc_ax.set_xlabel("epoch")
+        acc_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if c == 0:
             loss_ax.set_ylabel("train loss (cross-entropy, nats, log)")
             acc_ax.set_ylabel("validation accuracy (fraction)")
-    handles = [Line2D([], [], color=colors[i], marker="o", markersize=3, label=i)
-               for i in initializers]
+    handles = [
+        Line2D([], [], color=colors[i], marker="o", markersize=3, label=i) for i in initializers
+    ]
     handles += [Line2D([], [], color="0.4", ls="--", lw=0.8, label=f"target {target:g}")]
     if n_classes:
         handles += [Line2D([], [], color="0.4", ls=":", lw=0.8, label="chance")]
-    handles += [Line2D([], [], color="0.3", marker=DIVERGED_MARKER, ls="none", mew=1.6,
-                       label="diverged run")]
-    fig.legend(handles=handles, loc="outside right upper", title="initializer")
-    note = (f"Loss axes are capped at {LOSS_CAP:g} nats (exploding initializations start far "
-            "above). A diverged run stops at its divergence: its x marks the epoch (optimizer "
-            "step / steps per epoch); later means are over the remaining seeds.")
+    handles += [
+        Line2D(
+            [], [], color="0.3", marker=DIVERGED_MARKER, ls="none", mew=1.6, label="diverged run"
+        )
+    ]
+    fig.legend(handles=handles, loc="outside right center", title="initializer")
+    note = (
+        f"Loss axes are capped at {LOSS_CAP:g} nats (exploding initializations start far "
+        "above). A diverged run stops at its divergence: its x marks the epoch (optimizer "
+        "step / steps per epoch); later means are over the remaining seeds."
+    )
     note += f" Diverged runs on this page: {n_div}." if n_div else " No run diverged here."
     set_footnote(fig, note)
     return fig
 
 
-def draw_depth_scaling(ax: Axes, summary: pd.DataFrame, activation: str,
-                       initializers: Sequence[str], depths: Sequence[int],
-                       colors: Mapping[str, Color], *, log_x: bool) -> None:
+def draw_depth_scaling(
+    ax: Axes,
+    summary: pd.DataFrame,
+    activation: str,
+    initializers: Sequence[str],
+    depths: Sequence[int],
+    colors: Mapping[str, Color],
+    *,
+    log_x: bool,
+) -> None:
     """Mean test accuracy against depth for every initializer of ``activation``, with 95%
     intervals (clipped to [0, 1]); diverged combinations as ``x`` at zero."""
     sel = summary[summary["activation"] == activation]
@@ -137,14 +178,32 @@ def draw_depth_scaling(ax: Axes, summary: pd.DataFrame, activation: str,
         lo = np.clip(rows["final_test_acc_ci95_lo"].to_numpy(dtype=float), 0, 1)
         hi = np.clip(rows["final_test_acc_ci95_hi"].to_numpy(dtype=float), 0, 1)
         y = np.where(ok, mean, np.nan)
-        err = np.vstack([np.where(np.isfinite(lo), y - lo, 0), np.where(np.isfinite(hi),
-                                                                         hi - y, 0)])
+        err = np.vstack(
+            [np.where(np.isfinite(lo), y - lo, 0), np.where(np.isfinite(hi), hi - y, 0)]
+        )
         err = np.where(np.isfinite(err), np.maximum(err, 0), 0)
-        ax.errorbar(x, y, yerr=err, color=colors[init], marker="o", markersize=3.5,
-                    capsize=2, lw=1.2, elinewidth=0.8)
+        ax.errorbar(
+            x,
+            y,
+            yerr=err,
+            color=colors[init],
+            marker="o",
+            markersize=3.5,
+            capsize=2,
+            lw=1.2,
+            elinewidth=0.8,
+        )
         if (~ok).any():
-            ax.plot(x[~ok], np.zeros((~ok).sum()), marker=DIVERGED_MARKER, color=colors[init],
-                    markersize=7, mew=1.8, linestyle="none", clip_on=False)
+            ax.plot(
+                x[~ok],
+                np.zeros((~ok).sum()),
+                marker=DIVERGED_MARKER,
+                color=colors[init],
+                markersize=7,
+                mew=1.8,
+                linestyle="none",
+                clip_on=False,
+            )
     if log_x:
         ax.set_xscale("log")
     ax.set_xticks(list(depths), [str(d) for d in depths])
@@ -152,20 +211,27 @@ def draw_depth_scaling(ax: Axes, summary: pd.DataFrame, activation: str,
     ax.set_ylim(-0.03, 1.03)
 
 
-def plot_depth_scaling(summary: pd.DataFrame, initializers: Sequence[str],
-                       activations: Sequence[str], depths: Sequence[int],
-                       colors: Mapping[str, Color], *, target: float,
-                       n_classes: int | None = None) -> Figure:
+def plot_depth_scaling(
+    summary: pd.DataFrame,
+    initializers: Sequence[str],
+    activations: Sequence[str],
+    depths: Sequence[int],
+    colors: Mapping[str, Color],
+    *,
+    target: float,
+    n_classes: int | None = None,
+) -> Figure:
     """Mean final test accuracy against depth per initializer, one panel per activation."""
-    fig = new_page("Depth scaling: test accuracy against depth",
-                   subtitle="mean final test accuracy over seeds with 95% Student-t interval "
-                   "(clipped to [0, 1]); one panel per activation")
-    ncols = min(4, len(activations))
-    nrows = math.ceil(len(activations) / ncols)
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+    fig = new_page(
+        "Depth scaling: test accuracy against depth",
+        subtitle="mean final test accuracy over seeds with 95% Student-t interval "
+        "(clipped to [0, 1]); one panel per activation",
+    )
+    nrows, ncols = panel_grid(len(activations) + 1)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
     log_x = max(depths) / min(depths) >= 4
     for k, act in enumerate(activations):
-        ax = axes.ravel()[k]
+        ax = axes[k]
         draw_depth_scaling(ax, summary, act, initializers, depths, colors, log_x=log_x)
         ax.axhline(target, color="0.4", ls="--", lw=0.8)
         if n_classes:
@@ -174,18 +240,30 @@ def plot_depth_scaling(summary: pd.DataFrame, initializers: Sequence[str],
         ax.set_xlabel("depth (hidden layers" + (", log scale)" if log_x else ")"))
         if k % ncols == 0:
             ax.set_ylabel("mean final test accuracy (fraction)")
-    for ax in axes.ravel()[len(activations):]:
-        ax.set_visible(False)
-    handles = [Line2D([], [], color=colors[i], marker="o", markersize=3, label=i)
-               for i in initializers]
+    handles = [
+        Line2D([], [], color=colors[i], marker="o", markersize=3, label=i) for i in initializers
+    ]
     handles += [Line2D([], [], color="0.4", ls="--", lw=0.8, label=f"target {target:g}")]
     if n_classes:
         handles += [Line2D([], [], color="0.4", ls=":", lw=0.8, label="chance")]
-    handles += [Line2D([], [], color="0.3", marker=DIVERGED_MARKER, ls="none", mew=1.6,
-                       label="diverged (> half of seeds)")]
-    fig.legend(handles=handles, loc="outside right upper", title="initializer")
-    set_footnote(fig, (
-        "Points are offset sideways per initializer so that intervals do not hide each other. "
-        "Diverged combinations have no accuracy and are drawn as x at zero. With few seeds the "
-        "Student-t interval is wide (t = 12.7 for 2 seeds)."))
+    handles += [
+        Line2D(
+            [],
+            [],
+            color="0.3",
+            marker=DIVERGED_MARKER,
+            ls="none",
+            mew=1.6,
+            label="diverged (> half of seeds)",
+        )
+    ]
+    place_legend(fig, axes, len(activations), handles, title="initializer")
+    set_footnote(
+        fig,
+        (
+            "Points are offset sideways per initializer so that intervals do not hide each other. "
+            "Diverged combinations have no accuracy and are drawn as x at zero. With few seeds the "
+            "Student-t interval is wide (t = 12.7 for 2 seeds)."
+        ),
+    )
     return fig

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# CI stage: the tiny study on a real SLURM cluster through profiles/slurm.
+#
+#   bash scripts/slurm/test_slurm.sh
+#
+# (a) starts the private single-node cluster (scripts/slurm/cluster.sh; reused, and left
+#     running, if it is already up), (b) makes a separate venv with `pip install -e '.[slurm]'`
+#     (the slurm plugin never goes into the project's main venv), (c) runs the tiny study
+#     (tests/data/tiny.yaml) locally and through --workflow-profile profiles/slurm, (d) checks
+#     that every table but timings.csv and report.pdf are byte-identical, (e) deletes three
+#     combinations' results, reruns through SLURM, scancels one running training job and checks
+#     that the retry completes the study with the same bytes, (f) stops what it started and
+#     prints the times. Exit 0 = passed; 0 with "SKIPPED: apt cannot install SLURM" when the
+#     SLURM packages cannot be installed; anything else = failed.
+#
+# Knobs: INITLAB_SLURM_VENV (default /tmp/initlab-slurm-venv, recreated every run),
+# INITLAB_SLURM_BASE_PYTHON (python of a venv that already has the project's dependencies,
+# default: the active $VIRTUAL_ENV; the new venv then reuses its packages through a .pth
+# file, and pip only adds the plugin: ~15 s instead of ~70 s of downloads),
+# INITLAB_SLURM_RUN_TIMEOUT (seconds per snakemake run, default 300), INITLAB_SLURM_KEEP=1
+# (keep the work directory), INITLAB_SLURM_DIR / INITLAB_SLURM_PORT_BASE (see cluster.sh).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+HERE="$ROOT/scripts/slurm"
+VENV="${INITLAB_SLURM_VENV:-/tmp/initlab-slurm-venv}"
+RUN_TIMEOUT="${INITLAB_SLURM_RUN_TIMEOUT:-300}"
+export INITLAB_SLURM_DIR="${INITLAB_SLURM_DIR:-/tmp/initlab-slurm}"
+export SLURM_CONF="$INITLAB_SLURM_DIR/etc/slurm.conf"
+WORK="$(mktemp -d /tmp/initlab-slurm-test.XXXXXX)"
+
+T0=$(date +%s.%N)
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+say() { printf '[test_slurm %6ss] %s\n' "$(since "$T0")" "$*"; }
+fail() { say "FAILED: $*"; exit 1; }
+
+started_cluster=0
+bg_pid=""
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -n "$bg_pid" ] && kill -0 "$bg_pid" 2>/dev/null; then
+        # SIGINT: snakemake cancels its SLURM jobs and exits (SIGTERM does not stop it)
+        kill -INT "$bg_pid" 2>/dev/null || true
+        wait "$bg_pid" 2>/dev/null || true
+    fi
+    if [ "$started_cluster" = 1 ]; then
+        say "stopping the cluster"
+        bash "$HERE/cluster.sh" stop --purge || rc=1
+    fi
+    if [ "${INITLAB_SLURM_KEEP:-0}" = 1 ]; then
+        say "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+show_log() { echo "----- last lines of $1 -----"; tail -n "${2:-40}" "$1" || true; echo "-----"; }
+
+# ------------------------------------------------------------------------ (a) cluster
+t=$(now)
+if bash "$HERE/cluster.sh" status >/dev/null 2>&1; then
+    say "cluster already running: reusing it (it is left running)"
+else
+    started_cluster=1
+    set +e
+    bash "$HERE/cluster.sh" start
+    rc=$?
+    set -e
+    if [ "$rc" = 77 ]; then
+        started_cluster=0
+        echo "########################################################################"
+        echo "### SKIPPED: apt cannot install SLURM (slurmctld slurmd slurm-client ###"
+        echo "### munge slurmdbd mariadb-server); the SLURM stage did not run.      ###"
+        echo "########################################################################"
+        exit 0
+    fi
+    [ "$rc" = 0 ] || fail "cluster.sh start exited $rc (logs: $INITLAB_SLURM_DIR/log)"
+fi
+T_CLUSTER=$(since "$t")
+say "cluster up in ${T_CLUSTER}s: $(sinfo -h -o '%P %t %c CPUs')"
+
+# ------------------------------------------------------------------------ (b) venv
+t=$(now)
+base_py="${INITLAB_SLURM_BASE_PYTHON:-}"
+if [ -z "$base_py" ] && [ -n "${VIRTUAL_ENV:-}" ]; then base_py="$VIRTUAL_ENV/bin/python"; fi
+rm -rf "$VENV"
+overlay=0
+if [ -n "$base_py" ] && "$base_py" -c 'import sys, numpy, scipy, pandas, sklearn, matplotlib, snakemake
+assert sys.prefix != sys.base_prefix' >/dev/null 2>&1; then
+    # same interpreter as the base venv, which must not get the plugin: a fresh venv whose
+    # .pth appends the base venv's site-packages to sys.path (after its own)
+    "$base_py" -m venv "$VENV"
+    site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    "$base_py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' >"$site/initlab-base-venv.pth"
+    overlay=1
+else
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[slurm]" \
+    >"$WORK/pip.log" 2>&1 || { show_log "$WORK/pip.log"; fail "pip install -e '.[slurm]'"; }
+PY="$VENV/bin/python"
+"$PY" -c 'import snakemake_executor_plugin_slurm, initlab, os, sys
+assert os.path.realpath(initlab.__file__).startswith(os.path.realpath(sys.argv[1]))' "$ROOT" \
+    || fail "the slurm venv does not see this checkout's initlab or the plugin"
+if [ -n "$base_py" ] && "$base_py" -c 'import snakemake_executor_plugin_slurm' 2>/dev/null; then
+    say "WARNING: the base venv ($base_py) has the slurm plugin installed; it should not"
+fi
+T_VENV=$(since "$t")
+say "venv $VENV ready in ${T_VENV}s (overlay on base venv: $overlay)"
+# jobs call `initlab` from PATH; sbatch --export=ALL passes PATH on to them
+export PATH="$VENV/bin:$PATH"
+
+# ------------------------------------------------------------------------ (c) local + SLURM runs
+# snakemake WORKDIR LOG ARGS...: the repository's workflow on the tiny study in WORKDIR
+snakemake_run() {
+    local workdir="$1" log="$2"; shift 2
+    (cd "$workdir" && timeout -s INT -k 60 "$RUN_TIMEOUT" "$PY" -m snakemake \
+        -s "$ROOT/Snakefile" --directory "$workdir" --configfile "$workdir/config.yaml" \
+        "$@" >"$log" 2>&1)
+}
+SLURM_ARGS=(--workflow-profile "$ROOT/profiles/slurm"
+    # CI only: poll 2 s after submission and after each finished job (plugin default 40 s)
+    --slurm-init-seconds-before-status-checks 2 --seconds-between-status-checks 1)
+
+LOCAL="$WORK/local"; SLURM="$WORK/slurm"
+mkdir -p "$LOCAL" "$SLURM"
+cp "$ROOT/tests/data/tiny.yaml" "$LOCAL/config.yaml"
+cp "$ROOT/tests/data/tiny.yaml" "$SLURM/config.yaml"
+
+t=$(now)
+snakemake_run "$LOCAL" "$WORK/local.log" --workflow-profile "$ROOT/profiles/default" --cores 2 \
+    || { show_log "$WORK/local.log"; fail "local run"; }
+T_LOCAL=$(since "$t")
+say "local tiny study: ${T_LOCAL}s"
+
+t=$(now)
+snakemake_run "$SLURM" "$WORK/slurm.log" "${SLURM_ARGS[@]}" \
+    || { show_log "$WORK/slurm.log" 60; fail "SLURM run (slurm logs: $SLURM/.snakemake/slurm_logs)"; }
+T_SLURM=$(since "$t")
+say "SLURM tiny study: ${T_SLURM}s"
+
+# every job but the localrules went through sbatch: prepare_data + 8 x train_networks
+n_sub=$(grep -c "has been submitted with SLURM jobid" "$WORK/slurm.log" || true)
+[ "$n_sub" = 9 ] || { show_log "$WORK/slurm.log" 60; fail "expected 9 SLURM submissions, saw $n_sub"; }
+run_id=$(sed -n 's/^SLURM run ID: //p' "$WORK/slurm.log" | head -n1)
+n_done=$(sacct -X -n -P --name "$run_id" -S now-1hours -o State | grep -c '^COMPLETED$' || true)
+[ "$n_done" = 9 ] || fail "sacct lists $n_done COMPLETED jobs named $run_id, expected 9"
+
+# ------------------------------------------------------------------------ (d) same bytes
+compare() {   # compare DIR LABEL: tables (but timings.csv) and report.pdf equal the local ones
+    local dir="$1" label="$2" n=0 f rel
+    while IFS= read -r f; do
+        rel="${f#"$LOCAL"/}"
+        [ -f "$dir/$rel" ] || fail "$label: $rel is missing"
+        cmp -s "$f" "$dir/$rel" || fail "$label: $rel differs from the local run"
+        n=$((n + 1))
+    done < <(find "$LOCAL/results/tables" -name '*.csv' ! -name timings.csv | sort)
+    [ "$n" -ge 5 ] || fail "only $n tables found in the local run"
+    cmp -s "$LOCAL/results/report.pdf" "$dir/results/report.pdf" \
+        || fail "$label: results/report.pdf differs from the local run"
+    say "$label: $n tables + report.pdf byte-identical to the local run"
+}
+compare "$SLURM" "SLURM run"
+
+# ------------------------------------------------------------------------ (e) fault + retry
+# Resume-style rerun: three combinations lose their results; one of the three SLURM jobs is
+# cancelled while it runs; retries (train_networks: 2, memory doubled) must finish the study.
+for combo in standard_uniform/tanh/d3 he_normal/relu/d3 he_normal/tanh/d1; do
+    rm -rf "$SLURM/results/runs/digits/$combo"
+done
+t=$(now)
+snakemake_run "$SLURM" "$WORK/fault.log" "${SLURM_ARGS[@]}" &
+bg_pid=$!
+cancelled=""
+fault_run_id=""
+while kill -0 "$bg_pid" 2>/dev/null; do
+    [ -n "$fault_run_id" ] || fault_run_id=$(sed -n 's/^SLURM run ID: //p' "$WORK/fault.log" 2>/dev/null | head -n1)
+    if [ -n "$fault_run_id" ]; then
+        cancelled=$(squeue -h -t RUNNING --name "$fault_run_id" -o '%i %k' 2>/dev/null \
+            | awk '$2 ~ /^rule_train_networks/ {print $1; exit}')
+        if [ -n "$cancelled" ]; then
+            scancel "$cancelled"
+            say "scancel'd running training job $cancelled ($(squeue -h -j "$cancelled" -o %k 2>/dev/null || true))"
+            break
+        fi
+    fi
+    sleep 0.2
+done
+set +e
+wait "$bg_pid"
+rc=$?
+set -e
+bg_pid=""
+T_FAULT=$(since "$t")
+[ -n "$cancelled" ] || { show_log "$WORK/fault.log" 60; fail "no running training job was seen to cancel"; }
+[ "$rc" = 0 ] || { show_log "$WORK/fault.log" 80; fail "the run with a cancelled job exited $rc"; }
+state=$(sacct -X -n -P -j "$cancelled" -o State | head -n1)
+case "$state" in CANCELLED*) ;; *) fail "job $cancelled is '$state' in sacct, expected CANCELLED";; esac
+grep -q "SLURM-job '$cancelled' failed, SLURM status is: 'CANCELLED'" "$WORK/fault.log" \
+    || { show_log "$WORK/fault.log" 60; fail "snakemake did not report job $cancelled as CANCELLED"; }
+grep -q "Trying to restart job" "$WORK/fault.log" \
+    || { show_log "$WORK/fault.log" 60; fail "snakemake did not retry the cancelled job"; }
+n_sub=$(grep -c "has been submitted with SLURM jobid" "$WORK/fault.log" || true)
+[ "$n_sub" = 4 ] || { show_log "$WORK/fault.log" 60; fail "expected 3 + 1 retried submissions, saw $n_sub"; }
+say "fault run: job $cancelled CANCELLED, resubmitted, study complete in ${T_FAULT}s"
+compare "$SLURM" "SLURM run after cancel + retry"
+
+# ------------------------------------------------------------------------ (f) summary
+echo
+echo "SLURM stage timings (this machine: $(nproc) CPUs):"
+printf '  %-44s %7ss\n' "cluster bring-up (cluster.sh start)" "$T_CLUSTER" \
+    "venv with .[slurm] (overlay=$overlay)" "$T_VENV" \
+    "tiny study, local (--cores 2)" "$T_LOCAL" \
+    "tiny study, SLURM (9 sbatch jobs)" "$T_SLURM" \
+    "rerun of 3 combinations, 1 scancel + retry" "$T_FAULT"
+say "PASSED (stopping the cluster happens on exit)"

@@ -1,0 +1,480 @@
+"""Mean-field theory pages: prediction against measurement, and the order/chaos phase diagram.
+
+``theory.csv`` holds, per combination and layer, the predicted second moment ``q^l`` of the
+pre-activations and the predicted rms of ``dL/dz`` relative to the output layer beside the
+measurements at initialization (Poole et al. 2016, NeurIPS; Schoenholz et al. 2017, ICLR). The
+phase diagram draws the edge of chaos ``chi_1 = 1`` in the ``(sigma_w^2, sigma_b^2)`` plane for
+the grid's activations (:func:`initlab.theory.critical_line`) and marks each initializer at its
+hidden-layer ``sigma_w^2`` (from ``theory.csv``) and the study's ``sigma_b^2 = bias_std^2``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from initlab import theory
+from initlab.activations import Activation
+from initlab.report.style import log_y, new_page, set_footnote, wrap
+from initlab.report.text_pages import draw_table
+
+__all__ = [
+    "PHASE_POINTS",
+    "critical_lines",
+    "draw_phase_diagram",
+    "draw_theory_panel",
+    "largest_disagreements",
+    "plot_phase_diagram",
+    "plot_theory_table",
+    "plot_theory_vs_measurement",
+]
+
+Color = tuple[float, ...]
+FloatArray = npt.NDArray[np.float64]
+PHASE_POINTS = 25
+"""sigma_b^2 values per critical line (each costs a fixed-point search and a root search)."""
+
+_LINEAR_FAMILIES = ("linear", "relu", "leaky_relu")
+WHY_TEXT = (
+    "Why theory and measurement disagree. (1) Finite width: the theory is the infinite-width "
+    "limit; with n units per layer, q^l fluctuates by about sqrt(2/n) from layer to layer and "
+    "the errors compound with depth, most for ReLU-like activations whose fluctuations are "
+    "multiplicative. (2) The data are not Gaussian: the first layer sees the real inputs "
+    "(correlated, non-centred, sparse pixels), not the isotropic Gaussian inputs the "
+    "recursion assumes; only their mean square enters the prediction. (3) Training is not "
+    "modelled: the comparison is at initialization only, measured on one probe batch of a "
+    "few hundred examples. (4) The output layer is linear and has fan-out n_classes, and the "
+    "gradient at the output depends on the loss and the labels; relative gradients are "
+    "therefore normalised to the output layer, where they agree by construction. (5) "
+    "Initializations whose variance is not a zero-mean i.i.d. draw (zeros, constant) or whose "
+    "signal overflows are outside the theory (NaN or degenerate predictions)."
+)
+
+
+# --- theory against measurement --------------------------------------------------------------
+
+
+def draw_theory_panel(
+    ax: Axes, rows: pd.DataFrame, quantity: str, color: Color, depth: int
+) -> bool:
+    """Predicted curve and measured points (mean +- std over seeds) of ``quantity`` (``q`` or
+    ``delta_rel``) against layer on a log axis; return False when nothing can be drawn."""
+    rows = rows.sort_values("layer")
+    x = rows["layer"].to_numpy(dtype=float)
+    pred = rows[f"{quantity}_pred"].to_numpy(dtype=float)
+    meas = rows[f"{quantity}_meas_mean"].to_numpy(dtype=float)
+    std = rows[f"{quantity}_meas_std"].to_numpy(dtype=float)
+    ok_p = np.isfinite(pred) & (pred > 0)
+    ok_m = np.isfinite(meas) & (meas > 0)
+    if not ok_p.any() and not ok_m.any():
+        return False
+    if ok_p.any():
+        ax.plot(x[ok_p], pred[ok_p], color=color, lw=1.6, label="mean-field prediction")
+    if ok_m.any():
+        err = np.where(np.isfinite(std), std, 0)[ok_m]
+        lower = np.minimum(err, meas[ok_m] * 0.999)  # keep the bars above zero on a log axis
+        ax.errorbar(
+            x[ok_m],
+            meas[ok_m],
+            yerr=[lower, err],
+            color="black",
+            marker="o",
+            markersize=3,
+            ls="none",
+            capsize=2,
+            elinewidth=0.8,
+            label="measured (mean ± std over seeds)",
+        )
+    log_y(ax)
+    ax.axvline(depth + 1, color="0.5", lw=0.8, ls=":")
+    ax.set_xlim(0.5, depth + 1.5)
+    return True
+
+
+def plot_theory_vs_measurement(
+    theory_df: pd.DataFrame,
+    pairs: Sequence[tuple[str, str]],
+    depth: int,
+    colors: Mapping[str, Color],
+) -> Figure:
+    """q^l (top row) and the relative gradient rms (bottom row) against layer, theory line vs
+    measured points, one column per highlight pair at ``depth``."""
+    fig = new_page(
+        f"Theory vs measurement at initialization, depth {depth}",
+        subtitle="mean-field recursion (Poole et al. 2016; Schoenholz et al. 2017) "
+        "against the probe-batch measurement at step 0",
+    )
+    axes = fig.subplots(2, max(len(pairs), 1), squeeze=False)
+    sel = theory_df[theory_df["depth"] == depth]
+    for c, (init, act) in enumerate(pairs):
+        rows = sel[(sel["initializer"] == init) & (sel["activation"] == act)]
+        for r, (quantity, label) in enumerate(
+            (
+                ("q", "q^l = mean(z^2) of layer l"),
+                ("delta_rel", "rms dL/dz relative to output"),
+            )
+        ):
+            ax = axes[r, c]
+            drawn = draw_theory_panel(ax, rows, quantity, colors[init], depth)
+            if r == 0:
+                extra = ""
+                if len(rows):
+                    chi = float(rows["chi1"].iloc[0])
+                    extra = f"\nchi1 = {chi:.3g}" if np.isfinite(chi) else "\nchi1 n/a"
+                ax.set_title(f"{init} \u00d7 {act}{extra}")
+            if not drawn:
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no positive prediction or measurement\n(e.g. zero weights: q = 0 exactly)",
+                    transform=ax.transAxes,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                )
+            if c == 0:
+                ax.set_ylabel(label + " (log)")
+            if r == 1:
+                ax.set_xlabel("layer l (last = output)")
+    handles = [
+        Line2D([], [], color="0.3", lw=1.6, label="mean-field prediction"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            marker="o",
+            ls="none",
+            markersize=3,
+            label="measured (mean ± std over seeds)",
+        ),
+    ]
+    fig.legend(handles=handles, loc="outside right center")
+    set_footnote(fig, WHY_TEXT)
+    return fig
+
+
+def largest_disagreements(theory_df: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The ``n`` (combination, quantity) pairs with the largest |relative error|, with the layer
+    where it is largest. Columns: initializer, activation, depth, quantity, layer, predicted,
+    measured, measured_std, relerr."""
+    rows = []
+    for quantity in ("q", "delta_rel"):
+        col = f"{quantity}_relerr"
+        df = theory_df[np.isfinite(theory_df[col])]
+        if df.empty:
+            continue
+        idx = (
+            df[col]
+            .abs()
+            .groupby([df["initializer"], df["activation"], df["depth"]], sort=False)
+            .idxmax()
+        )
+        for i in idx:
+            r = theory_df.loc[i]
+            rows.append(
+                {
+                    "initializer": r["initializer"],
+                    "activation": r["activation"],
+                    "depth": int(r["depth"]),
+                    "quantity": quantity,
+                    "layer": int(r["layer"]),
+                    "predicted": float(r[f"{quantity}_pred"]),
+                    "measured": float(r[f"{quantity}_meas_mean"]),
+                    "measured_std": float(r[f"{quantity}_meas_std"]),
+                    "relerr": float(r[col]),
+                }
+            )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "initializer",
+            "activation",
+            "depth",
+            "quantity",
+            "layer",
+            "predicted",
+            "measured",
+            "measured_std",
+            "relerr",
+        ],
+    )
+    if out.empty:
+        return out
+    order = out["relerr"].abs().sort_values(ascending=False, kind="stable").index
+    return out.loc[order].head(n).reset_index(drop=True)
+
+
+def _g(v: float) -> str:
+    return "n/a" if not np.isfinite(v) else f"{v:.3g}"
+
+
+def plot_theory_table(theory_df: pd.DataFrame, n: int = 20) -> Figure:
+    """Table of the largest disagreements between theory and measurement, with the reasons."""
+    fig = Figure(figsize=(11.69, 8.27))
+    fig.text(
+        0.04,
+        0.955,
+        "Theory vs measurement: largest relative errors",
+        fontsize=13,
+        fontweight="bold",
+        va="top",
+    )
+    top = largest_disagreements(theory_df, n)
+    hidden = theory_df[theory_df["layer"] < theory_df["depth"] + 1]
+    med_q = (
+        float(np.nanmedian(np.abs(hidden["q_relerr"])))
+        if hidden["q_relerr"].notna().any()
+        else math.nan
+    )
+    med_d = (
+        float(np.nanmedian(np.abs(hidden["delta_rel_relerr"])))
+        if hidden["delta_rel_relerr"].notna().any()
+        else math.nan
+    )
+    intro = (
+        f"Over all combinations and hidden layers, the median |relative error| is "
+        f"{_g(med_q)} for q^l and {_g(med_d)} for the relative gradient rms. The table "
+        f"lists the {len(top)} (combination, quantity) pairs with the largest |relative "
+        "error| = |measured mean - predicted| / predicted, at the layer where it is "
+        "largest."
+    )
+    fig.text(0.04, 0.905, wrap(intro, 170), fontsize=9, va="top")
+    header = [
+        "initializer",
+        "activation",
+        "depth",
+        "quantity",
+        "layer",
+        "predicted",
+        "measured (mean ± std)",
+        "relative error",
+    ]
+    widths = [0.15, 0.11, 0.06, 0.12, 0.09, 0.12, 0.2, 0.1]
+    names = {"q": "q^l", "delta_rel": "rms dL/dz (rel.)"}
+    cells = [
+        [
+            r.initializer,
+            r.activation,
+            str(r.depth),
+            names[r.quantity],
+            f"{r.layer} (output)" if r.layer == r.depth + 1 else str(r.layer),
+            _g(r.predicted),
+            f"{_g(r.measured)} ± {_g(r.measured_std)}",
+            f"{r.relerr:+.3g}",
+        ]
+        for r in top.itertuples()
+    ]
+    y = draw_table(fig, header, widths, cells, top=0.85, row_height=0.024)
+    fig.text(0.04, min(y - 0.02, 0.3), wrap(WHY_TEXT, 175), fontsize=8.5, va="top")
+    return fig
+
+
+# --- phase diagram ---------------------------------------------------------------------------
+
+
+def _is_vertical(act: Activation) -> bool:
+    """Positively homogeneous piecewise-linear activations: chi_1 = sigma_w2 E[phi'^2] does not
+    depend on q, so the critical line is vertical at 1 / E[phi'(z)^2]."""
+    return act.name in _LINEAR_FAMILIES or act.family == "leaky_relu"
+
+
+def critical_lines(acts: Sequence[Activation], sigma_b2: FloatArray) -> dict[str, FloatArray]:
+    """Critical ``sigma_w2`` at each ``sigma_b2`` for every activation (edge of chaos)."""
+    out = {}
+    for act in acts:
+        if _is_vertical(act):
+            out[act.name] = np.full(len(sigma_b2), 1.0 / act.grad_second_moment)
+        else:
+            out[act.name] = theory.critical_line(act, sigma_b2)
+    return out
+
+
+_LINE_STYLES = (
+    "-",
+    "--",
+    "-.",
+    ":",
+    (0, (5, 1)),
+    (0, (3, 1, 1, 1, 1, 1)),
+    (0, (1, 2)),
+    (0, (8, 2, 2, 2)),
+)
+_LINE_GREYS = ("0.05", "0.45")
+
+
+def draw_phase_diagram(
+    ax: Axes,
+    lines: Mapping[str, FloatArray],
+    sigma_b2: FloatArray,
+    points: Mapping[str, float],
+    point_b2: float,
+    colors: Mapping[str, Color],
+    markers: Mapping[str, str],
+    x_max: float,
+) -> list[str]:
+    """Critical lines (labelled where they leave the plot) and initializer points; return notes
+    about lines beyond ``x_max``. Points beyond ``x_max`` are drawn as ``>`` at the right edge."""
+    notes = []
+    ends: list[tuple[float, float, str]] = []
+    for k, (name, sw2) in enumerate(lines.items()):
+        finite = np.isfinite(sw2)
+        if not finite.any():
+            notes.append(f"{name}: no critical point found")
+            continue
+        if np.nanmin(sw2) > x_max:
+            notes.append(
+                f"{name}: critical sigma_w^2 = {np.nanmin(sw2):.3g} to "
+                f"{np.nanmax(sw2):.3g}, off scale"
+            )
+            continue
+        ax.plot(
+            sw2[finite],
+            sigma_b2[finite],
+            color=_LINE_GREYS[(k // len(_LINE_STYLES)) % 2],
+            ls=_LINE_STYLES[k % len(_LINE_STYLES)],
+            lw=1.5,
+            label=name,
+        )
+        inside = np.flatnonzero(finite & (sw2 <= x_max))
+        j = int(inside[-1])
+        ends.append((float(sw2[j]), float(sigma_b2[j]), name))
+    # name each line where it leaves the plot; neighbours step down so names do not overprint
+    last_x, level = -np.inf, 0
+    for x, y, name in sorted(ends):
+        level = level + 1 if x - last_x < 0.09 * x_max else 0
+        last_x = x
+        ax.annotate(
+            name,
+            (x, y),
+            xytext=(3, -2 - 10 * level),
+            textcoords="offset points",
+            fontsize=8,
+            ha="left",
+            va="top",
+            color="0.15",
+        )
+    # stagger the labels of points that sit close together along the axis
+    order = sorted(points, key=lambda n: (min(points[n], x_max), n))
+    last_x, level = -np.inf, 0
+    for init in order:
+        sw2 = points[init]
+        if not np.isfinite(sw2):
+            notes.append(f"{init}: sigma_w^2 unknown")
+            continue
+        x = min(sw2, x_max)
+        level = level + 1 if x - last_x < 0.08 * x_max else 0
+        last_x = x
+        off_scale = sw2 > x_max
+        ax.plot(
+            [x],
+            [point_b2],
+            marker=">" if off_scale else markers[init],
+            color=colors[init],
+            markersize=9,
+            mec="black",
+            mew=0.6,
+            ls="none",
+            clip_on=False,
+            zorder=5,
+        )
+        text = f"{init}\n(sigma_w^2 = {sw2:.3g})" if off_scale else init
+        ax.annotate(
+            text,
+            (x, point_b2),
+            xytext=(0, 12 + 12 * (level % 4)),
+            textcoords="offset points",
+            fontsize=8,
+            color=colors[init],
+            ha="right" if off_scale else "center",
+            va="bottom",
+            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5},
+        )
+    return notes
+
+
+def plot_phase_diagram(
+    acts: Sequence[Activation],
+    points: Mapping[str, float],
+    bias_std: float,
+    colors: Mapping[str, Color],
+    markers: Mapping[str, str],
+    n_points: int = PHASE_POINTS,
+) -> Figure:
+    """Order/chaos phase diagram (Poole et al. 2016 Fig. 1d; google/neural-tangents
+    phase_diagram notebook): ``chi_1 = 1`` lines, initializers as points."""
+    fig = new_page(
+        "Order/chaos phase diagram",
+        subtitle="edge of chaos chi1 = sigma_w^2 E[phi'(sqrt(q*) z)^2] = 1 for each "
+        "activation of the grid; initializers at their hidden-layer sigma_w^2 = "
+        "fan_in E[W^2] and the study's sigma_b^2 = bias_std^2",
+    )
+    point_b2 = float(bias_std) ** 2
+    b2_max = max(1.0, 2.0 * point_b2)
+    # quadratic spacing: the lines bend sharply near sigma_b^2 = 0 (tanh: 1 -> 1.7 by 0.04)
+    sigma_b2 = b2_max * np.linspace(0.0, 1.0, n_points) ** 2
+    lines = critical_lines(acts, sigma_b2)
+    near = [v[np.isfinite(v)] for v in lines.values()]
+    near = [v for v in near if v.size and v.min() <= 6.0]
+    line_max = max((float(v[v <= 6.0].max()) for v in near), default=2.0)
+    finite_pts = [v for v in points.values() if np.isfinite(v) and v <= 6.0]
+    x_max = max(4.0, 1.1 * line_max, 1.1 * max(finite_pts, default=0.0))
+    ax = fig.subplots()
+    notes = draw_phase_diagram(ax, lines, sigma_b2, points, point_b2, colors, markers, x_max)
+    ax.set_xlim(0, x_max)
+    ax.set_ylim(-0.05 * b2_max, b2_max)
+    ax.set_xlabel(r"$\sigma_w^2$ = fan_in $\cdot$ E[W$^2$] (weight variance times fan-in)")
+    ax.set_ylabel(r"$\sigma_b^2$ (bias variance)")
+    drawable = [n for n, v in lines.items() if np.isfinite(v).any() and np.nanmin(v) <= x_max]
+    ref = "tanh" if "tanh" in drawable else (drawable[0] if drawable else None)
+    if ref is not None:
+        # label the phases on both sides of the reference line, high up where the lines of
+        # the other activations are usually far away
+        sw = lines[ref]
+        ok = np.isfinite(sw)
+        y = 0.7 * b2_max
+        x = float(np.interp(y, sigma_b2[ok], sw[ok]))
+        if x <= x_max:
+            ax.annotate(
+                "← ordered\n" + rf"($\chi_1 < 1$ for {ref})",
+                (x, y),
+                xytext=(-10, 0),
+                textcoords="offset points",
+                ha="right",
+                va="center",
+                fontsize=10,
+                color="#2166ac",
+                fontweight="bold",
+            )
+            ax.annotate(
+                "chaotic →\n" + rf"($\chi_1 > 1$ for {ref})",
+                (x, y),
+                xytext=(10, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                fontsize=10,
+                color="#b2182b",
+                fontweight="bold",
+            )
+    ax.legend(loc="upper left", title=r"critical lines $\chi_1 = 1$")
+    text = (
+        "Left of an activation's line the back-propagated gradients vanish exponentially "
+        "with depth (ordered phase), right of it they explode (chaotic phase); deep networks "
+        "train best near the line (Schoenholz et al. 2017: trainable depth ~ 6 xi_c). "
+        "Vertical lines: piecewise-linear activations, for which chi1 does not depend on q "
+        "(ReLU at 2, linear at 1). Points beyond the right edge are drawn as > with their "
+        "sigma_w^2. An initializer's sigma_w^2 is that of a hidden-to-hidden layer at the "
+        "deepest depth (theory.csv); whether it lies in the ordered or chaotic phase depends "
+        "on the activation it is paired with."
+    )
+    if notes:
+        text += " Not drawn: " + "; ".join(notes) + "."
+    set_footnote(fig, text)
+    return fig
