@@ -65,22 +65,33 @@ running() {
     echo "$pid"
 }
 
-# stop_daemon NAME: SIGTERM the PID from its pidfile, wait up to 30 s, then SIGKILL
-stop_daemon() {
-    local name="$1" pid
-    if ! pid="$(running "$name")"; then
+# stop_daemons NAME...: SIGTERM each PID from its pidfile (together), wait up to 30 s for
+# all of them, then SIGKILL what is left
+stop_daemons() {
+    local name pid pids=() names=()
+    for name in "$@"; do
+        if pid="$(running "$name")"; then
+            log "stopping $name (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            pids+=("$pid"); names+=("$name")
+        fi
         rm -f "$(pidfile_of "$name")"
-        return 0
-    fi
-    log "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
-    if [ -d "/proc/$pid" ]; then
-        log "$name (pid $pid) still alive after 30 s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$(pidfile_of "$name")"
+    done
+    local i alive
+    for _ in $(seq 1 300); do
+        alive=0
+        for pid in "${pids[@]}"; do [ -d "/proc/$pid" ] && alive=1; done
+        [ "$alive" = 0 ] && return 0
+        sleep 0.1
+    done
+    for i in "${!pids[@]}"; do
+        if [ -d "/proc/${pids[i]}" ]; then
+            log "${names[i]} (pid ${pids[i]}) still alive after 30 s: SIGKILL"
+            kill -KILL "${pids[i]}" 2>/dev/null || true
+        fi
+    done
 }
+stop_daemon() { stop_daemons "$1"; }
 
 # wait_for SECONDS CMD...: retry CMD every 0.25 s until it succeeds or SECONDS pass
 wait_for() {
@@ -359,10 +370,14 @@ stop() {
             done
         fi
     fi
-    local i
-    for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
-        stop_daemon "${DAEMONS[i]}"
-    done
+    if [ "$purge" = 1 ]; then
+        stop_daemons "${DAEMONS[@]}"          # the state is thrown away: all at once
+    else
+        # reverse start order, so that slurmctld can hand its last records to slurmdbd
+        stop_daemons slurmd slurmctld
+        stop_daemons slurmdbd
+        stop_daemons mariadbd munged
+    fi
     unlink_default_conf
     if [ "$purge" = 1 ]; then
         case "$STATE" in /|"") die "refusing to purge '$STATE'";; esac

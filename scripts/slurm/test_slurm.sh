@@ -8,8 +8,9 @@
 #     (the slurm plugin never goes into the project's main venv), (c) runs the tiny study
 #     (tests/data/tiny.yaml) locally and through --workflow-profile profiles/slurm, (d) checks
 #     that every table but timings.csv and report.pdf are byte-identical, (e) deletes three
-#     combinations' results, reruns through SLURM, scancels one running training job and checks
-#     that the retry completes the study with the same bytes, (f) stops what it started and
+#     combinations' results, reruns through SLURM, kills one running training job (scancel
+#     --batch --signal=KILL: state FAILED) and checks that the retry, with doubled memory,
+#     completes the study with the same bytes, (f) stops what it started and
 #     prints the times. Exit 0 = passed; 0 with "SKIPPED: apt cannot install SLURM" when the
 #     SLURM packages cannot be installed; anything else = failed.
 #
@@ -19,7 +20,7 @@
 # file, and pip only adds the plugin: ~15 s instead of ~70 s of downloads),
 # INITLAB_SLURM_RUN_TIMEOUT (seconds per snakemake run, default 300), INITLAB_SLURM_KEEP=1
 # (keep the work directory), INITLAB_SLURM_DIR / INITLAB_SLURM_PORT_BASE (see cluster.sh).
-set -euo pipefail
+set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/scripts/slurm"
@@ -58,6 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'say "FAILED: \"$BASH_COMMAND\" exited $? (line $LINENO)"' ERR
 
 show_log() { echo "----- last lines of $1 -----"; tail -n "${2:-40}" "$1" || true; echo "-----"; }
 
@@ -168,25 +170,38 @@ compare() {   # compare DIR LABEL: tables (but timings.csv) and report.pdf equal
 compare "$SLURM" "SLURM run"
 
 # ------------------------------------------------------------------------ (e) fault + retry
-# Resume-style rerun: three combinations lose their results; one of the three SLURM jobs is
-# cancelled while it runs; retries (train_networks: 2, memory doubled) must finish the study.
+# Resume-style rerun: three combinations lose their results (and the tables and report that
+# depend on them, else Snakemake sees nothing to do). While one of the three SLURM jobs runs,
+# `scancel --batch --signal=KILL` kills it the way a node-side kill (OOM killer, crash) does:
+# SLURM marks it FAILED, and the retry (retries: 2; train_networks asks for twice the memory
+# on attempt 2) must complete the study with the same bytes.
+# NB: a plain `scancel <job>` is NOT used: sacct then reports 'CANCELLED by <uid>', which
+# snakemake-executor-plugin-slurm 2.8.0 does not recognise as a failure (it only knows
+# 'CANCELLED'), so the run waits for that job forever (measured: hung until the timeout).
 for combo in standard_uniform/tanh/d3 he_normal/relu/d3 he_normal/tanh/d1; do
     rm -rf "$SLURM/results/runs/digits/$combo"
 done
+rm -rf "$SLURM/results/tables" "$SLURM/results/report.pdf"
 t=$(now)
 snakemake_run "$SLURM" "$WORK/fault.log" "${SLURM_ARGS[@]}" &
 bg_pid=$!
-cancelled=""
+killed=""
+killed_wc=""
 fault_run_id=""
 while kill -0 "$bg_pid" 2>/dev/null; do
-    [ -n "$fault_run_id" ] || fault_run_id=$(sed -n 's/^SLURM run ID: //p' "$WORK/fault.log" 2>/dev/null | head -n1)
+    [ -n "$fault_run_id" ] \
+        || fault_run_id=$(sed -n 's/^SLURM run ID: //p' "$WORK/fault.log" 2>/dev/null | head -n1 || true)
     if [ -n "$fault_run_id" ]; then
-        cancelled=$(squeue -h -t RUNNING --name "$fault_run_id" -o '%i %k' 2>/dev/null \
-            | awk '$2 ~ /^rule_train_networks/ {print $1; exit}')
-        if [ -n "$cancelled" ]; then
-            scancel "$cancelled"
-            say "scancel'd running training job $cancelled ($(squeue -h -j "$cancelled" -o %k 2>/dev/null || true))"
-            break
+        # a RUNNING training job of this run: "<jobid> rule_train_networks_wildcards_<wc>"
+        read -r killed killed_wc < <(squeue -h -t RUNNING --name "$fault_run_id" -o '%i %k' 2>/dev/null \
+            | awk '$2 ~ /^rule_train_networks_wildcards_/ {sub(/^rule_train_networks_wildcards_/, "", $2); print $1, $2; exit}') || true
+        if [ -n "$killed" ]; then
+            sleep 1   # let it get going (the nested snakemake starts the training)
+            if scancel --batch --signal=KILL "$killed" 2>/dev/null; then
+                say "killed running training job $killed ($killed_wc) with scancel --batch --signal=KILL"
+                break
+            fi
+            killed=""   # it had already finished: take the next one
         fi
     fi
     sleep 0.2
@@ -197,18 +212,26 @@ rc=$?
 set -e
 bg_pid=""
 T_FAULT=$(since "$t")
-[ -n "$cancelled" ] || { show_log "$WORK/fault.log" 60; fail "no running training job was seen to cancel"; }
-[ "$rc" = 0 ] || { show_log "$WORK/fault.log" 80; fail "the run with a cancelled job exited $rc"; }
-state=$(sacct -X -n -P -j "$cancelled" -o State | head -n1)
-case "$state" in CANCELLED*) ;; *) fail "job $cancelled is '$state' in sacct, expected CANCELLED";; esac
-grep -q "SLURM-job '$cancelled' failed, SLURM status is: 'CANCELLED'" "$WORK/fault.log" \
-    || { show_log "$WORK/fault.log" 60; fail "snakemake did not report job $cancelled as CANCELLED"; }
+[ -n "$killed" ] || { show_log "$WORK/fault.log" 60; fail "no running training job was seen to kill"; }
+[ "$rc" = 0 ] || { show_log "$WORK/fault.log" 80; fail "the run with a killed job exited $rc"; }
+state=$(sacct -X -n -P -j "$killed" -o State | head -n1)
+[ "$state" = FAILED ] || fail "job $killed is '$state' in sacct, expected FAILED"
+grep -q "SLURM-job '$killed' failed, SLURM status is: 'FAILED'" "$WORK/fault.log" \
+    || { show_log "$WORK/fault.log" 60; fail "snakemake did not report job $killed as FAILED"; }
 grep -q "Trying to restart job" "$WORK/fault.log" \
-    || { show_log "$WORK/fault.log" 60; fail "snakemake did not retry the cancelled job"; }
+    || { show_log "$WORK/fault.log" 60; fail "snakemake did not retry the failed job"; }
 n_sub=$(grep -c "has been submitted with SLURM jobid" "$WORK/fault.log" || true)
 [ "$n_sub" = 4 ] || { show_log "$WORK/fault.log" 60; fail "expected 3 + 1 retried submissions, saw $n_sub"; }
-say "fault run: job $cancelled CANCELLED, resubmitted, study complete in ${T_FAULT}s"
-compare "$SLURM" "SLURM run after cancel + retry"
+# the retry of that combination asked for twice the memory (resources scale with attempt)
+retry=$(sed -n "s|.*submitted with SLURM jobid \([0-9]*\) (log: .*/rule_train_networks/$killed_wc/.*|\1|p" \
+    "$WORK/fault.log" | grep -vx "$killed" | head -n1 || true)
+[ -n "$retry" ] || fail "no resubmission of $killed_wc found in the log"
+mem1=$(sacct -X -n -P -j "$killed" -o ReqMem | head -n1 | tr -dc 0-9)
+mem2=$(sacct -X -n -P -j "$retry" -o ReqMem | head -n1 | tr -dc 0-9)
+[ -n "$mem1" ] && [ "$mem2" = $((2 * mem1)) ] \
+    || fail "retry $retry asked for ${mem2}M memory, attempt 1 ($killed) for ${mem1}M: expected double"
+say "fault run: job $killed FAILED, resubmitted as $retry (--mem ${mem1}M -> ${mem2}M), study complete in ${T_FAULT}s"
+compare "$SLURM" "SLURM run after kill + retry"
 
 # ------------------------------------------------------------------------ (f) summary
 echo
@@ -217,5 +240,5 @@ printf '  %-44s %7ss\n' "cluster bring-up (cluster.sh start)" "$T_CLUSTER" \
     "venv with .[slurm] (overlay=$overlay)" "$T_VENV" \
     "tiny study, local (--cores 2)" "$T_LOCAL" \
     "tiny study, SLURM (9 sbatch jobs)" "$T_SLURM" \
-    "rerun of 3 combinations, 1 scancel + retry" "$T_FAULT"
+    "rerun of 3 combinations, 1 killed + retried" "$T_FAULT"
 say "PASSED (stopping the cluster happens on exit)"

@@ -9,6 +9,8 @@ Tables (columns documented in the README's data dictionary):
   t-interval over seeds of the headline numbers, the share of diverged seeds and a verdict.
 - ``timings.csv``: wall time per run, kept apart so every other table is byte-reproducible.
 - ``theory.csv``: mean-field predictions per layer beside the measurement at initialization.
+- ``claims.csv``: for the classic studies (:mod:`initlab.claims`), each published claim, what
+  this study measured, and whether it held (no rows for other studies).
 
 Rows follow the grid order of the configuration; floats are written with 10 significant digits,
 so the same study gives the same bytes. Runs that diverged stay in every table, with NaN where a
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from initlab import io, theory
+from initlab import claims, io, theory
 from initlab.config import RunSpec
 from initlab.io import CorruptFileError
 from initlab.study import Study
@@ -425,6 +427,9 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     probe_size = int(study.config["training"]["probe_size"])
     n_features, n_classes, q_in = _input_facts(data_path, probe_size)
     tables["theory"] = theory_table(study, tables["layers"], n_features, n_classes, q_in)
+    tables["claims"] = claims.claims_table(
+        claims.evaluate_claims(study.name, {n: tables[n] for n in claims.TABLE_NAMES})
+    )
     tables["runs"] = tables["runs"].drop(columns=["n_classes"])
     write_tables(tables, out)
     return tables
@@ -442,4 +447,4 @@ def _input_facts(data_path: Path, probe_size: int) -> tuple[int, int, float]:
 
 def table_names() -> Iterable[str]:
     """Names of the tables :func:`aggregate` writes."""
-    return ("runs", "layers", "curves", "summary", "timings", "theory")
+    return ("runs", "layers", "curves", "summary", "timings", "theory", "claims")

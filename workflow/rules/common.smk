@@ -23,7 +23,7 @@ RESULTS = STUDY.results
 DATA = f"{RESULTS}/data/{STUDY.dataset_label}.npz"
 SEEDS = [int(s) for s in STUDY.config["seeds"]]
 COMBO_DIR = f"{RESULTS}/runs/{STUDY.dataset_label}/{{initializer}}/{{activation}}/d{{depth}}"
-TABLE_NAMES = ["runs", "layers", "curves", "summary", "timings", "theory"]
+TABLE_NAMES = ["runs", "layers", "curves", "summary", "timings", "theory", "claims"]
 TABLES = [f"{RESULTS}/tables/{name}.csv" for name in TABLE_NAMES]
 
 

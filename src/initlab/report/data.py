@@ -7,7 +7,7 @@ the PDF does not change from one rerun to the next.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,10 @@ __all__ = [
     "Grid",
     "Tables",
     "choose_highlights",
-    "diverged_combinations",
     "final_layer_rows",
     "grid_from_config",
     "hidden_sigma_w2",
     "load_tables",
-    "seed_mean",
     "zero_gradient_combinations",
 ]
 
@@ -69,6 +67,7 @@ class Tables:
     curves: pd.DataFrame
     summary: pd.DataFrame
     theory: pd.DataFrame
+    claims: pd.DataFrame | None = None
 
 
 def grid_from_config(config: Mapping[str, Any]) -> Grid:
@@ -102,18 +101,12 @@ def load_tables(tables_dir: str | Path) -> Tables:
     runs["diverged"] = runs["diverged"].astype(bool)
     for col in ("steps_to_target", "diverged_step"):
         runs[col] = runs[col].astype("float64")
+    # an all-0/1 column would be read as int64 and refuse fractional values later
+    frames["summary"]["share_diverged"] = frames["summary"]["share_diverged"].astype("float64")
+    claims_path = tables_dir / "claims.csv"  # written for every study; rows only for classics
+    if claims_path.exists() and claims_path.stat().st_size > 0:
+        frames["claims"] = pd.read_csv(claims_path, dtype=str, keep_default_na=False)
     return Tables(**frames)
-
-
-def seed_mean(df: pd.DataFrame, keys: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
-    """Mean over seeds of ``columns`` grouped by ``keys`` (NaN ignored), keys kept as columns."""
-    return df.groupby(list(keys), sort=False)[list(columns)].mean().reset_index()
-
-
-def diverged_combinations(summary: pd.DataFrame) -> set[Combination]:
-    """Combinations with at least one diverged seed."""
-    sel = summary[summary["share_diverged"] > 0]
-    return {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
 
 
 def zero_gradient_combinations(layers: pd.DataFrame) -> set[Combination]:
@@ -154,7 +147,8 @@ def choose_highlights(
     ``n`` contrasting pairs at the deepest depth are chosen: the best combination, the
     non-diverged combination with the most vanishing gradient at init, the best combination of
     another activation, the one with the largest gradient ratio (diverged included), a
-    diverged one, then the best initializer of each activation.
+    diverged one, the best initializer of each activation, then the remaining pairs in
+    configuration order.
     """
     configured = [tuple(p) for p in config.get("report", {}).get("highlight", [])]
     if configured:
@@ -194,6 +188,9 @@ def choose_highlights(
         candidates.append(((str(top["initializer"]), str(top["activation"])), "diverged"))
     for act in grid.activations:  # fill up with the best initializer of each activation
         best(deep[deep["activation"] == act], f"best initializer for {act}")
+    for init in grid.initializers:  # and, in small grids, with whatever pairs remain
+        for act in grid.activations:
+            candidates.append(((init, act), "remaining pair of the grid"))
     chosen: list[tuple[tuple[str, str], str]] = []
     for pair, reason in candidates:
         if pair not in [c[0] for c in chosen]:

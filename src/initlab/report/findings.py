@@ -330,7 +330,24 @@ def derive_findings(
     grid: Grid,
     zero_gradient: AbstractSet[Combination] = frozenset(),
 ) -> list[Finding]:
-    """Every finding of the findings page, in reading order."""
+    """Every finding of the findings page, in reading order.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv``.
+    runs : DataFrame
+        ``runs.csv`` (for the diverged runs and their steps).
+    grid : Grid
+        The study's grid, which fixes the order of every list.
+    zero_gradient : set of (initializer, activation, depth)
+        Combinations whose first-layer gradient is exactly zero at init.
+
+    Returns
+    -------
+    list of Finding
+        Headings with their statements.
+    """
     counts = verdict_counts(summary)
     overview = (
         f"{len(summary)} combinations ({len(grid.initializers)} initializers \u00d7 "

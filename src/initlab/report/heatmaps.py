@@ -270,7 +270,30 @@ def plot_heatmaps(
     n_seeds: int = 0,
     part: str = "",
 ) -> Figure:
-    """One page of heatmaps at ``depth`` (``metrics`` panels, 2 x 2 when there are four)."""
+    """One page of heatmaps at ``depth`` (``metrics`` panels, 2 x 2 when there are four).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv``: one row per initializer x activation x depth.
+    depth : int
+        The depth shown.
+    rows, cols : sequence of str
+        Initializers (rows) and activations (columns), in configuration order.
+    metrics : sequence of HeatmapMetric
+        One panel each (default: accuracy, gradient ratio, dead and saturated fractions).
+    zero_gradient : set of (initializer, activation, depth)
+        Combinations whose first-layer gradient is exactly zero (labelled ``-inf``).
+    n_seeds : int
+        Seeds per combination, for the subtitle (0: not stated).
+    part : str
+        ``part k of n`` when the depth is split over pages.
+
+    Returns
+    -------
+    Figure
+        A landscape A4 page.
+    """
     n_seeds_s = f", mean over {n_seeds} seed{'s' if n_seeds > 1 else ''}" if n_seeds else ""
     fig = new_page(
         f"Trainability heatmaps at depth {depth}" + (f" ({part})" if part else ""),

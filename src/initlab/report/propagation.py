@@ -126,7 +126,28 @@ def plot_gradient_flow(
     quantity: str = "delta_rms",
 ) -> Figure:
     """Gradient flow at init at ``depth``: one panel per activation, one line per initializer
-    (mean over seeds)."""
+    (mean over seeds), log y axis.
+
+    Parameters
+    ----------
+    layers : DataFrame
+        ``layers.csv`` (rows at step 0 are used).
+    summary : DataFrame
+        ``summary.csv``, for the combinations with diverged seeds (dashed).
+    depth : int
+        Number of hidden layers of the networks shown (the deepest of the grid).
+    initializers, activations : sequence of str
+        Lines and panels, in configuration order.
+    colors : mapping
+        Colour per initializer.
+    quantity : {"delta_rms", "wgrad_norm"}
+        rms of ``dL/dz`` per layer, or the Frobenius norm of ``dL/dW``.
+
+    Returns
+    -------
+    Figure
+        A landscape A4 page.
+    """
     if quantity not in GRADIENT_QUANTITIES:
         raise ValueError(f"quantity: got {quantity!r}; allowed: {', '.join(GRADIENT_QUANTITIES)}")
     label = GRADIENT_QUANTITIES[quantity]
@@ -258,6 +279,26 @@ def plot_distributions(
     One row per (initializer, activation) pair at ``depth``; columns: activations at init,
     activations at the end, |delta| at init, |delta| at the end (mean over seeds of each
     quantile).
+
+    Parameters
+    ----------
+    layers : DataFrame
+        ``layers.csv`` (``a_qXX`` and ``absdelta_qXX`` columns; step 0 and each run's last step).
+    runs : DataFrame
+        ``runs.csv``: diverged runs have no end-of-training state and are named instead.
+    pairs : sequence of (str, str)
+        The (initializer, activation) rows of this page.
+    depth : int
+        The depth shown.
+    colors : mapping
+        Colour per initializer.
+    part : str
+        ``part k of n`` when the pairs are split over pages.
+
+    Returns
+    -------
+    Figure
+        A landscape A4 page.
     """
     fig = new_page(
         f"Per-layer distributions at depth {depth}" + (f" ({part})" if part else ""),

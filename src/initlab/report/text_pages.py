@@ -116,6 +116,40 @@ def findings_lines(findings: Sequence[Finding]) -> list[list[TextLine]]:
     return blocks
 
 
+def claims_lines(claims: pd.DataFrame) -> list[list[TextLine]]:
+    """The published-claim checks (claims.csv) as blocks: verdict and claim, then the
+    measurement and the note, each wrapped."""
+    blocks = []
+    for row in claims.itertuples(index=False):
+        block = [TextLine(f"[{str(row.verdict).upper()}]  {row.claim}  ({row.source})", bold=True)]
+        block.extend(_bullet(f"Measured: {row.measured}"))
+        if isinstance(row.note, str) and row.note:
+            block.extend(_bullet(f"Note: {row.note}"))
+        block.append(TextLine(""))
+        blocks.append(block)
+    return blocks
+
+
+def plot_claims(lines: Sequence[TextLine], part: str = "") -> Figure:
+    """One page of "published claim -> what this study measured -> held / did not hold"."""
+    fig = _text_page("Published claims checked by this study" + (f" ({part})" if part else ""))
+    _draw_lines(fig, lines)
+    fig.text(
+        _LEFT,
+        0.025,
+        wrap(
+            "From claims.csv (initlab.claims): each check and its threshold were fixed before the "
+            "study was run; a claim that does not hold on this dataset and budget is reported as "
+            "such, with the reason where one is known.",
+            190,
+        ),
+        fontsize=7.5,
+        va="bottom",
+        ha="left",
+    )
+    return fig
+
+
 def plot_findings(lines: Sequence[TextLine], part: str = "") -> Figure:
     """One findings page (``lines`` from :func:`paginate` of :func:`findings_lines`)."""
     fig = _text_page("Findings" + (f" ({part})" if part else ""))

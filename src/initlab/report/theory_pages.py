@@ -105,7 +105,24 @@ def plot_theory_vs_measurement(
     colors: Mapping[str, Color],
 ) -> Figure:
     """q^l (top row) and the relative gradient rms (bottom row) against layer, theory line vs
-    measured points, one column per highlight pair at ``depth``."""
+    measured points, one column per highlight pair at ``depth``.
+
+    Parameters
+    ----------
+    theory_df : DataFrame
+        ``theory.csv``: predictions and measurements per combination x layer.
+    pairs : sequence of (str, str)
+        The highlighted (initializer, activation) pairs.
+    depth : int
+        The depth shown (the deepest of the grid).
+    colors : mapping
+        Colour per initializer.
+
+    Returns
+    -------
+    Figure
+        A landscape A4 page.
+    """
     fig = new_page(
         f"Theory vs measurement at initialization, depth {depth}",
         subtitle="mean-field recursion (Poole et al. 2016; Schoenholz et al. 2017) "
@@ -408,7 +425,26 @@ def plot_phase_diagram(
     n_points: int = PHASE_POINTS,
 ) -> Figure:
     """Order/chaos phase diagram (Poole et al. 2016 Fig. 1d; google/neural-tangents
-    phase_diagram notebook): ``chi_1 = 1`` lines, initializers as points."""
+    phase_diagram notebook): ``chi_1 = 1`` lines, initializers as points.
+
+    Parameters
+    ----------
+    acts : sequence of Activation
+        The grid's activations (built-in or custom); one critical line each.
+    points : mapping of str to float
+        Hidden-layer ``sigma_w2`` per initializer (:func:`initlab.report.data.hidden_sigma_w2`).
+    bias_std : float
+        The study's bias standard deviation; the points sit at ``sigma_b2 = bias_std**2``.
+    colors, markers : mapping
+        Colour and marker per initializer.
+    n_points : int
+        ``sigma_b2`` values per critical line (quadratically spaced from 0).
+
+    Returns
+    -------
+    Figure
+        A landscape A4 page.
+    """
     fig = new_page(
         "Order/chaos phase diagram",
         subtitle="edge of chaos chi1 = sigma_w^2 E[phi'(sqrt(q*) z)^2] = 1 for each "

@@ -92,7 +92,30 @@ def plot_learning_curves(
     n_classes: int | None = None,
 ) -> Figure:
     """Learning curves of ``activation``: train loss (top) and validation accuracy (bottom)
-    against epoch, one column per depth, one line per initializer."""
+    against epoch, one column per depth, one line per initializer.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        ``curves.csv``: one row per run x checkpoint.
+    runs : DataFrame
+        ``runs.csv``, for the diverged runs and their steps (``x`` markers).
+    activation : str
+        The activation of this page.
+    depths, initializers : sequence
+        Columns and lines, in configuration order.
+    colors : mapping
+        Colour per initializer.
+    target : float
+        Target accuracy (dashed line).
+    n_classes : int, optional
+        Number of classes; draws the chance level.
+
+    Returns
+    -------
+    Figure
+        A landscape A4 page.
+    """
     fig = new_page(
         f"Learning curves: {activation}",
         subtitle="mean over seeds with min-max band; one column per depth, one line "
@@ -221,7 +244,26 @@ def plot_depth_scaling(
     target: float,
     n_classes: int | None = None,
 ) -> Figure:
-    """Mean final test accuracy against depth per initializer, one panel per activation."""
+    """Mean final test accuracy against depth per initializer, one panel per activation.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv``.
+    initializers, activations, depths : sequence
+        The grid, in configuration order.
+    colors : mapping
+        Colour per initializer.
+    target : float
+        Target accuracy of the study (dashed line).
+    n_classes : int, optional
+        Number of classes; draws the chance level ``1 / n_classes``.
+
+    Returns
+    -------
+    Figure
+        A landscape A4 page.
+    """
     fig = new_page(
         "Depth scaling: test accuracy against depth",
         subtitle="mean final test accuracy over seeds with 95% Student-t interval "

@@ -103,6 +103,14 @@ def plan_pages(config: Mapping[str, Any], tables: Tables) -> list[Page]:
     deepest = grid.deepest
     pages: list[Page] = []
 
+    if tables.claims is not None and len(tables.claims):
+        chunks = text_pages.paginate(
+            text_pages.claims_lines(tables.claims), text_pages.FINDINGS_LINES_PER_PAGE
+        )
+        for k, lines in enumerate(chunks):
+            build = partial(text_pages.plot_claims, lines, _part(k, len(chunks)))
+            pages.append(Page("claims", build))
+
     found = fnd.derive_findings(summary, runs, grid, zero_grad)
     chunks = text_pages.paginate(
         text_pages.findings_lines(found), text_pages.FINDINGS_LINES_PER_PAGE
@@ -243,6 +251,7 @@ def plan_pages(config: Mapping[str, Any], tables: Tables) -> list[Page]:
 
 
 SECTION_TITLES = {
+    "claims": "Published claims: held or not",
     "findings": "Findings",
     "heatmaps": "Trainability heatmaps per depth",
     "gradient_flow": "Gradient flow at initialization",
