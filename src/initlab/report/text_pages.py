@@ -121,7 +121,8 @@ def claims_lines(claims: pd.DataFrame) -> list[list[TextLine]]:
     measurement and the note, each wrapped."""
     blocks = []
     for row in claims.itertuples(index=False):
-        block = [TextLine(f"[{str(row.verdict).upper()}]  {row.claim}  ({row.source})", bold=True)]
+        heading = f"[{str(row.verdict).upper()}]  {row.claim}  ({row.source})"
+        block = [TextLine(part, bold=True) for part in wrap(heading, _WRAP - 15).split("\n")]
         block.extend(_bullet(f"Measured: {row.measured}"))
         if isinstance(row.note, str) and row.note:
             block.extend(_bullet(f"Note: {row.note}"))
