@@ -21,7 +21,14 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from initlab.report import findings as fnd
-from initlab.report import heatmaps, propagation, text_pages, theory_pages, training
+from initlab.report import (
+    heatmaps,
+    propagation,
+    text_pages,
+    theory_pages,
+    trainability,
+    training,
+)
 from initlab.report.data import (
     Grid,
     Tables,
@@ -228,6 +235,13 @@ def plan_pages(config: Mapping[str, Any], tables: Tables) -> list[Page]:
         )
     )
 
+    swept = trainability.sweep_activations(tables.theory, grid.activations)
+    if swept:
+        build = partial(
+            trainability.plot_sigma_depth_heatmaps, summary, tables.theory, swept, target
+        )
+        pages.append(Page("trainability", build))
+
     rows = text_pages.summary_table_rows(summary, zero_grad)
     per = text_pages.SUMMARY_ROWS_PER_PAGE
     n_app = max(1, math.ceil(len(rows) / per))
@@ -260,6 +274,7 @@ SECTION_TITLES = {
     "depth_scaling": "Depth scaling",
     "theory": "Theory vs measurement",
     "phase_diagram": "Order/chaos phase diagram",
+    "trainability": "Trainability over sigma_w^2 x depth (6 xi_c)",
     "appendix": "Appendix: summary table",
 }
 """Table-of-contents titles of the page sections."""

@@ -1,0 +1,133 @@
+"""Trainability over (sigma_w^2, depth) with the mean-field depth scale drawn over it.
+
+Schoenholz et al. (2017, ICLR, "Deep Information Propagation") found that random tanh networks
+train when their depth is below about six correlation depth scales, ``L <~ 6 xi_c``. When a
+study sweeps the weight variance (several initializers of one activation with distinct hidden
+``sigma_w^2``), this page shows mean test accuracy over ``sigma_w^2`` x depth for each such
+activation, with ``6 xi_c(sigma_w^2)`` from ``theory.csv`` drawn over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from initlab.report.style import new_page, panel_grid, set_footnote
+
+__all__ = ["MIN_SWEEP", "plot_sigma_depth_heatmaps", "sweep_activations"]
+
+MIN_SWEEP = 3
+"""Distinct hidden sigma_w^2 values an activation needs for the page to be drawn."""
+
+
+def _sweep(theory: pd.DataFrame, activation: str) -> pd.DataFrame:
+    """One row per initializer: hidden-layer sigma_w^2 and xi_c of ``activation``."""
+    rows = theory[(theory["activation"] == activation) & (theory["layer"] == 2)]
+    per = rows.groupby("initializer", sort=False)[["sigma_w2", "xi_c"]].first().reset_index()
+    return per[np.isfinite(per["sigma_w2"])].sort_values("sigma_w2", kind="stable")
+
+
+def sweep_activations(theory: pd.DataFrame, activations: Sequence[str]) -> list[str]:
+    """The activations whose initializers span at least :data:`MIN_SWEEP` distinct sigma_w^2."""
+    if theory.empty or "layer" not in theory:
+        return []
+    return [a for a in activations if _sweep(theory, a)["sigma_w2"].round(6).nunique() >= MIN_SWEEP]
+
+
+def plot_sigma_depth_heatmaps(
+    summary: pd.DataFrame, theory: pd.DataFrame, activations: Sequence[str], target: float
+) -> Figure:
+    """Mean test accuracy over hidden ``sigma_w^2`` (columns) x depth (rows), one panel per
+    activation, with the ``6 xi_c`` trainability depth of mean-field theory overlaid.
+
+    Parameters
+    ----------
+    summary, theory : DataFrame
+        ``summary.csv`` and ``theory.csv`` of the study.
+    activations : sequence of str
+        From :func:`sweep_activations`.
+    target : float
+        The study's target accuracy (cells at or above it are outlined).
+
+    Returns
+    -------
+    Figure
+    """
+    fig = new_page(
+        "Trainability against weight variance and depth",
+        subtitle="mean final test accuracy over seeds; white line: 6 xi_c, the depth up to which "
+        "mean-field theory expects random networks to train (Schoenholz et al. 2017)",
+    )
+    rows, cols = panel_grid(len(activations))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    image = None
+    for ax, act in zip(axes, activations, strict=False):
+        sweep = _sweep(theory, act)
+        depths = sorted(summary.loc[summary["activation"] == act, "depth"].unique())
+        acc = np.full((len(depths), len(sweep)), np.nan)
+        diverged = np.zeros_like(acc, dtype=bool)
+        for j, init in enumerate(sweep["initializer"]):
+            for i, depth in enumerate(depths):
+                row = summary[
+                    (summary["initializer"] == init)
+                    & (summary["activation"] == act)
+                    & (summary["depth"] == depth)
+                ]
+                if len(row):
+                    acc[i, j] = row["final_test_acc_mean"].iloc[0]
+                    diverged[i, j] = row["verdict"].iloc[0] == "diverged"
+        image = ax.imshow(acc, origin="lower", aspect="auto", vmin=0, vmax=1, cmap="viridis")
+        for i in range(len(depths)):
+            for j in range(len(sweep)):
+                label = "div" if diverged[i, j] else f"{acc[i, j]:.2f}"
+                if np.isfinite(acc[i, j]) or diverged[i, j]:
+                    color = "white" if not np.isfinite(acc[i, j]) or acc[i, j] < 0.6 else "black"
+                    weight = "bold" if np.isfinite(acc[i, j]) and acc[i, j] >= target else None
+                    ax.text(
+                        j,
+                        i,
+                        label,
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color=color,
+                        fontweight=weight,
+                    )
+        # 6 xi_c in depth units -> row coordinates by interpolating over the depth axis
+        six_xi = 6.0 * sweep["xi_c"].to_numpy(dtype=float)
+        idx = np.arange(len(depths), dtype=float)
+        finite_depths = np.asarray(depths, dtype=float)
+        y = np.interp(np.minimum(six_xi, 1e9), finite_depths, idx, left=-0.5, right=len(depths))
+        ax.plot(
+            np.arange(len(sweep)),
+            np.clip(y, -0.5, len(depths) - 0.5),
+            color="white",
+            lw=2.0,
+            marker="o",
+            ms=3,
+        )
+        ax.set_xticks(range(len(sweep)), [f"{v:.3g}" for v in sweep["sigma_w2"]], rotation=45)
+        ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+        ax.set_xlabel("sigma_w^2 of the hidden layers (fan_in Var[W])")
+        ax.set_ylabel("depth (hidden layers)")
+        ax.set_title(act)
+        ax.grid(False)
+    for ax in axes[len(activations) :]:
+        ax.set_visible(False)
+    if image is not None:
+        fig.colorbar(
+            image, ax=list(axes[: len(activations)]), label="test accuracy (fraction)", shrink=0.8
+        )
+    set_footnote(
+        fig,
+        "Columns are the study's initializers of each activation, sorted by their hidden-layer "
+        "sigma_w^2; xi_c = -1/ln chi_c* from theory.csv (infinite at the edge of chaos, where "
+        "the line leaves the top of the panel). The line is drawn through the cells' row "
+        "positions by interpolating 6 xi_c between the grid's depths; below the first depth it "
+        "sits at the bottom edge. Bold values reach the target accuracy; 'div': more than half "
+        "of the seeds diverged.",
+    )
+    return fig
