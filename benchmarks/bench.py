@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -101,10 +103,12 @@ def section_header(title: str) -> None:
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Print a GitHub-markdown table, columns padded; numbers right-aligned."""
     rows = [[str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in
-              enumerate(headers)]
-    numeric = [all(_looks_numeric(r[i]) for r in rows) if rows else False for i in
-               range(len(headers))]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    numeric = [
+        all(_looks_numeric(r[i]) for r in rows) if rows else False for i in range(len(headers))
+    ]
 
     def fmt(cells: Sequence[str]) -> str:
         out = []
@@ -113,8 +117,13 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         return "| " + " | ".join(out) + " |"
 
     print(fmt(headers))
-    print("|" + "|".join(("-" * (w + 1) + ":") if numeric[i] else ("-" * (w + 2)) for i, w in
-                         enumerate(widths)) + "|")
+    print(
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if numeric[i] else ("-" * (w + 2)) for i, w in enumerate(widths)
+        )
+        + "|"
+    )
     for r in rows:
         print(fmt(r))
     sys.stdout.flush()
@@ -166,8 +175,12 @@ _WRAPPER = textwrap.dedent(
 )
 
 
-def measure(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None,
-            check: bool = True) -> dict[str, Any]:
+def measure(
+    cmd: Sequence[str],
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> dict[str, Any]:
     """Run ``cmd`` under a fresh wrapper process; return wall seconds and the peak RSS.
 
     The wrapper reads ``getrusage(RUSAGE_CHILDREN)`` after the command ends, so ``maxrss_kib``
@@ -176,8 +189,7 @@ def measure(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | N
     fd, out = tempfile.mkstemp(prefix="bench-measure-", suffix=".json")
     os.close(fd)
     try:
-        subprocess.run([sys.executable, "-c", _WRAPPER, out, *cmd], cwd=cwd, env=env,
-                       check=True)
+        subprocess.run([sys.executable, "-c", _WRAPPER, out, *cmd], cwd=cwd, env=env, check=True)
         result = json.loads(Path(out).read_text())
         result["output"] = Path(out + ".log").read_text(errors="replace")
     finally:
@@ -185,8 +197,9 @@ def measure(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | N
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(p)
     if check and result["rc"] != 0:
-        raise RuntimeError(f"command failed ({result['rc']}): {' '.join(cmd)}\n"
-                           f"{result['output'][-3000:]}")
+        raise RuntimeError(
+            f"command failed ({result['rc']}): {' '.join(cmd)}\n{result['output'][-3000:]}"
+        )
     return result
 
 
@@ -245,15 +258,32 @@ def machine_facts() -> dict[str, Any]:
         "numpy": np.__version__,
         "initlab": initlab.__version__,
         "blas_runtime": [
-            {k: i.get(k) for k in ("internal_api", "version", "architecture", "threading_layer",
-                                   "num_threads", "filepath")}
+            {
+                k: i.get(k)
+                for k in (
+                    "internal_api",
+                    "version",
+                    "architecture",
+                    "threading_layer",
+                    "num_threads",
+                    "filepath",
+                )
+            }
             for i in blas
         ],
-        "blas_build": {k: build.get(k) for k in ("name", "version", "openblas configuration")
-                       if k in build},
-        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
-                                           "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
-                if k in os.environ},
+        "blas_build": {
+            k: build.get(k) for k in ("name", "version", "openblas configuration") if k in build
+        },
+        "env": {
+            k: os.environ[k]
+            for k in (
+                "OPENBLAS_CORETYPE",
+                "OPENBLAS_L2_SIZE",
+                "OPENBLAS_NUM_THREADS",
+                "OMP_NUM_THREADS",
+            )
+            if k in os.environ
+        },
         "loadavg_start": os.getloadavg(),
     }
 
@@ -263,22 +293,32 @@ def print_header(facts: dict[str, Any], args: argparse.Namespace) -> None:
     print()
     mode = "quick" if args.quick else "full"
     print(f"- date: {facts['date']}; mode: {mode}; sections: {', '.join(args.sections)}")
-    print(f"- machine: {facts['cpu']}, {facts['logical_cpus']} logical CPUs "
-          f"({facts['usable_cpus']} usable), {facts['mem_gib']:.1f} GiB RAM")
+    print(
+        f"- machine: {facts['cpu']}, {facts['logical_cpus']} logical CPUs "
+        f"({facts['usable_cpus']} usable), {facts['mem_gib']:.1f} GiB RAM"
+    )
     print(f"- python {facts['python']}, numpy {facts['numpy']}, initlab {facts['initlab']}")
     for b in facts["blas_runtime"]:
-        print(f"- BLAS (threadpoolctl): {b['internal_api']} {b['version']}, kernel "
-              f"{b['architecture']}, {b['threading_layer']} threading, "
-              f"{b['num_threads']} threads by default; {Path(b['filepath'] or '?').name}")
+        print(
+            f"- BLAS (threadpoolctl): {b['internal_api']} {b['version']}, kernel "
+            f"{b['architecture']}, {b['threading_layer']} threading, "
+            f"{b['num_threads']} threads by default; {Path(b['filepath'] or '?').name}"
+        )
     if facts["blas_build"]:
-        print(f"- BLAS (numpy.show_config): {facts['blas_build'].get('name')} "
-              f"{facts['blas_build'].get('version')}")
-    print("- measured with BLAS pinned to 1 thread (threadpoolctl.threadpool_limits(1)), "
-          "float32; child processes run with `--threads 1` where initlab offers it")
+        print(
+            f"- BLAS (numpy.show_config): {facts['blas_build'].get('name')} "
+            f"{facts['blas_build'].get('version')}"
+        )
+    print(
+        "- measured with BLAS pinned to 1 thread (threadpoolctl.threadpool_limits(1)), "
+        "float32; child processes run with `--threads 1` where initlab offers it"
+    )
     env = ", ".join(f"{k}={v}" for k, v in facts["env"].items()) or "none set"
     print(f"- BLAS environment variables: {env}")
-    print(f"- load average 1/5/15 min at start: {loadavg()} on {facts['logical_cpus']} CPUs "
-          "(other processes' load lowers every absolute figure)")
+    print(
+        f"- load average 1/5/15 min at start: {loadavg()} on {facts['logical_cpus']} CPUs "
+        "(other processes' load lowers every absolute figure)"
+    )
     sys.stdout.flush()
 
 
@@ -305,14 +345,23 @@ def synthetic_dataset() -> Any:
 
 def n_params(width: int, depth: int) -> int:
     sizes = [N_FEATURES, *([width] * depth), N_CLASSES]
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
 def make_spec(width: int, depth: int, batch: int, epochs: int) -> Any:
     from initlab.config import RunSpec
 
-    return RunSpec(INITIALIZER, ACTIVATION, depth, width=width, dataset="synthetic",
-                   batch_size=batch, epochs=epochs, checkpoint_every=1, dtype="float32")
+    return RunSpec(
+        INITIALIZER,
+        ACTIVATION,
+        depth,
+        width=width,
+        dataset="synthetic",
+        batch_size=batch,
+        epochs=epochs,
+        checkpoint_every=1,
+        dtype="float32",
+    )
 
 
 def matmul_blocks(width: int, batch: int, n_blocks: int, block_s: float) -> list[float]:
@@ -335,8 +384,9 @@ def matmul_blocks(width: int, batch: int, n_blocks: int, block_s: float) -> list
     return rates
 
 
-def useful_share(width: int, depth: int, batch: int, epochs: int, steps: int,
-                 record: bool, probe: int = 256) -> float:
+def useful_share(
+    width: int, depth: int, batch: int, epochs: int, steps: int, record: bool, probe: int = 256
+) -> float:
     """Counted training FLOPs / all matmul FLOPs a train() call executes.
 
     Executed: the training steps (6 P per sample), one forward over the training and validation
@@ -355,72 +405,128 @@ def useful_share(width: int, depth: int, batch: int, epochs: int, steps: int,
 def engine_shapes(quick: bool) -> list[tuple[int, int, int]]:
     if quick:
         return list(QUICK_SHAPES)
-    return [(w, d, b) for d in FULL_GRID["depths"] for w in FULL_GRID["widths"]
-            for b in FULL_GRID["batches"]]
+    return [
+        (w, d, b)
+        for d in FULL_GRID["depths"]
+        for w in FULL_GRID["widths"]
+        for b in FULL_GRID["batches"]
+    ]
 
 
 def run_engine(args: argparse.Namespace, cache: dict[str, Any]) -> list[dict[str, Any]]:
-    """Time train() with record=True and record=False on every shape (shared by 3 sections)."""
+    """Time train() with record=True and record=False on every shape (shared by 3 sections).
+
+    When section ``torch`` was asked for and an interpreter with torch is found, the PyTorch
+    loop of each shape runs right after that shape's initlab calls, so both see the same load.
+    """
     if "engine" in cache:
         return cache["engine"]
     from initlab.train import train
 
     ds = synthetic_dataset()
     epochs = 2 if args.quick else 3
-    budget = 0.4 if args.quick else 1.2  # seconds of timed train() calls per mode and shape
+    budget = 0.5 if args.quick else 2.0  # seconds of timed calls per mode and shape
     max_reps = 3 if args.quick else 5
+    settings = {
+        "epochs": epochs,
+        "n_train": N_TRAIN,
+        "n_val": N_VAL,
+        "n_test": N_TEST,
+        "budget_s": budget,
+        "max_reps": max_reps,
+    }
+    cache["engine_settings"] = settings
+    worker = None
+    if "torch" in args.sections:
+        py, version = find_torch_python(args)
+        cache["torch_python"] = (py, version)
+        if py is not None:
+            worker = TorchWorker(py, ds)
+            cache["torch_info"] = worker.info
+            cache["torch_check"] = torch_equivalence_check(worker, ds, epochs)
     results = []
-    print(f"(engine runs: {epochs} epochs of {N_TRAIN} samples, statistics every epoch, "
-          f"{INITIALIZER} + {ACTIVATION}, SGD momentum 0.9, lr 0.01)", flush=True)
+    print(
+        f"(engine runs: {epochs} epochs of {N_TRAIN} samples, statistics every epoch, "
+        f"{INITIALIZER} + {ACTIVATION}, SGD momentum 0.9, lr 0.01"
+        + ("; each shape's PyTorch loop runs right after it" if worker else "")
+        + ")",
+        flush=True,
+    )
     train(make_spec(64, 2, 64, 1), ds)  # first call pays lazy imports and caches
-    for width, depth, batch in engine_shapes(args.quick):
-        spec = make_spec(width, depth, batch, epochs)
-        warm = make_spec(width, depth, batch, 1)
-        t_start = time.perf_counter()
-        mm = matmul_blocks(width, batch, 5, 0.04)
-        train(warm, ds)  # untimed: first-touch page faults of this shape's buffers
-        times: dict[bool, list[float]] = {True: [], False: []}
-        summaries: dict[bool, dict[str, Any]] = {}
-        steps = 0
-        while True:
-            for record in (True, False):
-                t = time.perf_counter()
-                res = train(spec, ds, record=record)
-                times[record].append(time.perf_counter() - t)
-                summaries[record] = res.summary
-                steps = res.timing["steps"]
-            n = len(times[True])
-            if n >= max_reps or min(sum(times[True]), sum(times[False])) >= budget:
-                break
-        mm += matmul_blocks(width, batch, 5, 0.04)
-        t_rec, t_norec = statistics.median(times[True]), statistics.median(times[False])
-        samples = steps * batch
-        P = n_params(width, depth)
-        row = {
-            "width": width, "depth": depth, "batch": batch, "params": P, "epochs": epochs,
-            "steps": steps, "samples": samples, "reps": len(times[True]),
-            "t_record": t_rec, "t_norecord": t_norec,
-            "times_record": times[True], "times_norecord": times[False],
-            "samples_per_s": samples / t_rec,
-            "gflops": 6.0 * P * samples / t_rec / 1e9,
-            "gflops_norecord": 6.0 * P * samples / t_norec / 1e9,
-            "matmul_gflops": statistics.median(mm),
-            "matmul_blocks": mm,
-            "share_record": useful_share(width, depth, batch, epochs, steps, True),
-            "share_norecord": useful_share(width, depth, batch, epochs, steps, False),
-            "diverged": bool(summaries[True]["diverged"]),
-            "init_train_loss": summaries[True]["init_train_loss"],
-            "final_train_loss": summaries[True]["final_train_loss"],
-        }
-        row["ratio"] = row["gflops"] / row["matmul_gflops"]
-        row["ratio_norecord"] = row["gflops_norecord"] / row["matmul_gflops"]
-        results.append(row)
-        print(f"  w{width:<5} d{depth:<3} b{batch:<4} {row['gflops']:7.1f} GFLOP/s "
-              f"(matmul {row['matmul_gflops']:6.1f}), {time.perf_counter() - t_start:6.1f} s, "
-              f"load {loadavg()}", flush=True)
+    try:
+        for width, depth, batch in engine_shapes(args.quick):
+            spec = make_spec(width, depth, batch, epochs)
+            t_start = time.perf_counter()
+            load_before = os.getloadavg()[0]
+            mm = matmul_blocks(width, batch, 5, 0.04)
+            train(make_spec(width, depth, batch, 1), ds)  # untimed warm-up of this shape
+            times: dict[bool, list[float]] = {True: [], False: []}
+            summaries: dict[bool, dict[str, Any]] = {}
+            steps = 0
+            while True:
+                for record in (True, False):
+                    t = time.perf_counter()
+                    res = train(spec, ds, record=record)
+                    times[record].append(time.perf_counter() - t)
+                    summaries[record] = res.summary
+                    steps = res.timing["steps"]
+                n = len(times[True])
+                if n >= max_reps or min(sum(times[True]), sum(times[False])) >= budget:
+                    break
+            mm += matmul_blocks(width, batch, 5, 0.04)
+            t_rec, t_norec = statistics.median(times[True]), statistics.median(times[False])
+            samples = steps * batch
+            P = n_params(width, depth)
+            pairs = [a / b - 1 for a, b in zip(times[True], times[False], strict=True)]
+            row = {
+                "width": width,
+                "depth": depth,
+                "batch": batch,
+                "params": P,
+                "epochs": epochs,
+                "steps": steps,
+                "samples": samples,
+                "reps": len(times[True]),
+                "t_record": t_rec,
+                "t_norecord": t_norec,
+                "times_record": times[True],
+                "times_norecord": times[False],
+                "samples_per_s": samples / t_rec,
+                "gflops": 6.0 * P * samples / t_rec / 1e9,
+                "gflops_norecord": 6.0 * P * samples / t_norec / 1e9,
+                "overhead_pairs": pairs,
+                "overhead": statistics.median(pairs),
+                "matmul_gflops": statistics.median(mm),
+                "matmul_blocks": mm,
+                "share_record": useful_share(width, depth, batch, epochs, steps, True),
+                "share_norecord": useful_share(width, depth, batch, epochs, steps, False),
+                "diverged": bool(summaries[True]["diverged"]),
+                "init_train_loss": summaries[True]["init_train_loss"],
+                "final_train_loss": summaries[True]["final_train_loss"],
+            }
+            row["ratio"] = row["gflops"] / row["matmul_gflops"]
+            row["ratio_norecord"] = row["gflops_norecord"] / row["matmul_gflops"]
+            if worker is not None:
+                t = worker.run(spec, budget, max_reps)
+                row["torch_times"] = t["times"]
+                row["torch_samples_per_s"] = t["steps"] * batch / statistics.median(t["times"])
+                row["torch_init_train_loss"] = t["losses"][0]
+                row["torch_final_train_loss"] = t["losses"][-1]
+            row["load"] = (load_before + os.getloadavg()[0]) / 2
+            results.append(row)
+            extra = (
+                f", torch {row['torch_samples_per_s']:,.0f} samples/s" if worker is not None else ""
+            )
+            print(
+                f"  w{width:<5} d{depth:<3} b{batch:<4} {row['gflops']:7.1f} GFLOP/s "
+                f"(matmul {row['matmul_gflops']:6.1f}){extra}; "
+                f"{time.perf_counter() - t_start:6.1f} s, load {loadavg()}",
+                flush=True,
+            )
+    finally:
+        if worker is not None:
+            worker.close()
     cache["engine"] = results
-    cache["engine_settings"] = {"epochs": epochs, "n_train": N_TRAIN, "n_val": N_VAL,
-                                "n_test": N_TEST, "budget_s": budget, "max_reps": max_reps}
     return results
 
 
@@ -430,132 +536,181 @@ def section_engine(args: argparse.Namespace, cache: dict[str, Any]) -> None:
     s = cache["engine_settings"]
     print()
     table(
-        ["width", "depth", "batch", "params", "samples/s", "GFLOP/s", "matmul GFLOP/s",
-         "engine/matmul", "ceiling", "engine/(matmul x ceiling)"],
         [
-            [r["width"], r["depth"], r["batch"], f"{r['params']:,}", fnum(r["samples_per_s"]),
-             fnum(r["gflops"]), fnum(r["matmul_gflops"]), pct(r["ratio"]),
-             pct(r["share_record"]), pct(r["ratio"] / r["share_record"])
-             + (" DIVERGED" if r["diverged"] else "")]
+            "width",
+            "depth",
+            "batch",
+            "params",
+            "samples/s",
+            "GFLOP/s",
+            "matmul GFLOP/s",
+            "engine/matmul",
+            "ceiling",
+            "engine/(matmul x ceiling)",
+            "load",
+        ],
+        [
+            [
+                r["width"],
+                r["depth"],
+                r["batch"],
+                f"{r['params']:,}",
+                fnum(r["samples_per_s"]),
+                fnum(r["gflops"]),
+                fnum(r["matmul_gflops"]),
+                pct(r["ratio"]),
+                pct(r["share_record"]),
+                pct(r["ratio"] / r["share_record"]) + (" DIVERGED" if r["diverged"] else ""),
+                f"{r['load']:.1f}",
+            ]
             for r in rows
         ],
     )
     print()
-    print(textwrap.fill(
-        f"GFLOP/s counts 6 x params x training samples over the wall time of whole train() "
-        f"calls ({s['epochs']} epochs of {s['n_train']} samples, statistics at every epoch, "
-        f"median of up to {s['max_reps']} calls after one untimed 1-epoch warm-up), nothing "
-        f"subtracted. matmul GFLOP/s: numpy's (batch x width) @ (width x width) in float32 in "
-        f"this process, median of 10 blocks taken before and after the shape's runs. "
-        f"'ceiling' is the share of the matmul FLOPs a train() call executes that the "
-        f"6 x params x samples count covers: every checkpoint also runs a forward pass over "
-        f"the full training and validation splits ({s['n_train']} + {s['n_val']} samples) and "
-        f"the probe batch, so engine/matmul cannot exceed it even with free Python and "
-        f"elementwise work; the last column is the efficiency on the matmuls actually run.",
-        width=100))
+    print(
+        textwrap.fill(
+            f"GFLOP/s counts 6 x params x training samples over the wall time of whole train() "
+            f"calls ({s['epochs']} epochs of {s['n_train']} samples, statistics at every epoch, "
+            f"median of up to {s['max_reps']} calls after one untimed 1-epoch warm-up), nothing "
+            f"subtracted. matmul GFLOP/s: numpy's (batch x width) @ (width x width) in float32 in "
+            f"this process, median of 10 blocks taken before and after the shape's runs. "
+            f"'ceiling' is the share of the matmul FLOPs a train() call executes that the "
+            f"6 x params x samples count covers: every checkpoint also runs a forward pass over "
+            f"the full training and validation splits ({s['n_train']} + {s['n_val']} samples) and "
+            f"the probe batch, so engine/matmul cannot exceed it even with free Python and "
+            f"elementwise work; 'engine/(matmul x ceiling)' is the efficiency on the matmuls "
+            f"actually run. 'load': 1-minute load average while the shape ran (2 CPUs: above ~1, "
+            f"other processes competed for the cores).",
+            width=100,
+        )
+    )
 
 
 def section_stats(args: argparse.Namespace, cache: dict[str, Any]) -> None:
     section_header("2. Statistics overhead: train(record=True) vs train(record=False)")
     rows = run_engine(args, cache)
     table(
-        ["width", "depth", "batch", "record=False s", "record=True s", "overhead"],
-        [[r["width"], r["depth"], r["batch"], fnum(r["t_norecord"]), fnum(r["t_record"]),
-          pct(r["t_record"] / r["t_norecord"] - 1)] for r in rows],
+        ["width", "depth", "batch", "record=False s", "record=True s", "pairs", "overhead", "load"],
+        [
+            [
+                r["width"],
+                r["depth"],
+                r["batch"],
+                fnum(r["t_norecord"]),
+                fnum(r["t_record"]),
+                r["reps"],
+                pct(r["overhead"]),
+                f"{r['load']:.1f}",
+            ]
+            for r in rows
+        ],
     )
-    over = [r["t_record"] / r["t_norecord"] - 1 for r in rows]
+    over = [r["overhead"] for r in rows]
     total = sum(r["t_record"] for r in rows) / sum(r["t_norecord"] for r in rows) - 1
     print()
-    print(f"overhead: median {pct(statistics.median(over))}, max {pct(max(over))}, "
-          f"time-weighted over all shapes {pct(total)}")
-    print(textwrap.fill(
-        "Same shapes, same settings; calls alternate record=True / record=False and the "
-        "medians are compared. record=False still evaluates loss and accuracy on the training "
-        "and validation splits at every checkpoint; what it skips is the probe batch's forward "
-        "and backward pass, the per-layer statistics and the update-ratio copies.",
-        width=100))
+    print(
+        f"overhead: median {pct(statistics.median(over))}, max {pct(max(over))}, "
+        f"time-weighted over all shapes {pct(total)}"
+    )
+    print(
+        textwrap.fill(
+            "Same shapes, same settings; calls alternate record=True / record=False and "
+            "'overhead' is the median over adjacent pairs of t(True) / t(False) - 1 (the columns "
+            "of seconds are medians). record=False still evaluates loss and accuracy on the "
+            "training and validation splits at every checkpoint; what it skips is the probe "
+            "batch's forward and backward pass, the per-layer statistics and the update-ratio "
+            "copies.",
+            width=100,
+        )
+    )
 
 
 # --- torch -------------------------------------------------------------------------------------
 
-_TORCH_WORKER = r'''
+_TORCH_WORKER = r"""
+# PyTorch side of the benchmark: reads one request per line on stdin, answers one JSON line.
 import json, sys, time
 import numpy as np
 import torch
 torch.set_num_threads(1)
 with np.load(sys.argv[1]) as z:
-    data = {k: z[k] for k in z.files}
-meta = json.loads(open(sys.argv[2]).read())
-out_path = sys.argv[3]
-Xtr = torch.from_numpy(data["X_train"]); ytr = torch.from_numpy(data["y_train"])
-Xva = torch.from_numpy(data["X_val"]); yva = torch.from_numpy(data["y_val"])
-orders = torch.from_numpy(data["orders"])
-results = []
-for job in meta["jobs"]:
-    key = job["key"]
-    Ws = [torch.from_numpy(data[f"{key}_W{i}"]) for i in range(job["n_layers"])]
-    bs = [torch.from_numpy(data[f"{key}_b{i}"]) for i in range(job["n_layers"])]
-    epochs, batch = job["epochs"], job["batch"]
-    n = Xtr.shape[0]
+    data = {k: torch.from_numpy(z[k]) for k in z.files}
+F = torch.nn.functional
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
 
-    def evaluate(model, X, y):
+
+def evaluate(model, X, y):
+    with torch.no_grad():
+        loss_sum, correct = 0.0, 0
+        for s in range(0, X.shape[0], 4096):
+            logits = model(X[s:s + 4096])
+            loss_sum += float(F.cross_entropy(logits, y[s:s + 4096], reduction="sum"))
+            correct += int((logits.argmax(1) == y[s:s + 4096]).sum())
+    return loss_sum / X.shape[0], correct / X.shape[0]
+
+
+def run(job, Ws, bs, orders, Xtr, ytr, Xva, yva):
+    layers = []
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        lin = torch.nn.Linear(W.shape[0], W.shape[1], dtype=W.dtype)
         with torch.no_grad():
-            loss_sum, correct = 0.0, 0
-            for s in range(0, X.shape[0], 4096):
-                logits = model(X[s:s + 4096])
-                loss_sum += float(torch.nn.functional.cross_entropy(
-                    logits, y[s:s + 4096], reduction="sum"))
-                correct += int((logits.argmax(1) == y[s:s + 4096]).sum())
-        return loss_sum / X.shape[0], correct / X.shape[0]
+            lin.weight.copy_(W.T)
+            lin.bias.copy_(b)
+        layers.append(lin)
+        if i < len(Ws) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    opt = torch.optim.SGD(model.parameters(), lr=job["lr"], momentum=job["momentum"])
+    n, batch, epochs = Xtr.shape[0], job["batch"], job["epochs"]
+    norms = torch.empty(epochs * ((n + batch - 1) // batch), len(linears))
+    losses, step = [], 0
+    for e in range(epochs):
+        losses.append(evaluate(model, Xtr, ytr)[0])  # a checkpoint: train and val splits
+        evaluate(model, Xva, yva)
+        order = orders[e]
+        for s in range(0, n, batch):
+            idx = order[s:s + batch]
+            loss = F.cross_entropy(model(Xtr[idx]), ytr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            norms[step] = torch.stack([torch.linalg.vector_norm(m.weight.grad) for m in linears])
+            opt.step()
+            step += 1
+    losses.append(evaluate(model, Xtr, ytr)[0])
+    evaluate(model, Xva, yva)
+    return step, losses
 
-    def run():
-        layers = []
-        for i, (W, b) in enumerate(zip(Ws, bs)):
-            lin = torch.nn.Linear(W.shape[0], W.shape[1])
-            with torch.no_grad():
-                lin.weight.copy_(W.T)
-                lin.bias.copy_(b)
-            layers.append(lin)
-            if i < len(Ws) - 1:
-                layers.append(torch.nn.ReLU())
-        model = torch.nn.Sequential(*layers)
-        linears = [m for m in model if isinstance(m, torch.nn.Linear)]
-        opt = torch.optim.SGD(model.parameters(), lr=job["lr"], momentum=job["momentum"])
-        steps = epochs * ((n + batch - 1) // batch)
-        norms = torch.empty(steps, len(linears))
-        losses = []
-        step = 0
-        for e in range(epochs):
-            losses.append(evaluate(model, Xtr, ytr)); evaluate(model, Xva, yva)
-            order = orders[e]
-            for s in range(0, n, batch):
-                idx = order[s:s + batch]
-                loss = torch.nn.functional.cross_entropy(model(Xtr[idx]), ytr[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                norms[step] = torch.stack(
-                    [torch.linalg.vector_norm(m.weight.grad) for m in linears])
-                opt.step()
-                step += 1
-        losses.append(evaluate(model, Xtr, ytr)); evaluate(model, Xva, yva)
-        return steps, losses
 
-    run()  # warm-up, untimed
+for line in sys.stdin:
+    req = json.loads(line)
+    job = req["job"]
+    with np.load(req["weights"]) as z:
+        Ws = [torch.from_numpy(z[f"W{i}"]) for i in range(job["n_layers"])]
+        bs = [torch.from_numpy(z[f"b{i}"]) for i in range(job["n_layers"])]
+        orders = torch.from_numpy(z["orders"])
+    sfx = "64" if job["dtype"] == "float64" else ""
+    args = (job, Ws, bs, orders, data["X_train" + sfx], data["y_train"],
+            data["X_val" + sfx], data["y_val"])
+    if job["check"]:  # one untimed run
+        steps, losses = run(*args)
+        print(json.dumps({"times": [], "steps": steps, "losses": losses}), flush=True)
+        continue
+    run(*args)  # warm-up, untimed
     times = []
     while True:
         t = time.perf_counter()
-        steps, losses = run()
+        steps, losses = run(*args)
         times.append(time.perf_counter() - t)
         if len(times) >= job["max_reps"] or sum(times) >= job["budget"]:
             break
-    results.append({"key": key, "times": times, "steps": steps,
-                    "init_train_loss": losses[0][0], "final_train_loss": losses[-1][0]})
-json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(),
-           "results": results}, open(out_path, "w"))
-'''
+    print(json.dumps({"times": times, "steps": steps, "losses": losses}), flush=True)
+"""
 
 
 def find_torch_python(args: argparse.Namespace) -> tuple[str | None, str]:
+    """An interpreter where ``import torch, numpy`` works: --torch-python, the environment
+    variable INITLAB_BENCH_TORCH_PYTHON, or this one."""
     candidates = []
     if args.torch_python:
         candidates.append(args.torch_python)
@@ -563,93 +718,171 @@ def find_torch_python(args: argparse.Namespace) -> tuple[str | None, str]:
         candidates.append(os.environ["INITLAB_BENCH_TORCH_PYTHON"])
     candidates.append(sys.executable)
     for py in candidates:
-        probe = subprocess.run([py, "-c", "import torch, numpy; print(torch.__version__)"],
-                               capture_output=True, text=True)
+        probe = subprocess.run(
+            [py, "-c", "import torch, numpy; print(torch.__version__)"],
+            capture_output=True,
+            text=True,
+        )
         if probe.returncode == 0:
             return py, probe.stdout.strip()
     return None, ""
 
 
-def section_torch(args: argparse.Namespace, cache: dict[str, Any]) -> None:
-    section_header("3. PyTorch comparison: initlab / PyTorch eager CPU throughput")
-    py, version = find_torch_python(args)
-    if py is None:
-        print("SKIPPED: `import torch` fails in this interpreter and no --torch-python (or "
-              "INITLAB_BENCH_TORCH_PYTHON) names one where it works. torch is not an initlab "
-              "dependency; to run this section, create a separate venv with torch and numpy "
-              "and pass its python (see benchmarks/README.md).")
-        return
-    rows = run_engine(args, cache)
-    from initlab.model import init_mlp
+class TorchWorker:
+    """A long-lived PyTorch process (its own interpreter: torch is no initlab dependency)."""
 
-    s = cache["engine_settings"]
-    ds = synthetic_dataset()
-    arrays: dict[str, np.ndarray] = {
-        "X_train": ds.X_train.astype(np.float32), "y_train": ds.y_train,
-        "X_val": ds.X_val.astype(np.float32), "y_val": ds.y_val,
-    }
-    jobs = []
-    orders = None
-    for r in rows:
-        spec = make_spec(r["width"], r["depth"], r["batch"], s["epochs"])
-        init_rng, order_rng = spec.rngs()  # exactly what train() draws
-        sizes = [N_FEATURES, *([spec.width] * spec.depth), N_CLASSES]
-        params = init_mlp(init_rng, sizes, spec.resolve_initializer(), dtype=np.float32)
-        o = np.stack([order_rng.permutation(N_TRAIN) for _ in range(spec.epochs)])
-        orders = o if orders is None else orders
-        if not np.array_equal(o, orders):  # same seeds, so the same order for every shape
-            raise RuntimeError("batch orders differ between shapes")
-        key = f"w{r['width']}d{r['depth']}b{r['batch']}"
-        for i, p in enumerate(params):
-            arrays[f"{key}_W{i}"], arrays[f"{key}_b{i}"] = p.W, p.b
-        jobs.append({"key": key, "n_layers": len(params), "epochs": spec.epochs,
-                     "batch": spec.batch_size, "lr": spec.learning_rate,
-                     "momentum": spec.momentum, "budget": s["budget_s"],
-                     "max_reps": s["max_reps"]})
-    arrays["orders"] = orders
-    with tempfile.TemporaryDirectory(prefix="initlab-bench-torch-") as tmp:
-        data, meta, out = (Path(tmp) / n for n in ("data.npz", "meta.json", "out.json"))
-        np.savez(data, **arrays)
-        meta.write_text(json.dumps({"jobs": jobs}))
-        (Path(tmp) / "worker.py").write_text(_TORCH_WORKER)
+    def __init__(self, python: str, ds: Any) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="initlab-bench-torch-"))
+        np.savez(
+            self.tmp / "data.npz",
+            X_train=ds.X_train.astype(np.float32),
+            X_val=ds.X_val.astype(np.float32),
+            X_train64=ds.X_train,
+            X_val64=ds.X_val,
+            y_train=ds.y_train,
+            y_val=ds.y_val,
+        )
+        (self.tmp / "worker.py").write_text(_TORCH_WORKER)
         env = child_env()
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-        print(f"(torch {version} in {py}, one thread; running {len(jobs)} shapes)", flush=True)
-        subprocess.run([py, str(Path(tmp) / "worker.py"), str(data), str(meta), str(out)],
-                       check=True, env=env)
-        res = json.loads(out.read_text())
-    by_key = {r["key"]: r for r in res["results"]}
+        self.proc = subprocess.Popen(
+            [python, str(self.tmp / "worker.py"), str(self.tmp / "data.npz")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.info = {**self._read(), "python": python}
+
+    def _read(self) -> dict[str, Any]:
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line:
+            raise RuntimeError(f"the torch worker stopped (exit code {self.proc.wait()})")
+        return json.loads(line)
+
+    def run(self, spec: Any, budget: float, max_reps: int, check: bool = False) -> dict[str, Any]:
+        """Train ``spec``'s network from initlab's own initial weights and batch order."""
+        from initlab.model import init_mlp
+
+        dtype = np.dtype(spec.dtype)
+        init_rng, order_rng = spec.rngs()  # exactly what train() draws
+        sizes = [N_FEATURES, *([spec.width] * spec.depth), N_CLASSES]
+        params = init_mlp(init_rng, sizes, spec.resolve_initializer(), dtype=dtype)
+        orders = np.stack([order_rng.permutation(N_TRAIN) for _ in range(spec.epochs)])
+        weights = self.tmp / "weights.npz"
+        arrays = {f"W{i}": p.W for i, p in enumerate(params)}
+        arrays.update({f"b{i}": p.b for i, p in enumerate(params)})
+        np.savez(weights, orders=orders, **arrays)
+        job = {
+            "n_layers": len(params),
+            "epochs": spec.epochs,
+            "batch": spec.batch_size,
+            "lr": spec.learning_rate,
+            "momentum": spec.momentum,
+            "budget": budget,
+            "max_reps": max_reps,
+            "dtype": spec.dtype,
+            "check": check,
+        }
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"weights": str(weights), "job": job}) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def torch_equivalence_check(worker: TorchWorker, ds: Any, epochs: int) -> dict[str, Any]:
+    """Train one shape in float64 in both engines; compare every checkpoint's training loss."""
+    from initlab.train import train
+
+    w, d, b = 128, 10, 64
+    spec = dataclasses.replace(make_spec(w, d, b, epochs), dtype="float64")
+    ref = train(spec, ds, record=False)
+    steps, losses = ref.layers["step"], ref.layers["train_loss"]
+    mine = [float(losses[steps == st][0]) for st in np.unique(steps)]
+    theirs = worker.run(spec, 0.0, 1, check=True)["losses"]
+    err = max(abs(a - c) / abs(a) for a, c in zip(mine, theirs, strict=True))
+    return {"shape": (w, d, b), "epochs": epochs, "checkpoints": len(mine), "max_rel_err": err}
+
+
+def section_torch(args: argparse.Namespace, cache: dict[str, Any]) -> None:
+    section_header("3. PyTorch comparison: initlab / PyTorch eager CPU throughput")
+    rows = run_engine(args, cache)
+    py, _ = cache.get("torch_python") or find_torch_python(args)
+    if py is None or "torch_info" not in cache:
+        print(
+            "SKIPPED: `import torch` fails in this interpreter and no --torch-python (or "
+            "INITLAB_BENCH_TORCH_PYTHON) names one where it works. torch is not an initlab "
+            "dependency; to run this section, create a separate venv with torch and numpy "
+            "and pass its python (see benchmarks/README.md)."
+        )
+        return
+    s, info, chk = cache["engine_settings"], cache["torch_info"], cache["torch_check"]
     out_rows = []
     for r in rows:
-        t = by_key[f"w{r['width']}d{r['depth']}b{r['batch']}"]
-        t_med = statistics.median(t["times"])
-        torch_sps = t["steps"] * r["batch"] / t_med
-        rel = abs(t["final_train_loss"] - r["final_train_loss"]) / max(
-            abs(r["final_train_loss"]), 1e-12)
-        r["torch_samples_per_s"] = torch_sps
-        r["torch_times"] = t["times"]
-        out_rows.append([
-            r["width"], r["depth"], r["batch"], fnum(r["samples_per_s"]),
-            fnum(r["samples"] / r["t_norecord"]), fnum(torch_sps),
-            f"{r['samples_per_s'] / torch_sps:.2f}x",
-            f"{r['samples'] / r['t_norecord'] / torch_sps:.2f}x",
-            f"{r['init_train_loss']:.4f} / {t['init_train_loss']:.4f}",
-            f"{rel:.1e}",
-        ])
-    table(["width", "depth", "batch", "initlab samples/s", "initlab no-stats samples/s",
-           "torch samples/s", "initlab/torch", "no-stats/torch", "initial loss initlab/torch",
-           "final loss rel. diff"], out_rows)
+        tsps = r["torch_samples_per_s"]
+        out_rows.append(
+            [
+                r["width"],
+                r["depth"],
+                r["batch"],
+                fnum(r["samples_per_s"]),
+                fnum(r["samples"] / r["t_norecord"]),
+                fnum(tsps),
+                f"{r['samples_per_s'] / tsps:.2f}",
+                f"{r['samples'] / r['t_norecord'] / tsps:.2f}",
+                f"{r['init_train_loss']:.4f} / {r['torch_init_train_loss']:.4f}",
+                f"{r['final_train_loss']:.4f} / {r['torch_final_train_loss']:.4f}",
+            ]
+        )
+    table(
+        [
+            "width",
+            "depth",
+            "batch",
+            "initlab samples/s",
+            "initlab no-stats samples/s",
+            "torch samples/s",
+            "initlab/torch",
+            "no-stats/torch",
+            "initial loss initlab / torch",
+            "final loss initlab / torch",
+        ],
+        out_rows,
+    )
+    ratios = [r["samples_per_s"] / r["torch_samples_per_s"] for r in rows]
+    w, d, b = chk["shape"]
     print()
-    print(textwrap.fill(
-        f"PyTorch {res['torch']} eager CPU, {res['threads']} thread: nn.Linear + ReLU with "
-        f"initlab's initial weights (transposed), torch.optim.SGD(momentum=0.9, same lr), the "
-        f"same mini-batch order, per-layer weight-gradient norms computed every step, and loss "
-        f"and accuracy on the training and validation splits at every epoch as initlab's "
-        f"checkpoints do. 'initlab' is train(record=True) (full statistics every epoch), "
-        f"'no-stats' is record=False. Times are whole loops (model built from the initial "
-        f"weights inside the timed region), median of up to {s['max_reps']} after a warm-up. "
-        f"Matching initial losses show the two run the same network; the final-loss "
-        f"difference is float32 rounding accumulated over the steps.", width=100))
+    print(
+        f"initlab/torch: median {statistics.median(ratios):.2f}, range "
+        f"{min(ratios):.2f} to {max(ratios):.2f}. Equivalence check in float64 (width {w}, "
+        f"depth {d}, batch {b}, {chk['epochs']} epochs): training loss at all "
+        f"{chk['checkpoints']} checkpoints, largest relative difference initlab vs torch = "
+        f"{chk['max_rel_err']:.1e}."
+    )
+    print()
+    print(
+        textwrap.fill(
+            f"PyTorch {info['torch']} eager CPU ({info['python']}), {info['threads']} thread: "
+            f"nn.Linear + ReLU with initlab's initial weights (transposed), "
+            f"torch.optim.SGD(momentum=0.9, same lr), the same mini-batch order, per-layer "
+            f"weight-gradient norms computed every step, and loss and accuracy on the training "
+            f"and validation splits at every epoch as initlab's checkpoints do. 'initlab' is "
+            f"train(record=True) (full statistics every epoch), 'no-stats' record=False. Each "
+            f"shape's PyTorch loop runs right after its initlab calls (same load); times are "
+            f"whole loops including building the model from the initial weights, median of up "
+            f"to {s['max_reps']} after a warm-up. torch multiplies with its bundled MKL/oneDNN, "
+            f"initlab with numpy's OpenBLAS, so the ratio includes the BLAS difference. Final "
+            f"float32 losses drift apart (rounding amplified over the steps of a network that "
+            f"fits the data), which is why the equivalence is checked in float64.",
+            width=100,
+        )
+    )
 
 
 # ==============================================================================================
@@ -657,8 +890,9 @@ def section_torch(args: argparse.Namespace, cache: dict[str, Any]) -> None:
 # ==============================================================================================
 
 
-def wall_from_snakemake_log(n_train_jobs: int | None, timings: Path,
-                            train_sum: float, cores: int) -> tuple[float | None, str]:
+def wall_from_snakemake_log(
+    n_train_jobs: int | None, timings: Path, train_sum: float, cores: int
+) -> tuple[float | None, str]:
     """Wall time of the newest complete default-study run in .snakemake/log (or None).
 
     Accepted: a run of the default config (no --configfile/--config, not a dry run) that ended
@@ -682,14 +916,16 @@ def wall_from_snakemake_log(n_train_jobs: int | None, timings: Path,
         wall = int(h) * 3600 + int(m) * 60 + float(sec)
         if "Job stats:" in text:
             stats = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
-            counts = {ln.split()[0]: ln.split()[-1] for ln in stats.splitlines()
-                      if len(ln.split()) == 2}
+            counts = {
+                ln.split()[0]: ln.split()[-1] for ln in stats.splitlines() if len(ln.split()) == 2
+            }
             if counts.get("train_networks") != str(n_train_jobs):
                 continue
         else:
             try:
-                start = dt.datetime.strptime(log.name.split(".snakemake")[0],
-                                             "%Y-%m-%dT%H%M%S.%f").timestamp()
+                start = dt.datetime.strptime(
+                    log.name.split(".snakemake")[0], "%Y-%m-%dT%H%M%S.%f"
+                ).timestamp()
             except ValueError:
                 continue
             if not start <= timings.stat().st_mtime <= start + wall + 5:
@@ -704,8 +940,12 @@ def prepared_digits(workroot: Path) -> Path:
     """The prepared digits split (`initlab prepare-data`), made once per benchmark."""
     path = workroot / "digits.npz"
     if not path.exists():
-        subprocess.run([bin_path("initlab"), "prepare-data", "--dataset", "digits", "--out",
-                        str(path)], check=True, env=child_env(), stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [bin_path("initlab"), "prepare-data", "--dataset", "digits", "--out", str(path)],
+            check=True,
+            env=child_env(),
+            stdout=subprocess.DEVNULL,
+        )
     return path
 
 
@@ -713,9 +953,24 @@ def startup_costs(quick: bool, workroot: Path) -> list[dict[str, Any]]:
     reps = 3 if quick else 7
     py = sys.executable
     initlab = bin_path("initlab")
-    tiny = [initlab, "run", "--init", "he_normal", "--activation", "relu", "--depth", "1",
-            "--epochs", "1", "--data", str(prepared_digits(workroot)), "--threads", "1",
-            "--out", str(workroot / "startup-run")]
+    tiny = [
+        initlab,
+        "run",
+        "--init",
+        "he_normal",
+        "--activation",
+        "relu",
+        "--depth",
+        "1",
+        "--epochs",
+        "1",
+        "--data",
+        str(prepared_digits(workroot)),
+        "--threads",
+        "1",
+        "--out",
+        str(workroot / "startup-run"),
+    ]
     cmds = [
         ("python -c pass", [py, "-c", "pass"]),
         ('python -c "import initlab.train"', [py, "-c", "import initlab.train"]),
@@ -727,10 +982,15 @@ def startup_costs(quick: bool, workroot: Path) -> list[dict[str, Any]]:
     for label, cmd in cmds:
         measure(cmd, env=env)  # warm the page cache
         runs = [measure(cmd, env=env) for _ in range(reps)]
-        out.append({"command": label, "walls": [r["wall"] for r in runs],
-                    "median": statistics.median(r["wall"] for r in runs),
-                    "min": min(r["wall"] for r in runs),
-                    "maxrss_kib": max(r["maxrss_kib"] for r in runs)})
+        out.append(
+            {
+                "command": label,
+                "walls": [r["wall"] for r in runs],
+                "median": statistics.median(r["wall"] for r in runs),
+                "min": min(r["wall"] for r in runs),
+                "maxrss_kib": max(r["maxrss_kib"] for r in runs),
+            }
+        )
     return out
 
 
@@ -745,51 +1005,75 @@ def section_pipeline(args: argparse.Namespace, cache: dict[str, Any], workroot: 
         n_jobs = len(cfg["initializers"]) * len(cfg["activations"]) * len(cfg["depths"])
     summary: dict[str, Any] = {}
     if not timings.exists():
-        print(f"SKIPPED the overhead table: {timings} does not exist (run the default study "
-              "with `snakemake --cores 2` first, timing it, then pass --pipeline-wall).")
+        print(
+            f"SKIPPED the overhead table: {timings} does not exist (run the default study "
+            "with `snakemake --cores 2` first, timing it, then pass --pipeline-wall)."
+        )
     else:
         import pandas as pd
 
         df = pd.read_csv(timings)
         train_sum = float(df["wall_seconds"].sum())
         cores = args.pipeline_cores
-        wall, source = (args.pipeline_wall, "--pipeline-wall") if args.pipeline_wall else (
-            wall_from_snakemake_log(n_jobs, timings, train_sum, cores))
-        rows = [["runs in timings.csv", f"{len(df):,}"],
-                ["training jobs (processes)", f"{n_jobs:,}" if n_jobs else "n/a"],
-                ["sum of train() wall seconds", fnum(train_sum)]]
+        wall, source = (
+            (args.pipeline_wall, "--pipeline-wall")
+            if args.pipeline_wall
+            else (wall_from_snakemake_log(n_jobs, timings, train_sum, cores))
+        )
+        rows = [
+            ["runs in timings.csv", f"{len(df):,}"],
+            ["training jobs (processes)", f"{n_jobs:,}" if n_jobs else "n/a"],
+            ["sum of train() wall seconds", fnum(train_sum)],
+        ]
         if wall is None:
-            print("(no --pipeline-wall given and no complete default-study run found in "
-                  ".snakemake/log: the overhead rows are left out)")
+            print(
+                "(no --pipeline-wall given and no complete default-study run found in "
+                ".snakemake/log: the overhead rows are left out)"
+            )
         else:
             ideal = train_sum / cores
-            rows += [[f"pipeline wall seconds ({source})", fnum(wall)],
-                     [f"ideal wall = sum / {cores} cores", fnum(ideal)],
-                     ["overhead = wall - ideal", fnum(wall - ideal)],
-                     ["overhead share of the wall time", pct((wall - ideal) / wall)],
-                     ["core utilisation by train()", pct(ideal / wall)]]
-            summary = {"runs": len(df), "train_sum_s": train_sum, "wall_s": wall,
-                       "wall_source": source, "cores": cores, "overhead_s": wall - ideal}
+            rows += [
+                [f"pipeline wall seconds ({source})", fnum(wall)],
+                [f"ideal wall = sum / {cores} cores", fnum(ideal)],
+                ["overhead = wall - ideal", fnum(wall - ideal)],
+                ["overhead share of the wall time", pct((wall - ideal) / wall)],
+                ["core utilisation by train()", pct(ideal / wall)],
+            ]
+            summary = {
+                "runs": len(df),
+                "train_sum_s": train_sum,
+                "wall_s": wall,
+                "wall_source": source,
+                "cores": cores,
+                "overhead_s": wall - ideal,
+            }
         table(["figure", "value"], rows)
         print()
     costs = startup_costs(args.quick, workroot)
     cache["startup"] = costs
-    table(["command", "median s", "min s", "peak RSS MB"],
-          [[c["command"], fnum(c["median"]), fnum(c["min"]), mb(c["maxrss_kib"])]
-           for c in costs])
+    table(
+        ["command", "median s", "min s", "peak RSS MB"],
+        [[c["command"], fnum(c["median"]), fnum(c["min"]), mb(c["maxrss_kib"])] for c in costs],
+    )
     run_cost = costs[-1]["median"]
     print()
-    print(textwrap.fill(
-        "A training job is one `initlab run` process: interpreter start, `initlab run --help` "
-        "(argument parsing, lazy imports), then the imports of the training path (numpy, "
-        "scipy.special, threadpoolctl), reading the prepared data and writing three files; the "
-        "last row measures all of that around a 1-epoch depth-1 network (training itself: "
-        "milliseconds).", width=100))
+    print(
+        textwrap.fill(
+            "A training job is one `initlab run` process: interpreter start, `initlab run --help` "
+            "(argument parsing, lazy imports), then the imports of the training path (numpy, "
+            "scipy.special, threadpoolctl), reading the prepared data and writing three files; the "
+            "last row measures all of that around a 1-epoch depth-1 network (training itself: "
+            "milliseconds).",
+            width=100,
+        )
+    )
     if n_jobs:
-        print(f"fixed cost of the default study's {n_jobs} training processes: {n_jobs} x "
-              f"{run_cost:.2f} s = {n_jobs * run_cost:.0f} CPU-seconds "
-              f"(~{n_jobs * run_cost / args.pipeline_cores:.0f} s of wall time on "
-              f"{args.pipeline_cores} cores)")
+        print(
+            f"fixed cost of the default study's {n_jobs} training processes: {n_jobs} x "
+            f"{run_cost:.2f} s = {n_jobs * run_cost:.0f} CPU-seconds "
+            f"(~{n_jobs * run_cost / args.pipeline_cores:.0f} s of wall time on "
+            f"{args.pipeline_cores} cores)"
+        )
     cache["pipeline"] = summary
 
 
@@ -802,8 +1086,18 @@ SCALE_GRIDS = {  # runs: (custom initializers, activations, depths, seeds)
     10_000: (125, 10),
 }
 SCALE_DEPTHS, SCALE_SEEDS = [1, 4, 10, 30], [0, 1]
-SCALE_ACTIVATIONS = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu",
-                     "silu", "softplus"]
+SCALE_ACTIVATIONS = [
+    "linear",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "softplus",
+]
 
 
 def scale_config(n_runs: int) -> dict[str, Any]:
@@ -813,14 +1107,25 @@ def scale_config(n_runs: int) -> dict[str, Any]:
     n_inits, n_acts = SCALE_GRIDS[n_runs]
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     custom = {
-        f"vs{i:03d}": {"family": "variance_scaling", "scale": round(0.5 + 0.02 * i, 4),
-                       "mode": "fan_in", "distribution": "untruncated_normal"}
+        f"vs{i:03d}": {
+            "family": "variance_scaling",
+            "scale": round(0.5 + 0.02 * i, 4),
+            "mode": "fan_in",
+            "distribution": "untruncated_normal",
+        }
         for i in range(n_inits)
     }
-    cfg.update(study=f"scale{n_runs}", results="results", initializers=list(custom),
-               activations=SCALE_ACTIVATIONS[:n_acts], depths=SCALE_DEPTHS, seeds=SCALE_SEEDS,
-               custom_initializers=custom)
-    cfg["report"]["highlight"] = [[list(custom)[0], "tanh"], [list(custom)[1], "relu"]]
+    cfg.update(
+        study=f"scale{n_runs}",
+        results="results",
+        initializers=list(custom),
+        activations=SCALE_ACTIVATIONS[:n_acts],
+        depths=SCALE_DEPTHS,
+        seeds=SCALE_SEEDS,
+        custom_initializers=custom,
+    )
+    names = list(custom)
+    cfg["report"]["highlight"] = [[names[0], "tanh"], [names[1], "relu"]]
     assert len(custom) * n_acts * len(SCALE_DEPTHS) * len(SCALE_SEEDS) == n_runs
     return cfg
 
@@ -834,8 +1139,16 @@ def write_config(workdir: Path, cfg: dict[str, Any]) -> None:
 
 
 def plan(workdir: Path) -> dict[str, Any]:
-    cmd = [bin_path("snakemake"), "-n", "--cores", "2", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir)]
+    cmd = [
+        bin_path("snakemake"),
+        "-n",
+        "--cores",
+        "2",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+    ]
     res = measure(cmd, env=child_env())
     total = None
     for line in res["output"].splitlines():
@@ -856,9 +1169,23 @@ def template_runs(base: Path, data_npz: Path, cfg: dict[str, Any]) -> dict[int, 
         spec = study.base_spec("he_normal", "relu", depth, 0).to_dict()
         spec.update(initializer="he_normal", initializer_def=None)
         d = base / f"d{depth}"
-        subprocess.run([bin_path("initlab"), "run", "--spec-json", json.dumps(spec),
-                        "--data", str(data_npz), "--threads", "1", "--out", str(d)],
-                       check=True, env=child_env(), stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                bin_path("initlab"),
+                "run",
+                "--spec-json",
+                json.dumps(spec),
+                "--data",
+                str(data_npz),
+                "--threads",
+                "1",
+                "--out",
+                str(d),
+            ],
+            check=True,
+            env=child_env(),
+            stdout=subprocess.DEVNULL,
+        )
         out[depth] = d
     return out
 
@@ -875,9 +1202,14 @@ def synthesize_study(workdir: Path, cfg: dict[str, Any], templates: dict[int, Pa
     study = load_study(cfg, load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     (workdir / study.results).mkdir(parents=True, exist_ok=True)
     (workdir / study.results / "study.json").write_text(study.to_json())
-    tmpl = {d: (json.loads((p / "summary.json").read_text()),
-                json.loads((p / "timing.json").read_text()), p / "layers.csv")
-            for d, p in templates.items()}
+    tmpl = {
+        d: (
+            json.loads((p / "summary.json").read_text()),
+            json.loads((p / "timing.json").read_text()),
+            p / "layers.csv",
+        )
+        for d, p in templates.items()
+    }
     n = 0
     for spec in study.specs():
         summary, timing, layers = tmpl[spec.depth]
@@ -912,53 +1244,110 @@ def section_scale(args: argparse.Namespace, cache: dict[str, Any], workroot: Pat
         data_dir = wd / "results" / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy(data_npz, data_dir / "digits.npz")
-        print(f"(N = {n:,}: {written:,} synthetic runs written in {t_write:.1f} s; "
-              f"aggregating ...)", flush=True)
+        print(
+            f"(N = {n:,}: {written:,} synthetic runs written in {t_write:.1f} s; aggregating ...)",
+            flush=True,
+        )
         initlab = bin_path("initlab")
-        agg = measure([initlab, "aggregate", "--study", "results/study.json", "--out",
-                       "results/tables"], cwd=wd, env=child_env())
+        agg = measure(
+            [initlab, "aggregate", "--study", "results/study.json", "--out", "results/tables"],
+            cwd=wd,
+            env=child_env(),
+        )
         layer_rows = sum(1 for _ in open(wd / "results" / "tables" / "layers.csv")) - 1
         print(f"(N = {n:,}: rendering the report ...)", flush=True)
-        rep = measure([initlab, "report", "--study", "results/study.json", "--tables",
-                       "results/tables", "--figures", "results/figures", "--out",
-                       "results/report.pdf"], cwd=wd, env=child_env())
+        rep = measure(
+            [
+                initlab,
+                "report",
+                "--study",
+                "results/study.json",
+                "--tables",
+                "results/tables",
+                "--figures",
+                "results/figures",
+                "--out",
+                "results/report.pdf",
+            ],
+            cwd=wd,
+            env=child_env(),
+        )
         pdf_mb = (wd / "results" / "report.pdf").stat().st_size / 1e6
-        results[n] = {"plan_s": p["wall"], "plan_kib": p["maxrss_kib"], "jobs": p["jobs"],
-                      "agg_s": agg["wall"], "agg_kib": agg["maxrss_kib"],
-                      "report_s": rep["wall"], "report_kib": rep["maxrss_kib"],
-                      "layer_rows": layer_rows, "pdf_mb": pdf_mb, "write_s": t_write}
+        results[n] = {
+            "plan_s": p["wall"],
+            "plan_kib": p["maxrss_kib"],
+            "jobs": p["jobs"],
+            "agg_s": agg["wall"],
+            "agg_kib": agg["maxrss_kib"],
+            "report_s": rep["wall"],
+            "report_kib": rep["maxrss_kib"],
+            "layer_rows": layer_rows,
+            "pdf_mb": pdf_mb,
+            "write_s": t_write,
+        }
         n_combos = n // len(SCALE_SEEDS)
-        plan_rows.append([f"{n:,}", f"{n_combos:,}", f"{p['jobs']:,}" if p["jobs"] else "?",
-                          fnum(p["wall"]), mb(p["maxrss_kib"])])
-        agg_rows.append([f"{n:,}", f"{layer_rows:,}", fnum(agg["wall"]), mb(agg["maxrss_kib"]),
-                         fnum(rep["wall"]), mb(rep["maxrss_kib"]), fnum(pdf_mb)])
+        plan_rows.append(
+            [
+                f"{n:,}",
+                f"{n_combos:,}",
+                f"{p['jobs']:,}" if p["jobs"] else "?",
+                fnum(p["wall"]),
+                mb(p["maxrss_kib"]),
+            ]
+        )
+        agg_rows.append(
+            [
+                f"{n:,}",
+                f"{layer_rows:,}",
+                fnum(agg["wall"]),
+                mb(agg["maxrss_kib"]),
+                fnum(rep["wall"]),
+                mb(rep["maxrss_kib"]),
+                fnum(pdf_mb),
+            ]
+        )
         if not args.keep:
             shutil.rmtree(wd / "results" / "runs", ignore_errors=True)
     print()
-    table(["runs", "training jobs", "jobs planned", "snakemake -n s", "peak RSS MB"],
-          plan_rows)
+    table(["runs", "training jobs", "jobs planned", "snakemake -n s", "peak RSS MB"], plan_rows)
     print()
-    table(["runs", "layer rows", "aggregate s", "aggregate peak RSS MB", "report s",
-           "report peak RSS MB", "PDF MB"], agg_rows)
+    table(
+        [
+            "runs",
+            "layer rows",
+            "aggregate s",
+            "aggregate peak RSS MB",
+            "report s",
+            "report peak RSS MB",
+            "PDF MB",
+        ],
+        agg_rows,
+    )
     if len(sizes) == 2:
         a, b = results[sizes[0]], results[sizes[1]]
         k = math.log10(sizes[1] / sizes[0])
         print()
-        print("growth exponent between 1,000 and 10,000 runs (time ~ N^k, k = log10 ratio): "
-              f"planning k = {math.log10(b['plan_s'] / a['plan_s']) / k:.2f}, "
-              f"aggregation k = {math.log10(b['agg_s'] / a['agg_s']) / k:.2f}, "
-              f"report k = {math.log10(b['report_s'] / a['report_s']) / k:.2f}; "
-              f"aggregation memory k = {math.log10(b['agg_kib'] / a['agg_kib']) / k:.2f}")
+        print(
+            "growth exponent between 1,000 and 10,000 runs (time ~ N^k, k = log10 ratio): "
+            f"planning k = {math.log10(b['plan_s'] / a['plan_s']) / k:.2f}, "
+            f"aggregation k = {math.log10(b['agg_s'] / a['agg_s']) / k:.2f}, "
+            f"report k = {math.log10(b['report_s'] / a['report_s']) / k:.2f}; "
+            f"aggregation memory k = {math.log10(b['agg_kib'] / a['agg_kib']) / k:.2f}"
+        )
     print()
-    print(textwrap.fill(
-        "Grids: the default study's settings with custom variance_scaling initializers "
-        f"(x activations x depths {SCALE_DEPTHS} x seeds {SCALE_SEEDS}); 1,000 runs = 25 "
-        "initializers x 5 activations, 10,000 runs = 125 x 10. Planning is `snakemake -n "
-        "--cores 2` with the repository's Snakefile in an empty folder (--directory). The runs "
-        "are copies of four real `initlab run` outputs (one per depth, default settings on "
-        "digits) with each summary.json's config and run_id rewritten to the run's spec, so "
-        "`initlab aggregate` reads, checks and tabulates them as real runs. Peak RSS via "
-        "getrusage(RUSAGE_CHILDREN) of a wrapper process.", width=100))
+    print(
+        textwrap.fill(
+            "Grids: the default study's settings with custom variance_scaling initializers "
+            f"(x activations x depths {SCALE_DEPTHS} x seeds {SCALE_SEEDS}); 1,000 runs = 25 "
+            "initializers x 5 activations, 10,000 runs = 125 x 10. Planning is `snakemake -n "
+            "--cores 2` with the repository's Snakefile in an empty folder (--directory). The runs "
+            "are copies of four real `initlab run` outputs (one per depth, default settings on "
+            "digits) with each summary.json's config and run_id rewritten to the run's spec, so "
+            "`initlab aggregate` reads, checks and tabulates them as real runs. Peak RSS via "
+            "getrusage(RUSAGE_CHILDREN) of a wrapper process.",
+            width=100,
+        )
+    )
     cache["scale"] = results
 
 
@@ -993,24 +1382,62 @@ def section_memory(args: argparse.Namespace, cache: dict[str, Any], workroot: Pa
         study = Study(cfg)
         spec = study.base_spec("he_normal", "relu", 30, 0).to_dict()
         del spec["seed"]
-        cmd = [bin_path("initlab"), "run", "--spec-json", json.dumps(spec), "--seeds",
-               *map(str, job_seeds), "--data", str(data_npz), "--threads", "1", "--out",
-               str(base / f"w{width}")]
+        cmd = [
+            bin_path("initlab"),
+            "run",
+            "--spec-json",
+            json.dumps(spec),
+            "--seeds",
+            *map(str, job_seeds),
+            "--data",
+            str(data_npz),
+            "--threads",
+            "1",
+            "--out",
+            str(base / f"w{width}"),
+        ]
         res = measure(cmd, env=child_env())
         request = study.job_resources(30, len(seeds))["mem_mb"]
-        rows.append([30, width, f"{n_params(width, 30):,}", epochs, len(job_seeds),
-                     fnum(res["wall"]), mb(res["maxrss_kib"]), f"{request:,}",
-                     "yes" if res["maxrss_kib"] / 1024 <= request else "NO"])
-        cache.setdefault("memory", {})[width] = {"wall": res["wall"],
-                                                 "maxrss_kib": res["maxrss_kib"],
-                                                 "request_mb": request}
-    table(["depth", "width", "params (input 64)", "epochs", "seeds", "wall s", "peak RSS MB",
-           "workflow mem_mb request", "request covers peak"], rows)
+        rows.append(
+            [
+                30,
+                width,
+                f"{n_params(width, 30):,}",
+                epochs,
+                len(job_seeds),
+                fnum(res["wall"]),
+                mb(res["maxrss_kib"]),
+                f"{request:,}",
+                "yes" if res["maxrss_kib"] / 1024 <= request else "NO",
+            ]
+        )
+        cache.setdefault("memory", {})[width] = {
+            "wall": res["wall"],
+            "maxrss_kib": res["maxrss_kib"],
+            "request_mb": request,
+        }
+    table(
+        [
+            "depth",
+            "width",
+            "params (input 64)",
+            "epochs",
+            "seeds",
+            "wall s",
+            "peak RSS MB",
+            "workflow mem_mb request",
+            "request covers peak",
+        ],
+        rows,
+    )
     print()
-    print(f"baseline: `python -c \"import initlab.train\"` peaks at "
-          f"{mb(base_rss['maxrss_kib'])} MB. Jobs train on the prepared digits split (1,079 "
-          "training samples), he_normal + relu, default training settings"
-          + (" (width 1024: 1 epoch, 1 seed in --quick)" if args.quick else "") + ".")
+    print(
+        f'baseline: `python -c "import initlab.train"` peaks at '
+        f"{mb(base_rss['maxrss_kib'])} MB. Jobs train on the prepared digits split (1,079 "
+        "training samples), he_normal + relu, default training settings"
+        + (" (width 1024: 1 epoch, 1 seed in --quick)" if args.quick else "")
+        + "."
+    )
 
 
 # ==============================================================================================
@@ -1029,31 +1456,61 @@ def verdicts(cache: dict[str, Any]) -> None:
         small = [r for r in eng if r["width"] == 128 and r["batch"] == 64]
         if large:
             worst = min(r["ratio"] for r in large)
-            rows.append(["engine >= 70% of matmul at width >= 512, batch 256",
-                         f"{pct(worst)} (worst of {len(large)})",
-                         "met" if worst >= TARGETS["engine_large"] else "NOT met"])
+            rows.append(
+                [
+                    "engine >= 70% of matmul at width >= 512, batch 256",
+                    f"{pct(worst)} (worst of {len(large)})",
+                    "met" if worst >= TARGETS["engine_large"] else "NOT met",
+                ]
+            )
         if small:
             worst = min(r["ratio"] for r in small)
-            rows.append(["engine >= 40% of matmul at width 128, batch 64",
-                         f"{pct(worst)} (worst of {len(small)})",
-                         "met" if worst >= TARGETS["engine_w128_b64"] else "NOT met"])
-        over = max(r["t_record"] / r["t_norecord"] - 1 for r in eng)
+            rows.append(
+                [
+                    "engine >= 40% of matmul at width 128, batch 64",
+                    f"{pct(worst)} (worst of {len(small)})",
+                    "met" if worst >= TARGETS["engine_w128_b64"] else "NOT met",
+                ]
+            )
+        over = max(r["overhead"] for r in eng)
         total = sum(r["t_record"] for r in eng) / sum(r["t_norecord"] for r in eng) - 1
-        rows.append(["statistics overhead <= 10%",
-                     f"max {pct(over)}, time-weighted {pct(total)}",
-                     "met" if over <= TARGETS["stats_overhead"] else
-                     ("met on total only" if total <= TARGETS["stats_overhead"] else "NOT met")])
+        rows.append(
+            [
+                "statistics overhead <= 10%",
+                f"max {pct(over)}, time-weighted {pct(total)}",
+                "met"
+                if over <= TARGETS["stats_overhead"]
+                else ("met on total only" if total <= TARGETS["stats_overhead"] else "NOT met"),
+            ]
+        )
     sc = cache.get("scale", {})
     if 10_000 in sc:
         r = sc[10_000]
-        rows.append(["planning 10,000 runs <= 30 s", f"{r['plan_s']:.1f} s",
-                     "met" if r["plan_s"] <= TARGETS["plan_10k_s"] else "NOT met"])
-        ok = (r["agg_s"] <= TARGETS["aggregate_10k_s"]
-              and r["agg_kib"] / 1024 <= TARGETS["aggregate_10k_mb"])
-        rows.append(["aggregating 10,000 runs <= 60 s and <= 2 GB",
-                     f"{r['agg_s']:.1f} s, {mb(r['agg_kib'])} MB", "met" if ok else "NOT met"])
-        rows.append(["report at 10,000 runs <= 60 s", f"{r['report_s']:.1f} s",
-                     "met" if r["report_s"] <= TARGETS["report_10k_s"] else "NOT met"])
+        rows.append(
+            [
+                "planning 10,000 runs <= 30 s",
+                f"{r['plan_s']:.1f} s",
+                "met" if r["plan_s"] <= TARGETS["plan_10k_s"] else "NOT met",
+            ]
+        )
+        ok = (
+            r["agg_s"] <= TARGETS["aggregate_10k_s"]
+            and r["agg_kib"] / 1024 <= TARGETS["aggregate_10k_mb"]
+        )
+        rows.append(
+            [
+                "aggregating 10,000 runs <= 60 s and <= 2 GB",
+                f"{r['agg_s']:.1f} s, {mb(r['agg_kib'])} MB",
+                "met" if ok else "NOT met",
+            ]
+        )
+        rows.append(
+            [
+                "report at 10,000 runs <= 60 s",
+                f"{r['report_s']:.1f} s",
+                "met" if r["report_s"] <= TARGETS["report_10k_s"] else "NOT met",
+            ]
+        )
     elif 1_000 in sc:
         rows.append(["scale targets (10,000 runs)", "not measured in --quick", "-"])
     if rows:
@@ -1074,22 +1531,42 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Sections: " + ", ".join(SECTIONS) + ". See benchmarks/README.md.",
     )
-    p.add_argument("--quick", action="store_true",
-                   help="fewer shapes, shorter runs, scale at 1,000 runs only (~3 minutes)")
-    p.add_argument("--section", default=",".join(SECTIONS),
-                   help="comma-separated sections to run (default: all)")
-    p.add_argument("--pipeline-wall", type=float, metavar="SECONDS",
-                   help="wall time of the finished default study in --results (else read from "
-                        "the newest complete default run in .snakemake/log, if any)")
-    p.add_argument("--pipeline-cores", type=int, default=2,
-                   help="--cores the default study ran with (2)")
-    p.add_argument("--results", default="results",
-                   help="results folder of the default study, relative to the repo (results)")
-    p.add_argument("--torch-python", metavar="PATH",
-                   help="python interpreter with torch and numpy for section 'torch' (or set "
-                        "INITLAB_BENCH_TORCH_PYTHON); default: this interpreter")
-    p.add_argument("--workdir", type=Path,
-                   help="scratch folder (default: a new temporary folder, removed at the end)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer shapes, shorter runs, scale at 1,000 runs only (~3 minutes)",
+    )
+    p.add_argument(
+        "--section",
+        default=",".join(SECTIONS),
+        help="comma-separated sections to run (default: all)",
+    )
+    p.add_argument(
+        "--pipeline-wall",
+        type=float,
+        metavar="SECONDS",
+        help="wall time of the finished default study in --results (else read from "
+        "the newest complete default run in .snakemake/log, if any)",
+    )
+    p.add_argument(
+        "--pipeline-cores", type=int, default=2, help="--cores the default study ran with (2)"
+    )
+    p.add_argument(
+        "--results",
+        default="results",
+        help="results folder of the default study, relative to the repo (results)",
+    )
+    p.add_argument(
+        "--torch-python",
+        metavar="PATH",
+        help="python interpreter with torch and numpy for section 'torch' (or set "
+        "INITLAB_BENCH_TORCH_PYTHON); default: this interpreter",
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        help="scratch folder (default: a new temporary folder, removed at the end)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the scratch folder")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write every figure as JSON")
     args = p.parse_args(argv)
@@ -1126,12 +1603,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workroot, ignore_errors=True)
     verdicts(cache)
     print()
-    print(f"total benchmark time {time.perf_counter() - t0:.0f} s; load average 1/5/15 min at "
-          f"the end: {loadavg()}")
+    print(
+        f"total benchmark time {time.perf_counter() - t0:.0f} s; load average 1/5/15 min at "
+        f"the end: {loadavg()}"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"machine": facts, "args": {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            **{k: v for k, v in cache.items()}}, indent=2, default=str))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": facts,
+                    "args": {
+                        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                    },
+                    **{k: v for k, v in cache.items()},
+                },
+                indent=2,
+                default=str,
+            )
+        )
     return 0
 
 
