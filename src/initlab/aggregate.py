@@ -357,6 +357,11 @@ def theory_table(
     ``*_relerr`` the relative error of the seed mean against the prediction.
     """
     init0 = layers[layers["step"] == 0]
+    # one pass over the rows, not one boolean mask per combination (10,000-run grids)
+    by_combination = {
+        key: grp for key, grp in init0.groupby(["initializer", "activation", "depth"], sort=False)
+    }
+    empty = init0.iloc[0:0]
     rows = []
     for init_name, act_name, depth in study.combinations():
         spec = study.base_spec(init_name, act_name, depth, 0)
@@ -370,16 +375,17 @@ def theory_table(
         q_star = theory.fixed_point(act, sw2, sb2) if np.isfinite(sw2) else math.nan
         chi = theory.chi1(act, sw2, q_star) if np.isfinite(q_star) else math.nan
         xi_c = theory.depth_scales(act, sw2, sb2)[1] if np.isfinite(sw2) else math.nan
-        sel = init0[
-            (init0["initializer"] == init_name)
-            & (init0["activation"] == act_name)
-            & (init0["depth"] == depth)
-        ]
-        out_rms = sel[sel["layer"] == depth + 1].set_index("seed")["delta_rms"]
+        sel = by_combination.get((init_name, act_name, depth), empty)
+        # (seeds, layers) matrices of the step-0 measurements
+        layer_cols = [int(v) for v in pred["layer"]]
+        q_mat = sel.pivot(index="seed", columns="layer", values="z_q").reindex(columns=layer_cols)
+        d_mat = sel.pivot(index="seed", columns="layer", values="delta_rms").reindex(
+            columns=layer_cols
+        )
+        d_rel = d_mat.div(d_mat[depth + 1], axis=0) if len(d_mat) else d_mat
+        q_all, d_all = q_mat.to_numpy(dtype=float), d_rel.to_numpy(dtype=float)
         for i, layer in enumerate(pred["layer"]):
-            here = sel[sel["layer"] == layer].set_index("seed")
-            q_meas = here["z_q"].to_numpy(dtype=float)
-            d_meas = (here["delta_rms"] / out_rms.reindex(here.index)).to_numpy(dtype=float)
+            q_meas, d_meas = q_all[:, i], d_all[:, i]
             q_pred, d_pred = float(pred["q"][i]), float(pred["delta_rms_rel"][i])
             row = {
                 "dataset": study.dataset_label,

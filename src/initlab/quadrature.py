@@ -28,8 +28,10 @@ def _legendre() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     return np.polynomial.legendre.leggauss(NODES)
 
 
-def _nodes(breaks: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], ...]:
-    """Quadrature nodes and weights (standard normal density included) between sorted breaks."""
+@lru_cache(maxsize=4096)
+def _nodes(breaks: tuple[float, ...]) -> tuple[npt.NDArray[np.float64], ...]:
+    """Quadrature nodes and weights (standard normal density included) between sorted breaks
+    (cached: theory evaluates the same kink layout many times)."""
     x, w = _legendre()
     edges = [breaks[0]]
     for lo, hi in itertools.pairwise(breaks):
@@ -70,6 +72,5 @@ def gaussian_expectation(
         return float(g(np.zeros(1))[0])
     s = np.sqrt(q)
     inner = sorted({k / s for k in kinks if abs(k / s) < Z_MAX})
-    breaks = np.array([-Z_MAX, *inner, Z_MAX])
-    z, w = _nodes(breaks)
+    z, w = _nodes((-Z_MAX, *inner, Z_MAX))
     return float(np.dot(w, g(s * z)))
