@@ -14,15 +14,17 @@
 #                                     before using sbatch/squeue/sacct/snakemake on this cluster.
 #
 # Everything lives in INITLAB_SLURM_DIR (default /tmp/initlab-slurm): configs, munge key and
-# socket, MariaDB data, Slurm state, spool, logs and pidfiles. Nothing under /etc or /run is
-# written, and the daemons listen on their own ports (INITLAB_SLURM_PORT_BASE, default 16817:
-# slurmctld +0, slurmd +1, slurmdbd +2, MariaDB on 127.0.0.1 +3), so the cluster does not
-# collide with a system SLURM/MariaDB/munge. Client commands must see SLURM_CONF (see `env`).
+# socket, MariaDB data, Slurm state, spool, logs and pidfiles; the daemons listen on their own
+# ports (INITLAB_SLURM_PORT_BASE, default 16817: slurmctld +0, slurmd +1, slurmdbd +2, MariaDB
+# on 127.0.0.1 +3), so the cluster does not collide with a system SLURM/MariaDB/munge. The one
+# file outside it is the symlink /etc/slurm/slurm.conf -> $INITLAB_SLURM_DIR/etc/slurm.conf,
+# made by start and removed by stop (see link_default_conf for why); start refuses to run if a
+# slurm.conf that is not this symlink is already there. Client commands should also see
+# SLURM_CONF (see `env`).
 #
 # Exit codes: 0 ok, 1 error, 77 the packages are missing and apt cannot install them.
 #
 # Other knobs: INITLAB_SLURM_PARTITION (default "local", the default partition),
-# INITLAB_SLURM_CPUS (CPUs the node advertises; default: what `slurmd -C` finds),
 # INITLAB_SLURM_TIMEOUT (seconds to wait for each daemon, default 60).
 set -euo pipefail
 
@@ -116,7 +118,8 @@ install_packages() {
     command -v slurmd >/dev/null || need+=(slurmd)
     command -v sbatch >/dev/null || need+=(slurm-client)
     command -v slurmdbd >/dev/null || need+=(slurmdbd)
-    command -v mariadbd >/dev/null || need+=(mariadb-server)
+    { command -v mariadbd && command -v mariadb-install-db && command -v mariadb-admin \
+        && command -v mariadb; } >/dev/null || need+=(mariadb-server)
     [ "${#need[@]}" -eq 0 ] && return 0
     log "installing with apt: ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -129,14 +132,15 @@ install_packages() {
         own_policy=1
     fi
     local ok=1
-    apt-get update -qq >"$LOG/apt.log" 2>&1 || ok=0
-    if [ "$ok" = 1 ]; then
-        apt-get install -y -qq --no-install-recommends "${need[@]}" >>"$LOG/apt.log" 2>&1 || ok=0
-    fi
+    # a failed update (one unreachable source) need not stop the install: the install decides
+    apt-get update -qq >"$LOG/apt.log" 2>&1 || log "apt-get update failed; trying the install anyway"
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >>"$LOG/apt.log" 2>&1 || ok=0
     [ "$own_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
-    if [ "$ok" = 0 ] || ! command -v slurmctld >/dev/null || ! command -v mariadbd >/dev/null \
-        || ! command -v slurmdbd >/dev/null || ! command -v munged >/dev/null \
-        || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null; then
+    local b missing=0
+    for b in munged slurmctld slurmd sbatch slurmdbd mariadbd mariadb-install-db mariadb-admin mariadb; do
+        command -v "$b" >/dev/null || missing=1
+    done
+    if [ "$ok" = 0 ] || [ "$missing" = 1 ]; then
         tail -n 20 "$LOG/apt.log" >&2 || true
         log "apt cannot install SLURM (${need[*]}); see $LOG/apt.log"
         exit 77
@@ -156,18 +160,13 @@ write_if_changed() {
 
 write_configs() {
     # The node line comes from slurmd's own hardware probe, so the node is never drained for
-    # "Low RealMemory" or a CPU count mismatch. INITLAB_SLURM_CPUS may advertise more CPUs
-    # (config_overrides: slurmd then trusts slurm.conf), e.g. to run more tiny jobs at once.
-    local hw cpus sockets cores threads mem overrides=""
+    # "Low RealMemory" or a CPU count mismatch.
+    local hw cpus sockets cores threads mem
     hw="$(slurmd -C | head -n1)"
     field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$hw"; }
     cpus="$(field CPUs)"; sockets="$(field SocketsPerBoard)"
     cores="$(field CoresPerSocket)"; threads="$(field ThreadsPerCore)"; mem="$(field RealMemory)"
     [ -n "$cpus" ] && [ -n "$mem" ] || die "could not parse 'slurmd -C': $hw"
-    if [ -n "${INITLAB_SLURM_CPUS:-}" ] && [ "$INITLAB_SLURM_CPUS" != "$cpus" ]; then
-        cpus="$INITLAB_SLURM_CPUS"; sockets=1; cores="$cpus"; threads=1
-        overrides="SlurmdParameters=config_overrides"
-    fi
 
     CONF_CHANGED=0
     write_if_changed "$SLURM_CONF_FILE" 0644 <<EOF && CONF_CHANGED=1 || true
@@ -186,8 +185,10 @@ SlurmctldPidFile=$PIDFILE_slurmctld
 SlurmdPidFile=$PIDFILE_slurmd
 SlurmctldLogFile=$LOG/slurmctld.log
 SlurmdLogFile=$LOG/slurmd.log
-# no cgroups without systemd: track job processes through /proc, no CPU binding
-ProctrackType=proctrack/linuxproc
+# No cgroups without systemd. Track job processes by process group: proctrack/linuxproc loses a
+# job process whose parent shell died first (reparented to init), and such a process (e.g. a
+# snakemake jobstep stuck after SIGTERM) then outlives scancel; its pgid still finds it.
+ProctrackType=proctrack/pgid
 TaskPlugin=task/none
 MpiDefault=none
 # the 22.05 default select/linear gives a whole node to each job; cons_tres shares it
@@ -200,7 +201,6 @@ ReturnToService=2
 MinJobAge=300
 # a cancelled job gets SIGKILL 5 s after SIGTERM (default 30 s)
 KillWait=5
-$overrides
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStoragePort=$DBD_PORT

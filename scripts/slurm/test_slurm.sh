@@ -28,12 +28,24 @@ VENV="${INITLAB_SLURM_VENV:-/tmp/initlab-slurm-venv}"
 RUN_TIMEOUT="${INITLAB_SLURM_RUN_TIMEOUT:-300}"
 export INITLAB_SLURM_DIR="${INITLAB_SLURM_DIR:-/tmp/initlab-slurm}"
 export SLURM_CONF="$INITLAB_SLURM_DIR/etc/slurm.conf"
+# One run at a time on a machine: two runs would share the cluster, its ports and the venv.
+exec 9>"/tmp/initlab-slurm-test.lock"
+if ! flock -n 9; then
+    echo "[test_slurm] another test_slurm.sh holds /tmp/initlab-slurm-test.lock; waiting (max 15 min)"
+    flock -w 900 9 || { echo "[test_slurm] FAILED: lock not acquired"; echo "test_slurm: 0 passed, 1 failed"; exit 1; }
+fi
 WORK="$(mktemp -d /tmp/initlab-slurm-test.XXXXXX)"
 
 T0=$(date +%s.%N)
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 say() { printf '[test_slurm %6ss] %s\n' "$(since "$T0")" "$*"; }
+# Each stage that passes counts one check; the last line of the output is the plain summary
+# "test_slurm: N passed, M failed" (no such line when SLURM is skipped).
+PASSED=0
+SUMMARY_DONE=0
+ok() { PASSED=$((PASSED + 1)); say "ok $PASSED: $*"; }
+summary() { [ "$SUMMARY_DONE" = 1 ] || echo "test_slurm: $PASSED passed, $1 failed"; SUMMARY_DONE=1; }
 fail() { say "FAILED: $*"; exit 1; }
 
 started_cluster=0
@@ -55,6 +67,7 @@ cleanup() {
     else
         rm -rf "$WORK"
     fi
+    if [ "$rc" = 0 ]; then summary 0; else summary 1; fi
     exit "$rc"
 }
 trap cleanup EXIT
@@ -69,22 +82,22 @@ if bash "$HERE/cluster.sh" status >/dev/null 2>&1; then
     say "cluster already running: reusing it (it is left running)"
 else
     started_cluster=1
-    set +e
-    bash "$HERE/cluster.sh" start
-    rc=$?
-    set -e
+    rc=0
+    bash "$HERE/cluster.sh" start || rc=$?
     if [ "$rc" = 77 ]; then
         started_cluster=0
+        bash "$HERE/cluster.sh" stop --purge >/dev/null 2>&1 || true   # nothing runs; drop the dir
         echo "########################################################################"
         echo "### SKIPPED: apt cannot install SLURM (slurmctld slurmd slurm-client ###"
         echo "### munge slurmdbd mariadb-server); the SLURM stage did not run.      ###"
         echo "########################################################################"
+        SUMMARY_DONE=1
         exit 0
     fi
     [ "$rc" = 0 ] || fail "cluster.sh start exited $rc (logs: $INITLAB_SLURM_DIR/log)"
 fi
 T_CLUSTER=$(since "$t")
-say "cluster up in ${T_CLUSTER}s: $(sinfo -h -o '%P %t %c CPUs')"
+ok "cluster up in ${T_CLUSTER}s: $(sinfo -h -o '%P %t %c CPUs')"
 
 # ------------------------------------------------------------------------ (b) venv
 t=$(now)
@@ -121,7 +134,7 @@ if [ -n "$base_py" ] && "$base_py" -c 'import snakemake_executor_plugin_slurm' 2
     say "WARNING: the base venv ($base_py) has the slurm plugin installed; it should not"
 fi
 T_VENV=$(since "$t")
-say "venv $VENV ready in ${T_VENV}s (overlay on base venv: $overlay)"
+ok "venv $VENV ready in ${T_VENV}s (overlay on base venv: $overlay)"
 # jobs call `initlab` from PATH; sbatch --export=ALL passes PATH on to them
 export PATH="$VENV/bin:$PATH"
 
@@ -146,13 +159,12 @@ t=$(now)
 snakemake_run "$LOCAL" "$WORK/local.log" --workflow-profile "$ROOT/profiles/default" --cores 2 \
     || { show_log "$WORK/local.log"; fail "local run"; }
 T_LOCAL=$(since "$t")
-say "local tiny study: ${T_LOCAL}s"
+ok "local tiny study: ${T_LOCAL}s"
 
 t=$(now)
 snakemake_run "$SLURM" "$WORK/slurm.log" "${SLURM_ARGS[@]}" \
     || { show_log "$WORK/slurm.log" 60; fail "SLURM run (slurm logs: $SLURM/.snakemake/slurm_logs)"; }
 T_SLURM=$(since "$t")
-say "SLURM tiny study: ${T_SLURM}s"
 
 # every job but the localrules went through sbatch: prepare_data + 8 x train_networks
 n_sub=$(grep -c "has been submitted with SLURM jobid" "$WORK/slurm.log" || true)
@@ -160,6 +172,7 @@ n_sub=$(grep -c "has been submitted with SLURM jobid" "$WORK/slurm.log" || true)
 run_id=$(sed -n 's/^SLURM run ID: //p' "$WORK/slurm.log" | head -n1)
 n_done=$(sacct -X -n -P --name "$run_id" -S now-1hours -o State | grep -c '^COMPLETED$' || true)
 [ "$n_done" = 9 ] || fail "sacct lists $n_done COMPLETED jobs named $run_id, expected 9"
+ok "SLURM tiny study: ${T_SLURM}s, 9 jobs COMPLETED in sacct"
 
 # ------------------------------------------------------------------------ (d) same bytes
 compare() {   # compare DIR LABEL: tables (but timings.csv) and report.pdf equal the local ones
@@ -173,7 +186,7 @@ compare() {   # compare DIR LABEL: tables (but timings.csv) and report.pdf equal
     [ "$n" -ge 5 ] || fail "only $n tables found in the local run"
     cmp -s "$LOCAL/results/report.pdf" "$dir/results/report.pdf" \
         || fail "$label: results/report.pdf differs from the local run"
-    say "$label: $n tables + report.pdf byte-identical to the local run"
+    ok "$label: $n tables + report.pdf byte-identical to the local run"
 }
 compare "$SLURM" "SLURM run"
 
@@ -214,10 +227,8 @@ while kill -0 "$bg_pid" 2>/dev/null; do
     fi
     sleep 0.2
 done
-set +e
-wait "$bg_pid"
-rc=$?
-set -e
+rc=0
+wait "$bg_pid" || rc=$?
 bg_pid=""
 T_FAULT=$(since "$t")
 [ -n "$killed" ] || { show_log "$WORK/fault.log" 60; fail "no running training job was seen to kill"; }
@@ -238,7 +249,7 @@ mem1=$(sacct -X -n -P -j "$killed" -o ReqMem | head -n1 | tr -dc 0-9)
 mem2=$(sacct -X -n -P -j "$retry" -o ReqMem | head -n1 | tr -dc 0-9)
 [ -n "$mem1" ] && [ "$mem2" = $((2 * mem1)) ] \
     || fail "retry $retry asked for ${mem2}M memory, attempt 1 ($killed) for ${mem1}M: expected double"
-say "fault run: job $killed FAILED, resubmitted as $retry (--mem ${mem1}M -> ${mem2}M), study complete in ${T_FAULT}s"
+ok "fault run: job $killed FAILED, resubmitted as $retry (--mem ${mem1}M -> ${mem2}M), study complete in ${T_FAULT}s"
 compare "$SLURM" "SLURM run after kill + retry"
 
 # ------------------------------------------------------------------------ (f) summary
@@ -249,4 +260,4 @@ printf '  %-44s %7ss\n' "cluster bring-up (cluster.sh start)" "$T_CLUSTER" \
     "tiny study, local (--cores 2)" "$T_LOCAL" \
     "tiny study, SLURM (9 sbatch jobs)" "$T_SLURM" \
     "rerun of 3 combinations, 1 killed + retried" "$T_FAULT"
-say "PASSED (stopping the cluster happens on exit)"
+say "PASSED"
