@@ -254,8 +254,9 @@ def test_page_count_matches_the_grid(rendered: dict[str, Path], tables_dir: Path
     assert pdf.startswith(b"%PDF-")
     # title, findings, heatmaps (2 depths), gradient flow (rms dL/dz, ||dL/dW||),
     # distributions (2 highlight pairs on one page), learning curves (2 activations),
-    # depth scaling, theory (figure + table), phase diagram, appendix (12 rows)
-    expected = 1 + 1 + 2 + 2 + 1 + 2 + 1 + 2 + 1 + 1
+    # depth scaling, theory (figure + table), phase diagram, sigma_w^2 x depth trainability
+    # (the three initializers span three hidden sigma_w^2 values), appendix (12 rows)
+    expected = 1 + 1 + 2 + 2 + 1 + 2 + 1 + 2 + 1 + 1 + 1
     assert count_pages(pdf) == expected
     pages = plan_pages(make_config(), load_tables(tables_dir))
     assert len(pages) == expected
