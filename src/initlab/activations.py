@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from initlab.quadrature import gaussian_expectation
 
@@ -51,6 +50,24 @@ SELU_LAMBDA = 1.0507009873554804934193349852946
 LECUN_TANH_A = 1.7159  # LeCun et al. (1998), sec. 4.4
 LECUN_TANH_B = 2.0 / 3.0
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _expit(z: Array) -> Array:
+    """Logistic function ``1 / (1 + e^-z)`` (scipy.special.expit: stable, dtype-preserving).
+
+    scipy is imported on first use: it costs about 0.2 s per process, and most training jobs
+    (ReLU, tanh, ELU nets) never need it.
+    """
+    from scipy.special import expit
+
+    return expit(z)
+
+
+def _ndtr(z: Array) -> Array:
+    """Standard normal CDF ``Phi(z)`` (scipy.special.ndtr, exact erf form)."""
+    from scipy.special import ndtr
+
+    return ndtr(z)
 
 
 @dataclass(frozen=True)
@@ -135,16 +152,16 @@ def _linear() -> Activation:
 
 def _sigmoid() -> Activation:
     def grad(z: Array) -> Array:
-        s = special.expit(z)
+        s = _expit(z)
         return s * (1 - s)
 
     def fused(z: Array) -> tuple[Array, Array]:
-        s = special.expit(z)
+        s = _expit(z)
         return s, s * (1 - s)
 
     return Activation(
         "sigmoid",
-        special.expit,
+        _expit,
         grad,
         "logistic 1/(1+e^-z) (Glorot & Bengio 2010)",
         family="sigmoid",
@@ -237,14 +254,14 @@ def _selu() -> Activation:
 
 def _gelu() -> Activation:
     def fn(z: Array) -> Array:
-        return z * special.ndtr(z)
+        return z * _ndtr(z)
 
     def grad(z: Array) -> Array:
         # d/dz [z Phi(z)] = Phi(z) + z phi_N(z); exp underflows to 0 harmlessly for large |z|.
-        return special.ndtr(z) + z * (z.dtype.type(_INV_SQRT_2PI) * np.exp(-0.5 * z * z))
+        return _ndtr(z) + z * (z.dtype.type(_INV_SQRT_2PI) * np.exp(-0.5 * z * z))
 
     def fused(z: Array) -> tuple[Array, Array]:
-        cdf = special.ndtr(z)  # the costly part, shared by value and derivative
+        cdf = _ndtr(z)  # the costly part, shared by value and derivative
         return z * cdf, cdf + z * (z.dtype.type(_INV_SQRT_2PI) * np.exp(-0.5 * z * z))
 
     return Activation(
@@ -259,16 +276,16 @@ def _gelu() -> Activation:
 
 def _silu() -> Activation:
     def grad(z: Array) -> Array:
-        s = special.expit(z)
+        s = _expit(z)
         return s * (1 + z * (1 - s))
 
     def fused(z: Array) -> tuple[Array, Array]:
-        s = special.expit(z)
+        s = _expit(z)
         return z * s, s * (1 + z * (1 - s))
 
     return Activation(
         "silu",
-        lambda z: z * special.expit(z),
+        lambda z: z * _expit(z),
         grad,
         "sigmoid-weighted linear unit (swish) z*sigmoid(z)",
         family="silu",
@@ -302,7 +319,7 @@ def softplus(beta: float = 1.0, name: str = "softplus") -> Activation:
     return Activation(
         name,
         fn,
-        lambda z: special.expit(z.dtype.type(beta) * z),
+        lambda z: _expit(z.dtype.type(beta) * z),
         f"smooth rectifier log(1+e^(beta z))/beta, beta {beta:g}",
         params={"beta": float(beta)},
         family="softplus",
@@ -315,11 +332,11 @@ def _mish() -> Activation:
 
     def grad(z: Array) -> Array:
         t = np.tanh(np.logaddexp(z.dtype.type(0), z))
-        return t + z * (1 - t * t) * special.expit(z)
+        return t + z * (1 - t * t) * _expit(z)
 
     def fused(z: Array) -> tuple[Array, Array]:
         t = np.tanh(np.logaddexp(z.dtype.type(0), z))
-        return z * t, t + z * (1 - t * t) * special.expit(z)
+        return z * t, t + z * (1 - t * t) * _expit(z)
 
     return Activation(
         "mish", fn, grad, "z*tanh(softplus(z)) (Misra 2019)", family="mish", fused=fused

@@ -19,17 +19,17 @@ import platform
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy
 
 from initlab import __version__
 from initlab.activations import Activation
 from initlab.config import RunSpec
 from initlab.data import Dataset, load_dataset
-from initlab.model import Layer, cross_entropy, forward, init_mlp, loss_and_grads
+from initlab.model import Layer, cross_entropy, init_mlp, loss_and_grads, predict_logits
 from initlab.optim import make_optimizer
 from initlab.stats import STAT_COLUMNS, layer_stats, update_ratios
 
@@ -72,7 +72,7 @@ def versions() -> dict[str, str]:
     return {
         "initlab": __version__,
         "numpy": np.__version__,
-        "scipy": scipy.__version__,
+        "scipy": metadata.version("scipy"),
         "python": platform.python_version(),
     }
 
@@ -89,7 +89,7 @@ def evaluate(
     correct = 0
     for start in range(0, len(X), batch):
         xb, yb = X[start : start + batch], y[start : start + batch]
-        logits = forward(params, xb, activation).logits
+        logits = predict_logits(params, xb, activation)
         loss, _ = cross_entropy(logits, yb)
         loss_sum += loss * len(xb)
         correct += int(np.sum(np.argmax(logits, axis=1) == yb))
