@@ -21,7 +21,6 @@ References
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from initlab.quadrature import gaussian_expectation
+from initlab.registry import lookup
 
 __all__ = [
     "ACTIVATIONS",
@@ -458,9 +458,4 @@ def get(name: str, custom: Mapping[str, Activation] | None = None) -> Activation
     ValueError
         Unknown name; the message lists the allowed names and the closest match.
     """
-    table = {**ACTIVATIONS, **(custom or {})}
-    if name in table:
-        return table[name]
-    close = difflib.get_close_matches(str(name), table, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"unknown activation {name!r}{hint}; allowed: {', '.join(sorted(table))}")
+    return lookup("activation", name, {**ACTIVATIONS, **(custom or {})})

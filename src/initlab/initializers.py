@@ -21,7 +21,6 @@ References
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from initlab.registry import lookup
 
 __all__ = [
     "INITIALIZERS",
@@ -356,9 +357,4 @@ def get(name: str, custom: Mapping[str, Initializer] | None = None) -> Initializ
     ValueError
         Unknown name; the message lists the allowed names and the closest match.
     """
-    table = {**INITIALIZERS, **(custom or {})}
-    if name in table:
-        return table[name]
-    close = difflib.get_close_matches(str(name), table, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"unknown initializer {name!r}{hint}; allowed: {', '.join(sorted(table))}")
+    return lookup("initializer", name, {**INITIALIZERS, **(custom or {})})

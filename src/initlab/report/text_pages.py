@@ -131,44 +131,34 @@ def claims_lines(claims: pd.DataFrame) -> list[list[TextLine]]:
     return blocks
 
 
+def _plot_text(title: str, lines: Sequence[TextLine], footnote: str) -> Figure:
+    """A text page: title, ``lines`` from the top, a wrapped footnote at the bottom."""
+    fig = _text_page(title)
+    _draw_lines(fig, lines)
+    fig.text(_LEFT, 0.025, wrap(footnote, 190), fontsize=7.5, va="bottom", ha="left")
+    return fig
+
+
 def plot_claims(lines: Sequence[TextLine], part: str = "") -> Figure:
     """One page of "published claim -> what this study measured -> held / did not hold"."""
-    fig = _text_page("Published claims checked by this study" + (f" ({part})" if part else ""))
-    _draw_lines(fig, lines)
-    fig.text(
-        _LEFT,
-        0.025,
-        wrap(
-            "From claims.csv (initlab.claims): each check and its threshold were fixed before the "
-            "study was run; a claim that does not hold on this dataset and budget is reported as "
-            "such, with the reason where one is known.",
-            190,
-        ),
-        fontsize=7.5,
-        va="bottom",
-        ha="left",
+    return _plot_text(
+        "Published claims checked by this study" + (f" ({part})" if part else ""),
+        lines,
+        "From claims.csv (initlab.claims): each check and its threshold were fixed before the "
+        "study was run; a claim that does not hold on this dataset and budget is reported as "
+        "such, with the reason where one is known.",
     )
-    return fig
 
 
 def plot_findings(lines: Sequence[TextLine], part: str = "") -> Figure:
     """One findings page (``lines`` from :func:`paginate` of :func:`findings_lines`)."""
-    fig = _text_page("Findings" + (f" ({part})" if part else ""))
-    _draw_lines(fig, lines)
-    fig.text(
-        _LEFT,
-        0.025,
-        wrap(
-            "Derived automatically from summary.csv and runs.csv. Accuracies are means over seeds "
-            "with the half-width of the 95% Student-t interval; with few seeds these intervals are "
-            "wide. Verdict rule: " + VERDICT_RULE + ".",
-            190,
-        ),
-        fontsize=7.5,
-        va="bottom",
-        ha="left",
+    return _plot_text(
+        "Findings" + (f" ({part})" if part else ""),
+        lines,
+        "Derived automatically from summary.csv and runs.csv. Accuracies are means over seeds "
+        "with the half-width of the 95% Student-t interval; with few seeds these intervals are "
+        "wide. Verdict rule: " + VERDICT_RULE + ".",
     )
-    return fig
 
 
 def software_versions() -> dict[str, str]:
