@@ -151,8 +151,8 @@ BASE = ["--init", "he_normal", "--activation", "relu", "--depth", "1"]
     [
         (["--init", "he_normal", "--activation", "relu", "--depth", "0"], "depth"),
         ([*BASE, "--width", "-3"], "width"),
-        ([*BASE, "--lr", "0"], "learning_rate"),
-        ([*BASE, "--lr", "nan"], "learning_rate"),
+        ([*BASE, "--lr", "0"], "--lr"),
+        ([*BASE, "--lr", "nan"], "--lr"),
         ([*BASE, "--optimizer", "foo"], "foo"),
         ([*BASE, "--dataset", "npz:/nonexistent.npz"], "/nonexistent.npz"),
         ([*BASE, "--dataset", "digitz"], "digits"),

@@ -195,6 +195,19 @@ def _run_specs(args: argparse.Namespace) -> list[tuple[Any, Path]]:
     return [(RunSpec(**{f: getattr(args, f) for f in fields}), args.out)]
 
 
+_OPTION_OF = {
+    "learning_rate": "--lr",
+    "batch_size": "--batch-size",
+    "checkpoint_every": "--checkpoint-every",
+    "target_accuracy": "--target-accuracy",
+    "probe_size": "--probe-size",
+    "bias_std": "--bias-std",
+    "base_seed": "--base-seed",
+    **{k: f"--{k}" for k in ("depth", "width", "epochs", "seed", "momentum", "optimizer", "dtype")},
+}
+"""RunSpec fields whose errors are reported under the command-line option's name."""
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
@@ -212,7 +225,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             data.check_dataset_name(runs[0][0].dataset)
             dataset = data.load_dataset(runs[0][0].dataset)
     except (ValueError, TypeError, OSError) as err:
-        _fail(prog, str(err))
+        message = str(err)
+        if args.spec_json is None:  # name the option the user typed, not the RunSpec field
+            field, sep, rest = message.partition(":")
+            if sep and field in _OPTION_OF:
+                message = f"{_OPTION_OF[field]}:{rest}"
+        _fail(prog, message)
     for spec, out in runs:
         with threadpool_limits(limits=args.threads):
             result = train(spec, dataset)
