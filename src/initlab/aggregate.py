@@ -20,7 +20,6 @@ number is undefined.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +44,6 @@ __all__ = [
     "write_tables",
 ]
 
-CONFIG_COLUMNS = (
-    "run_id",
-    "dataset",
-    "initializer",
-    "activation",
-    "depth",
-    "width",
-    "seed",
-    "optimizer",
-    "learning_rate",
-    "epochs",
-    "batch_size",
-)
 HEADLINE = (
     "final_train_loss",
     "final_train_acc",
@@ -69,15 +55,6 @@ HEADLINE = (
     "diverged_step",
     "log10_delta_ratio_init",
     "log10_wgrad_ratio_init",
-)
-EXTRA = (
-    "final_val_loss",
-    "final_test_loss",
-    "init_train_loss",
-    "dead_frac_init",
-    "dead_frac_final",
-    "saturated_frac_init",
-    "saturated_frac_final",
 )
 SUMMARY_METRICS = (
     "final_test_acc",
@@ -449,8 +426,3 @@ def _input_facts(data_path: Path, probe_size: int) -> tuple[int, int, float]:
     ds = load_prepared(data_path)
     probe = ds.X_train[:probe_size]
     return ds.n_features, ds.n_classes, float(np.mean(probe * probe))
-
-
-def table_names() -> Iterable[str]:
-    """Names of the tables :func:`aggregate` writes."""
-    return ("runs", "layers", "curves", "summary", "timings", "theory", "claims")
