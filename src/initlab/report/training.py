@@ -80,6 +80,29 @@ def _mark_diverged(ax: Axes, runs: pd.DataFrame, color: Color, spe: float, y_axe
     return len(div)
 
 
+def _legend_handles(
+    initializers: Sequence[str],
+    colors: Mapping[str, Color],
+    target: float,
+    n_classes: int | None,
+    diverged_label: str,
+) -> list[Line2D]:
+    """Legend entries shared by the training pages: one per initializer, the target and
+    chance lines, and the diverged marker."""
+    handles = [
+        Line2D([], [], color=colors[i], marker="o", markersize=3, label=i) for i in initializers
+    ]
+    handles += [Line2D([], [], color="0.4", ls="--", lw=0.8, label=f"target {target:g}")]
+    if n_classes:
+        handles += [Line2D([], [], color="0.4", ls=":", lw=0.8, label="chance")]
+    handles.append(
+        Line2D(
+            [], [], color="0.3", marker=DIVERGED_MARKER, ls="none", mew=1.6, label=diverged_label
+        )
+    )
+    return handles
+
+
 def plot_learning_curves(
     curves: pd.DataFrame,
     runs: pd.DataFrame,
@@ -152,17 +175,7 @@ def plot_learning_curves(
         if c == 0:
             loss_ax.set_ylabel("train loss (cross-entropy, nats, log)")
             acc_ax.set_ylabel("validation accuracy (fraction)")
-    handles = [
-        Line2D([], [], color=colors[i], marker="o", markersize=3, label=i) for i in initializers
-    ]
-    handles += [Line2D([], [], color="0.4", ls="--", lw=0.8, label=f"target {target:g}")]
-    if n_classes:
-        handles += [Line2D([], [], color="0.4", ls=":", lw=0.8, label="chance")]
-    handles += [
-        Line2D(
-            [], [], color="0.3", marker=DIVERGED_MARKER, ls="none", mew=1.6, label="diverged run"
-        )
-    ]
+    handles = _legend_handles(initializers, colors, target, n_classes, "diverged run")
     fig.legend(handles=handles, loc="outside right center", title="initializer")
     note = (
         f"Loss axes are capped at {LOSS_CAP:g} nats (exploding initializations start far "
@@ -282,23 +295,7 @@ def plot_depth_scaling(
         ax.set_xlabel("depth (hidden layers" + (", log scale)" if log_x else ")"))
         if k % ncols == 0:
             ax.set_ylabel("mean final test accuracy (fraction)")
-    handles = [
-        Line2D([], [], color=colors[i], marker="o", markersize=3, label=i) for i in initializers
-    ]
-    handles += [Line2D([], [], color="0.4", ls="--", lw=0.8, label=f"target {target:g}")]
-    if n_classes:
-        handles += [Line2D([], [], color="0.4", ls=":", lw=0.8, label="chance")]
-    handles += [
-        Line2D(
-            [],
-            [],
-            color="0.3",
-            marker=DIVERGED_MARKER,
-            ls="none",
-            mew=1.6,
-            label="diverged (> half of seeds)",
-        )
-    ]
+    handles = _legend_handles(initializers, colors, target, n_classes, "diverged (> half of seeds)")
     place_legend(fig, axes, len(activations), handles, title="initializer")
     set_footnote(
         fig,
