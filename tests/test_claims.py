@@ -1,485 +1,420 @@
 """Tests of initlab.claims on small hand-built tables (no training, no Snakemake).
 
-Each check is fed numbers that plainly support its claim (held is True) and numbers that plainly
-contradict it (held is False); missing data gives None.
+Each rule is fed numbers that plainly support its claim, numbers that plainly contradict it, and
+missing or too few numbers (``not measurable``). Interval arithmetic is checked against scipy's
+own t-test intervals, an implementation independent of the one under test.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from scipy import stats as sps
 
 from initlab import claims as C
-from initlab.claims import Claim, claims_table, evaluate_claims
+from initlab.study import ConfigError, load_schema, validate_config
 
-SEEDS = (0, 1, 2)
-
-# --- table builders --------------------------------------------------------------------------
-
-
-def layer_rows(
-    initializer: str,
-    activation: str,
-    depth: int,
-    columns: dict[str, Callable[[int, int], float]],
-    seeds: Sequence[int] = SEEDS,
-) -> list[dict[str, object]]:
-    """Step-0 rows of layers.csv for layers 1..depth+1; ``columns[name](layer, seed)``."""
-    rows = []
-    for seed in seeds:
-        for layer in range(1, depth + 2):
-            row: dict[str, object] = {
-                "run_id": f"digits__{initializer}__{activation}__d{depth}__s{seed}",
-                "initializer": initializer,
-                "activation": activation,
-                "depth": depth,
-                "seed": seed,
-                "step": 0,
-                "layer": layer,
-            }
-            row.update({name: fn(layer, seed) for name, fn in columns.items()})
-            rows.append(row)
-    return rows
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+GRID = {"initializers": ["he", "xavier"], "activations": ["relu", "selu"], "depths": [4, 30]}
 
 
-def frame(*groups: list[dict[str, object]]) -> pd.DataFrame:
-    return pd.DataFrame([row for group in groups for row in group])
+def cell(init: str, act: str = "relu", depth: int = 30, **extra: Any) -> dict[str, Any]:
+    return {"initializer": init, "activation": act, "depth": depth, **extra}
 
 
-def run_rows(
-    initializer: str,
-    activation: str,
-    depth: int,
-    accs: Sequence[float],
-    init_loss: float = 2.3,
-    final_loss: float = 0.1,
-) -> list[dict[str, object]]:
+def runs(init: str, accs: Sequence[float | None], act: str = "relu", depth: int = 30) -> list:
+    """runs.csv rows; ``None`` is a diverged seed."""
     return [
         {
-            "initializer": initializer,
-            "activation": activation,
-            "depth": depth,
-            "seed": seed,
-            "final_test_acc": acc,
-            "init_train_loss": init_loss,
-            "final_train_loss": final_loss,
+            **cell(init, act, depth),
+            "seed": s,
+            "final_test_acc": math.nan if a is None else a,
+            "diverged": a is None,
+            "n_classes": 10,
         }
-        for seed, acc in enumerate(accs)
+        for s, a in enumerate(accs)
     ]
 
 
-def summary_row(
-    initializer: str,
-    activation: str,
-    depth: int,
-    acc: float,
-    verdict: str,
-    steps: float = np.nan,
-    reached: float = 0.0,
-    half: float = 0.01,
-) -> dict[str, object]:
-    return {
-        "initializer": initializer,
-        "activation": activation,
-        "depth": depth,
-        "final_test_acc_mean": acc,
-        "final_test_acc_ci95_lo": acc - half,
-        "final_test_acc_ci95_hi": acc + half,
-        "steps_to_target_mean": steps,
-        "share_reached_target": reached,
-        "verdict": verdict,
-    }
-
-
-def theory_rows(
-    initializer: str,
-    activation: str,
-    depth: int,
-    sigma_w2: float,
-    q_pred: Callable[[int], float] = lambda layer: 1.0,
-    xi_c: float = np.nan,
-) -> list[dict[str, object]]:
+def layers(
+    init: str, depth: int, columns: dict[str, Callable[[int, int], float]], seeds: int = 3
+) -> list:
+    """Step-0 layers.csv rows of hidden layers 1..depth and the output layer."""
     return [
-        {
-            "initializer": initializer,
-            "activation": activation,
-            "depth": depth,
-            "layer": layer,
-            "sigma_w2": sigma_w2,
-            "q_pred": q_pred(layer),
-            "xi_c": xi_c,
-        }
+        {**cell(init, "relu", depth), "seed": s, "step": 0, "layer": layer}
+        | {name: fn(layer, s) for name, fn in columns.items()}
+        for s in range(seeds)
         for layer in range(1, depth + 2)
     ]
 
 
-def const(value: float) -> Callable[[int, int], float]:
-    return lambda layer, seed: value
+def spec(rule: str, **keys: Any) -> dict[str, Any]:
+    return {"id": "c", "statement": "s", "source": "p", "rule": rule, "reason": "r", **keys}
 
 
-def geometric(factor: float, depth: int, jitter: float = 0.0) -> Callable[[int, int], float]:
-    """``factor^(depth - layer)`` times a small per-seed jitter (1 at the top hidden layer)."""
-    return lambda layer, seed: factor ** (depth - layer) * (1.0 + jitter * seed)
+def decide(s: dict[str, Any], **tables: list) -> C.Claim:
+    return C.evaluate_claims([s], {k: pd.DataFrame(v) for k, v in tables.items()})[0]
 
 
-# --- Claim, dispatch, table ------------------------------------------------------------------
+# --- statistics against scipy ----------------------------------------------------------------
 
 
-def test_claim_is_frozen_and_has_a_verdict() -> None:
-    claim = Claim("c", "s", "m", True, "n")
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        claim.held = False  # type: ignore[misc]
-    assert claim.verdict == "held"
-    assert Claim("c", "s", "m", False, "n").verdict == "did not hold"
-    assert Claim("c", "s", "m", None, "n").verdict == "inconclusive"
+def test_welch_interval_matches_scipy() -> None:
+    a, b = np.array([0.91, 0.93, 0.92, 0.95]), np.array([0.88, 0.80, 0.85])
+    for level in (0.90, 0.95):
+        diff, lo, hi = C.welch_interval(a, b, level)
+        ref = sps.ttest_ind(a, b, equal_var=False).confidence_interval(level)
+        assert diff == pytest.approx(a.mean() - b.mean())
+        assert (lo, hi) == pytest.approx((ref.low, ref.high), rel=1e-10)
 
 
-def test_unknown_or_default_study_has_no_claims() -> None:
-    assert evaluate_claims("default", {}) == []
-    assert evaluate_claims("no_such_study", {"runs": pd.DataFrame()}) == []
+def test_one_sample_interval_matches_scipy() -> None:
+    a = np.array([0.1, 0.3, 0.25, 0.2])
+    _, lo, hi = C.one_sample_interval(a, 0.9)
+    ref = sps.ttest_1samp(a, 0.0).confidence_interval(0.9)
+    assert (lo, hi) == pytest.approx((ref.low, ref.high), rel=1e-10)
+
+
+# --- difference: greater and equivalence (TOST) ----------------------------------------------
+
+ACC = {"table": "runs", "column": "final_test_acc"}
+
+
+def test_greater_holds_fails_and_is_inconclusive() -> None:
+    s = spec(
+        "difference",
+        cell=cell("he"),
+        versus=cell("xavier"),
+        measure=ACC,
+        test="greater",
+        threshold=0.0,
+    )
+    held = decide(s, runs=runs("he", [0.95, 0.96, 0.94]) + runs("xavier", [0.11, 0.10, 0.12]))
+    assert held.verdict == "held" and "3 seeds" in held.measured
+    lost = decide(s, runs=runs("he", [0.11, 0.10, 0.12]) + runs("xavier", [0.95, 0.96, 0.94]))
+    assert lost.verdict == "did not hold"
+    noisy = decide(s, runs=runs("he", [0.9, 0.2]) + runs("xavier", [0.6, 0.5]))
+    assert noisy.verdict == "inconclusive" and noisy.held is None
+
+
+def test_equality_needs_a_narrow_interval_not_one_that_contains_zero() -> None:
+    """Two seeds of widely scattered accuracies: the Welch interval contains 0, which the old
+    rule read as "equally good"; TOST with a 0.02 margin cannot conclude."""
+    s = spec(
+        "difference",
+        cell=cell("he", depth=4),
+        versus=cell("xavier", depth=4),
+        measure=ACC,
+        test="equivalent",
+        threshold=0.02,
+    )
+    wide = decide(s, runs=runs("he", [0.95, 0.60], depth=4) + runs("xavier", [0.90, 0.70], depth=4))
+    ref = sps.ttest_ind([0.95, 0.60], [0.90, 0.70], equal_var=False).confidence_interval(0.95)
+    assert ref.low < 0 < ref.high  # the old rule's "held"
+    assert wide.verdict == "inconclusive"
+    tight = decide(
+        s,
+        runs=runs("he", [0.951, 0.949, 0.950, 0.952], depth=4)
+        + runs("xavier", [0.948, 0.950, 0.949, 0.951], depth=4),
+    )
+    assert tight.verdict == "held" and "TOST" in tight.threshold
+    apart = decide(
+        s,
+        runs=runs("he", [0.95, 0.96, 0.95], depth=4) + runs("xavier", [0.80, 0.81, 0.80], depth=4),
+    )
+    assert apart.verdict == "did not hold"
+
+
+def test_a_diverged_seed_counts_at_chance_not_as_missing() -> None:
+    """He: 0.95 and a diverged seed. Dropping the diverged seed would leave one seed (no
+    interval) or, with more seeds, inflate He's mean; it counts as 0.1 (10 classes)."""
+    s = spec(
+        "difference",
+        cell=cell("he"),
+        versus=cell("xavier"),
+        measure=ACC,
+        test="greater",
+        threshold=0.0,
+    )
+    out = decide(s, runs=runs("he", [0.95, None, 0.94]) + runs("xavier", [0.5, 0.5, 0.51]))
+    assert "mean 0.6633" in out.measured  # (0.95 + 0.1 + 0.94) / 3
+    assert out.verdict == "inconclusive"
+
+
+def test_too_few_seeds_and_missing_cells_are_not_measurable() -> None:
+    s = spec(
+        "difference",
+        cell=cell("he"),
+        versus=cell("xavier"),
+        measure=ACC,
+        test="greater",
+        threshold=0.0,
+    )
+    one = decide(s, runs=runs("he", [0.95]) + runs("xavier", [0.1, 0.1]))
+    assert one.verdict == "not measurable" and "at least 2" in one.note and one.held is None
+    absent = decide(s, runs=runs("he", [0.95, 0.9]))
+    assert absent.verdict == "not measurable" and "xavier" in absent.note
+
+
+def test_curves_measure_counts_a_seed_that_diverged_before_the_epoch_at_chance() -> None:
+    run_rows = runs("he", [0.9, 0.9]) + runs("xavier", [0.2, None])
+    curves = [
+        {**cell(i), "seed": s, "epoch": e, "train_acc": acc}
+        for i, s, e, acc in [
+            ("he", 0, 1.0, 0.8),
+            ("he", 1, 1.0, 0.7),
+            ("xavier", 0, 1.0, 0.15),
+            ("he", 0, 0.0, 0.1),
+            ("xavier", 1, 0.0, 0.1),
+        ]
+    ]  # xavier seed 1 diverged before epoch 1
+    s = spec(
+        "difference",
+        cell=cell("he"),
+        versus=cell("xavier"),
+        test="greater",
+        threshold=0.0,
+        measure={"table": "curves", "column": "train_acc", "epoch": 1},
+    )
+    out = decide(s, runs=run_rows, curves=curves)
+    assert "xavier/relu/d30 mean 0.125" in out.measured  # (0.15 + chance 0.1) / 2
+
+
+# --- deviation from a prediction or a value --------------------------------------------------
+
+
+def test_slope_against_the_prediction() -> None:
+    """z_q halves per layer (slope log10 0.5 = -0.301 decades) as q_pred does: held; a net
+    whose z_q stays flat is 0.301 decades per layer away: did not hold."""
+    rng = np.random.default_rng(0)
+    half = layers(
+        "xavier", 30, {"z_q": lambda layer, s: 0.5**layer * (1 + 0.01 * rng.standard_normal())}
+    )
+    flat = layers("he", 30, {"z_q": lambda layer, s: 1.0 + 0.01 * rng.standard_normal()})
+    theory = [
+        {**cell(i), "layer": k, "q_pred": 0.5**k} for i in ("xavier", "he") for k in range(1, 32)
+    ]
+    m = {"table": "layers", "column": "z_q", "slope": True}
+    ok = decide(
+        spec(
+            "deviation",
+            cell=cell("xavier"),
+            measure=m,
+            reference={"theory": "q_pred"},
+            test="equivalent",
+            threshold=0.04,
+        ),
+        layers=half + flat,
+        theory=theory,
+    )
+    assert ok.verdict == "held" and "-0.301" in ok.measured
+    off = decide(
+        spec(
+            "deviation",
+            cell=cell("he"),
+            measure=m,
+            reference={"theory": "q_pred"},
+            test="equivalent",
+            threshold=0.04,
+        ),
+        layers=half + flat,
+        theory=theory,
+    )
+    assert off.verdict == "did not hold"
+
+
+def test_slope_of_a_profile_with_a_zero_is_not_measurable() -> None:
+    dead = layers("he", 4, {"delta_rms": lambda layer, s: 0.0 if layer == 1 else 1.0})
+    out = decide(
+        spec(
+            "deviation",
+            cell=cell("he", depth=4),
+            reference={"value": 0.0},
+            test="equivalent",
+            threshold=0.05,
+            measure={"table": "layers", "column": "delta_rms", "slope": True},
+        ),
+        layers=dead,
+    )
+    assert out.verdict == "not measurable" and "log" in out.note
+
+
+# --- verdicts --------------------------------------------------------------------------------
+
+
+def summary_row(init: str, verdict: str, depth: int = 30) -> dict[str, Any]:
+    return {
+        **cell(init, depth=depth),
+        "verdict": verdict,
+        "n_seeds": 2,
+        "share_diverged": 0.0,
+        "final_test_acc_mean": 0.5,
+    }
+
+
+def test_verdicts_rule() -> None:
+    s = spec("verdicts", cells=[cell("he", verdict=["trains"]), cell("xavier", verdict=["fails"])])
+    assert decide(s, summary=[summary_row("he", "trains"), summary_row("xavier", "fails")]).held
+    out = decide(s, summary=[summary_row("he", "trains"), summary_row("xavier", "diverged")])
+    assert out.verdict == "did not hold" and "'diverged'" in out.note
+    assert decide(s, summary=[summary_row("he", "trains")]).verdict == "not measurable"
+
+
+def test_he2015_claims_can_all_hold_at_once() -> None:
+    """No two claims of the he2015 study may demand different verdicts of the same cell (the
+    old pair required Xavier at 22 layers both to train and to stall)."""
+    config = yaml.safe_load((ROOT / "config/studies/he2015.yaml").read_text())
+    allowed: dict[tuple[Any, ...], set[str]] = {}
+    for c in config["claims"]:
+        for x in c.get("cells", []) if c["rule"] == "verdicts" else []:
+            key = (x["initializer"], x["activation"], x["depth"])
+            allowed[key] = allowed.get(key, set(C.VERDICT_NAMES)) & set(x["verdict"])
+    assert allowed and all(allowed.values()), allowed
+
+
+# --- moment band (SELU) ----------------------------------------------------------------------
+
+
+def band_spec(expect: str, first_layer: Any = 1) -> dict[str, Any]:
+    return spec(
+        "moment_band",
+        cells=[cell("he", "relu", 4, expect=expect)],
+        threshold=0.1,
+        band=[0.8, 1.5],
+        first_layer=first_layer,
+    )
+
+
+def test_moment_band_reads_post_activation_moments() -> None:
+    """Pre-activations at (0, 1) say nothing: a ReLU layer's output has mean ~0.4, which is
+    outside |mu| <= 0.1 whatever z does."""
+    relu_like = layers(
+        "he",
+        4,
+        {
+            "z_mean": lambda layer, s: 0.0,
+            "z_var": lambda layer, s: 1.0,
+            "a_mean": lambda layer, s: 0.4,
+            "a_std": lambda layer, s: 0.58,
+        },
+    )
+    assert decide(band_spec("outside"), layers=relu_like).verdict == "held"
+    assert decide(band_spec("inside"), layers=relu_like).verdict == "did not hold"
+    selu_like = layers("he", 4, {"a_mean": lambda layer, s: 0.01, "a_std": lambda layer, s: 1.0})
+    assert decide(band_spec("inside"), layers=selu_like).verdict == "held"
+
+
+def test_a_missing_moment_does_not_count_as_leaving_the_band() -> None:
+    """One NaN cell used to count as 'leaves the band', which made an 'outside' claim hold."""
+    holed = layers(
+        "he",
+        4,
+        {
+            "a_mean": lambda layer, s: math.nan if (layer, s) == (3, 1) else 0.0,
+            "a_std": lambda layer, s: 1.0,
+        },
+    )
+    out = decide(band_spec("outside"), layers=holed)
+    assert out.verdict == "not measurable" and "not finite" in out.note
+
+
+def test_moment_band_deep_half() -> None:
+    """Layers 1-2 far off, 3-4 inside: the deeper half (layers > depth/2) is inside."""
+    rows = layers(
+        "he", 4, {"a_mean": lambda layer, s: 0.0, "a_std": lambda layer, s: 3.0 if layer < 3 else 1}
+    )
+    assert decide(band_spec("inside", "deep_half"), layers=rows).verdict == "held"
+    assert decide(band_spec("inside", 1), layers=rows).verdict == "did not hold"
+
+
+# --- depth bound -----------------------------------------------------------------------------
+
+
+def test_depth_bound() -> None:
+    theory = [
+        {**cell(i, "tanh", d), "layer": 1, "xi_c": xi}
+        for i, xi in (("he", 10.0), ("xavier", 1.0))
+        for d in (4, 30)
+    ]
+    summary = [
+        {**cell(i, "tanh", d), "verdict": v}
+        for i, d, v in (
+            ("he", 4, "trains"),
+            ("he", 30, "trains"),
+            ("xavier", 4, "trains"),
+            ("xavier", 30, "fails"),
+        )
+    ]
+    s = spec("depth_bound", activation="tanh", scale="xi_c", multiple=6, threshold=0.75)
+    # inside (6 xi_c = 60 or 6): he d4, he d30, xavier d4 all train; beyond: xavier d30 fails
+    assert decide(s, summary=summary, theory=theory).verdict == "held"
+    summary[3]["verdict"] = "trains"
+    assert decide(s, summary=summary, theory=theory).verdict == "did not hold"
+    inside_only = [r for r in theory if r["initializer"] == "he"]
+    out = decide(s, summary=summary[:2], theory=inside_only)
+    assert out.verdict == "not measurable" and "does not test the boundary" in out.note
+
+
+# --- declarations ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("study", "n_claims"),
-    [("glorot2010", 5), ("he2015", 5), ("selu2017", 3), ("edge_of_chaos", 1)],
+    ("bad", "message"),
+    [
+        ({"rule": "majority"}, "claims.0.rule: got 'majority'"),
+        ({"cell": cell("kaiming")}, "claims.0.cell.initializer: got 'kaiming'; allowed: one of"),
+        ({"cell": cell("he", depth=22)}, "claims.0.cell.depth: got 22"),
+        ({"test": "bigger"}, "claims.0.test: got 'bigger'"),
+        ({"measure": {"table": "layers", "column": "z_q"}}, "claims.0.measure.slope"),
+        ({"reference": {"theory": "q_pred"}}, "not a rule key"),
+    ],
 )
-def test_registry_dispatch_without_tables_gives_inconclusive_claims(
-    study: str, n_claims: int
-) -> None:
-    out = evaluate_claims(study, {})
-    assert len(out) == n_claims
-    assert all(isinstance(c, Claim) and c.held is None for c in out)
-    assert set(C.STUDY_CLAIMS) == {"glorot2010", "he2015", "selu2017", "edge_of_chaos"}
+def test_bad_claims_fail_naming_the_key(bad: dict[str, Any], message: str) -> None:
+    good = spec(
+        "difference",
+        cell=cell("he"),
+        versus=cell("xavier"),
+        measure=ACC,
+        test="greater",
+        threshold=0.0,
+    )
+    claim = {**good, **bad}
+    if message == "not a rule key":
+        with pytest.raises(C.ClaimError, match=r"claims\.0\.reference"):
+            C.check_claims([claim], GRID)
+        return
+    with pytest.raises(C.ClaimError, match=message.replace(".", r"\.")):
+        C.check_claims([claim], GRID)
 
 
-def test_claims_table_columns_and_values() -> None:
-    rows = [Claim("a", "s", "m", True, "n"), Claim("b", "s", "m", None, "")]
-    table = claims_table(rows)
+def test_config_with_claims_is_validated_before_any_job(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "config/studies/glorot2010.yaml").read_text())
+    assert len(validate_config(config, SCHEMA)["claims"]) == 8
+    config["claims"][0]["cell"]["depth"] = 7
+    with pytest.raises(ConfigError, match=r"claims\.0\.cell\.depth: got 7"):
+        validate_config(config, SCHEMA)
+    config["claims"][0]["threshhold"] = 1
+    with pytest.raises(ConfigError, match="threshhold"):
+        validate_config(config, SCHEMA)
+
+
+def test_every_classic_study_declares_valid_claims() -> None:
+    for path in sorted((ROOT / "config/studies").glob("*.yaml")):
+        config = validate_config(yaml.safe_load(path.read_text()), SCHEMA)
+        assert config["claims"], path.name
+        assert len({c["id"] for c in config["claims"]}) == len(config["claims"])
+
+
+def test_claims_table_columns_and_empty_held() -> None:
+    s = spec("verdicts", cells=[cell("he", verdict=["trains"])])
+    table = C.claims_table(C.evaluate_claims([s], {"summary": pd.DataFrame()}))
     assert list(table.columns) == list(C.CLAIM_COLUMNS)
-    assert table["held"].tolist() == [True, None]
-    assert table["verdict"].tolist() == ["held", "inconclusive"]
-    empty = claims_table([])
-    assert empty.empty and list(empty.columns) == list(C.CLAIM_COLUMNS)
-
-
-# --- Glorot & Bengio 2010 --------------------------------------------------------------------
-
-D = 5
-
-
-def glorot_layers(
-    std_delta: Callable[[int, int], float],
-    std_wgrad: Callable[[int, int], float],
-    n_delta: Callable[[int, int], float] | None = None,
-    n_wgrad: Callable[[int, int], float] | None = None,
-) -> dict[str, pd.DataFrame]:
-    n_delta = n_delta or const(1e-3)
-    n_wgrad = n_wgrad or const(1e-3)
-    layers = frame(
-        layer_rows("standard_uniform", "tanh", D, {"delta_rms": std_delta, "wgrad_rms": std_wgrad}),
-        layer_rows("glorot_uniform", "tanh", D, {"delta_rms": n_delta, "wgrad_rms": n_wgrad}),
-    )
-    return {"layers": layers}
-
-
-def test_backprop_shrinks_held_for_constant_factor() -> None:
-    tables = glorot_layers(geometric(0.5, D, 0.01), const(5e-4))  # delta^l/delta^(l+1) = 0.5
-    claim = C.glorot_backprop_shrinks(tables)
-    assert claim.held is True
-    assert "0.500" in claim.measured
-
-
-def test_backprop_shrinks_not_held_without_shrink_or_constant_factor() -> None:
-    flat = glorot_layers(const(1e-3), const(5e-4))
-    assert C.glorot_backprop_shrinks(flat).held is False
-    # shrinks, but by 0.1 in one layer and 0.8 in the others: not a constant factor
-    uneven = glorot_layers(
-        lambda layer, seed: 1e-3 * (0.1 if layer == 1 else 1.25 ** (layer - D)), const(5e-4)
-    )
-    claim = C.glorot_backprop_shrinks(uneven)
-    assert claim.held is False
-    assert "max/min" in claim.note
-
-
-def test_backprop_shrinks_missing_depth_is_inconclusive() -> None:
-    tables = glorot_layers(geometric(0.5, D), const(5e-4))
-    assert C.glorot_backprop_shrinks(tables, depth=7).held is None
-
-
-def test_weight_gradients_flat_held_and_not_held() -> None:
-    flat = glorot_layers(geometric(0.5, D), lambda layer, seed: 5e-4 * (1 + 0.05 * layer))
-    assert C.glorot_weight_gradients_flat(flat).held is True
-    steep = glorot_layers(geometric(0.5, D), geometric(2.0, D))  # 16x across the layers
-    claim = C.glorot_weight_gradients_flat(steep)
-    assert claim.held is False
-    assert "16.00" in claim.measured
-
-
-def test_normalized_flat_held_and_not_held() -> None:
-    good = glorot_layers(geometric(0.5, D), const(5e-4), geometric(1.1, D), const(1e-3))
-    assert C.glorot_normalized_flat(good).held is True
-    bad_delta = glorot_layers(geometric(0.5, D), const(5e-4), geometric(1.5, D), const(1e-3))
-    assert C.glorot_normalized_flat(bad_delta).held is False  # 1.5^4 = 5.1 > 2
-    bad_wgrad = glorot_layers(geometric(0.5, D), const(5e-4), const(1e-3), geometric(1.5, D))
-    assert C.glorot_normalized_flat(bad_wgrad).held is False
-
-
-def ranking_tables(sigmoid: float, tanh: float, softsign: float) -> dict[str, pd.DataFrame]:
-    rows = [
-        summary_row("standard_uniform", act, D, acc, "trains" if acc >= 0.9 else "fails")
-        for act, acc in (("tanh", tanh), ("sigmoid", sigmoid), ("softsign", softsign))
-    ]
-    return {"summary": pd.DataFrame(rows)}
-
-
-def test_activation_ranking() -> None:
-    assert C.glorot_activation_ranking(ranking_tables(0.10, 0.92, 0.73)).held is True
-    assert C.glorot_activation_ranking(ranking_tables(0.80, 0.92, 0.73)).held is False
-    assert C.glorot_activation_ranking({"summary": pd.DataFrame()}).held is None
-
-
-def better_tables(normalized: Sequence[float], standard: Sequence[float]) -> dict:
-    runs = frame(
-        run_rows("glorot_uniform", "tanh", D, normalized),
-        run_rows("standard_uniform", "tanh", D, standard),
-    )
-    return {"runs": runs}
-
-
-def test_normalized_better_three_outcomes() -> None:
-    held = C.glorot_normalized_better(better_tables([0.96, 0.95, 0.97], [0.91, 0.92, 0.90]))
-    assert held.held is True
-    assert "+0.050" in held.measured
-    worse = C.glorot_normalized_better(better_tables([0.90, 0.91, 0.89], [0.95, 0.96, 0.94]))
-    assert worse.held is False
-    overlap = C.glorot_normalized_better(better_tables([0.96, 0.90, 0.93], [0.95, 0.91, 0.90]))
-    assert overlap.held is None
-    one_seed = C.glorot_normalized_better(better_tables([0.96], [0.90]))
-    assert one_seed.held is None
-
-
-# --- He et al. 2015 --------------------------------------------------------------------------
-
-DEEP = 30
-
-
-def he_tables(xavier_factor: float, he_factor: float, slope: float = 0.0) -> dict:
-    """Measured z_q factors per layer; theory predicts 1/2 (1 + a^2) and (1 + a^2)."""
-    gain = 1.0 + slope**2
-    layers = frame(
-        layer_rows(
-            "glorot_normal",
-            "relu",
-            DEEP,
-            {"z_q": lambda layer, seed: xavier_factor ** (layer - 1) * (1 + 0.01 * seed)},
-        ),
-        layer_rows(
-            "he_normal",
-            "relu",
-            DEEP,
-            {"z_q": lambda layer, seed: he_factor ** (layer - 1) * (1 + 0.01 * seed)},
-        ),
-    )
-    theory = frame(
-        theory_rows("glorot_normal", "relu", DEEP, 1.0, lambda layer: (gain / 2) ** (layer - 1)),
-        theory_rows("he_normal", "relu", DEEP, 2.0, lambda layer: gain ** (layer - 1)),
-    )
-    return {"layers": layers, "theory": theory}
-
-
-def test_forward_variance_held_and_not_held() -> None:
-    claim = C.he_forward_variance(he_tables(0.5, 1.0))
-    assert claim.held is True
-    assert "0.500 per layer (predicted 0.500)" in claim.measured
-    assert C.he_forward_variance(he_tables(1.0, 1.0)).held is False  # Xavier does not halve
-    assert C.he_forward_variance(he_tables(0.5, 0.7)).held is False  # He does not keep it
-
-
-def test_forward_variance_without_theory_is_inconclusive() -> None:
-    tables = he_tables(0.5, 1.0)
-    assert C.he_forward_variance({"layers": tables["layers"]}).held is None
-
-
-def training_tables(
-    he: tuple[str, float, float], xavier: tuple[str, float, float], depth: int = DEEP
-) -> dict:
-    """(verdict, mean steps to target, share reached) of He and Xavier at ``depth``."""
-    rows = [
-        summary_row(
-            init, "relu", depth, 0.93 if verdict == "trains" else 0.1, verdict, steps, reached
-        )
-        for init, (verdict, steps, reached) in (("he_normal", he), ("glorot_normal", xavier))
-    ]
-    runs = frame(
-        run_rows("he_normal", "relu", depth, [0.93] * 3),
-        run_rows("glorot_normal", "relu", depth, [0.1] * 3, final_loss=2.3),
-    )
-    return {"summary": pd.DataFrame(rows), "runs": runs}
-
-
-def test_deep_training_he_trains_xavier_stalls() -> None:
-    tables = training_tables(("trains", 300, 1.0), ("fails", np.nan, 0.0))
-    claim = C.he_deep_training(tables)
-    assert claim.held is True
-    assert "train loss -0%" in claim.measured  # the Xavier net's loss did not move
-    assert (
-        C.he_deep_training(training_tables(("fails", np.nan, 0.0), ("fails", np.nan, 0.0))).held
-        is False
-    )
-    assert (
-        C.he_deep_training(training_tables(("trains", 300, 1.0), ("trains", 500, 1.0))).held
-        is False
-    )
-    assert (
-        C.he_deep_training(training_tables(("trains", 300, 1.0), ("diverged", np.nan, 0.0))).held
-        is False
-    )
-    assert C.he_deep_training(tables, depth=22).held is None
-
-
-def test_starts_earlier_at_22_layers() -> None:
-    both = training_tables(("trains", 100, 1.0), ("trains", 300, 1.0), depth=22)
-    assert C.he_starts_earlier(both, depth=22).held is True
-    later = training_tables(("trains", 300, 1.0), ("trains", 100, 1.0), depth=22)
-    assert C.he_starts_earlier(later, depth=22).held is False
-    stalled = training_tables(("trains", 100, 1.0), ("fails", np.nan, 0.0), depth=22)
-    claim = C.he_starts_earlier(stalled, depth=22)
-    assert claim.held is False
-    assert "glorot_normal fails" in claim.note
-
-
-def test_shallow_parity() -> None:
-    equal = {
-        "runs": frame(
-            run_rows("he_normal", "relu", 4, [0.94, 0.95, 0.93]),
-            run_rows("glorot_normal", "relu", 4, [0.95, 0.93, 0.94]),
-        )
-    }
-    assert C.he_shallow_parity(equal).held is True
-    apart = {
-        "runs": frame(
-            run_rows("he_normal", "relu", 4, [0.90, 0.91, 0.90]),
-            run_rows("glorot_normal", "relu", 4, [0.95, 0.96, 0.95]),
-        )
-    }
-    claim = C.he_shallow_parity(apart)
-    assert claim.held is False
-    assert "glorot_normal is clearly better" in claim.note
-
-
-# --- Klambauer et al. 2017 -------------------------------------------------------------------
-
-S = 32
-
-
-def selu_layers(
-    lecun_var: Callable[[int, int], float],
-    he_var: Callable[[int, int], float] = lambda layer, seed: 1.0 + 0.1 * layer,
-    glorot_var: Callable[[int, int], float] = lambda layer, seed: 1.0,
-    relu_var: Callable[[int, int], float] = lambda layer, seed: 0.5**layer,
-    elu_var: Callable[[int, int], float] = lambda layer, seed: 1.0 / layer,
-    depth: int = S,
-) -> dict[str, pd.DataFrame]:
-    def cols(var: Callable[[int, int], float]) -> dict[str, Callable[[int, int], float]]:
-        return {"z_mean": lambda layer, seed: 0.01 * (-1) ** layer, "z_var": var}
-
-    layers = frame(
-        layer_rows("lecun_normal", "selu", depth, cols(lecun_var)),
-        layer_rows("he_normal", "selu", depth, cols(he_var)),
-        layer_rows("glorot_uniform", "selu", depth, cols(glorot_var)),
-        layer_rows("lecun_normal", "relu", depth, cols(relu_var)),
-        layer_rows("lecun_normal", "elu", depth, cols(elu_var)),
-    )
-    theory = frame(
-        theory_rows("lecun_normal", "selu", depth, 1.0),
-        theory_rows("he_normal", "selu", depth, 2.0),
-        theory_rows("glorot_uniform", "selu", depth, 1.0),
-    )
-    return {"layers": layers, "theory": theory}
-
-
-def test_selu_fixed_point_held_and_not_held() -> None:
-    good = selu_layers(lambda layer, seed: 1.0 + 0.05 * np.sin(layer + seed))
-    claim = C.selu_fixed_point(good)
-    assert claim.held is True
-    assert "depth 32" in claim.measured
-    drifting = selu_layers(lambda layer, seed: 1.0 - 0.02 * layer)  # 0.36 at layer 32
-    assert C.selu_fixed_point(drifting).held is False
-    shallow = selu_layers(const(1.0), depth=16)
-    assert C.selu_fixed_point(shallow).held is None
-
-
-def test_selu_needs_unit_variance_init() -> None:
-    tables = selu_layers(const(1.0))
-    claim = C.selu_needs_unit_variance_init(tables)
-    assert claim.held is True
-    assert "he_normal (sigma_w^2 2, predicted to drift)" in claim.measured
-    # he_normal (sigma_w^2 = 2) staying at (0, 1) contradicts the fixed-point condition
-    assert C.selu_needs_unit_variance_init(selu_layers(const(1.0), he_var=const(1.0))).held is False
-    # glorot_uniform (sigma_w^2 = 1) drifting contradicts it as well
-    drift = selu_layers(const(1.0), glorot_var=lambda layer, seed: 0.5)
-    assert C.selu_needs_unit_variance_init(drift).held is False
-
-
-def test_selu_other_activations() -> None:
-    assert C.selu_other_activations(selu_layers(const(1.0))).held is True
-    relu_stays = selu_layers(const(1.0), relu_var=const(1.0))
-    assert C.selu_other_activations(relu_stays).held is False
-    assert C.selu_other_activations({"layers": pd.DataFrame()}).held is None
-
-
-# --- Schoenholz et al. 2017 ------------------------------------------------------------------
-
-XI_C = {"sw2_0p5": 1.2, "sw2_1p0": 3.6, "sw2_1p76": np.inf, "sw2_4p0": 7.0}
-DEPTHS = (5, 10, 20, 40)
-
-
-def eoc_tables(trains: Callable[[str, int, bool], bool]) -> dict[str, pd.DataFrame]:
-    """``trains(initializer, depth, inside)`` decides each cell's verdict."""
-    summary, theory = [], []
-    for init, xi in XI_C.items():
-        for depth in DEPTHS:
-            ok = trains(init, depth, depth <= 6 * xi)
-            summary.append(
-                summary_row(init, "tanh", depth, 0.95 if ok else 0.1, "trains" if ok else "fails")
-            )
-            theory.extend(theory_rows(init, "tanh", depth, 1.0, xi_c=xi))
-    return {"summary": pd.DataFrame(summary), "theory": pd.DataFrame(theory)}
-
-
-def test_edge_of_chaos_boundary_held() -> None:
-    claim = C.edge_of_chaos_trainability(eoc_tables(lambda init, depth, inside: inside))
-    assert claim.held is True
-    # inside: 0p5/d5, 1p0/d5..d20, 1p76 all, 4p0/d5..d40 = 1 + 3 + 4 + 4 = 12; beyond: 4
-    assert "12/12 cells train" in claim.measured
-    assert "0/4 cells train" in claim.measured
-    assert "counting verdict 'partial' as learning too, inside 12/12, beyond 0/4" in claim.measured
-
-
-def test_edge_of_chaos_boundary_not_held() -> None:
-    everything = C.edge_of_chaos_trainability(eoc_tables(lambda init, depth, inside: True))
-    assert everything.held is False  # the cells beyond 6 xi_c train as well
-    assert "beyond, acc 0.950" in everything.note
-    shallow_only = C.edge_of_chaos_trainability(eoc_tables(lambda init, depth, inside: depth <= 5))
-    assert shallow_only.held is False  # most cells inside fail
-
-
-def test_edge_of_chaos_one_sided_grid_is_inconclusive() -> None:
-    tables = eoc_tables(lambda init, depth, inside: inside)
-    keep = tables["summary"]["initializer"] == "sw2_1p76"
-    one_side = {"summary": tables["summary"][keep], "theory": tables["theory"]}
-    assert C.edge_of_chaos_trainability(one_side).held is None
-
-
-def test_selu_initializer_contrast_judges_the_deeper_half() -> None:
-    # glorot_uniform starts low in the first layers (its first layer has fan_in Var[W] < 1) and
-    # is attracted to (0, 1) with depth: that agrees with its hidden sigma_w^2 = 1
-    attracted = selu_layers(const(1.0), glorot_var=lambda layer, seed: 0.55 if layer <= 4 else 1.0)
-    claim = C.selu_needs_unit_variance_init(attracted)
-    assert claim.held is True
-    assert "layers 17..32" in claim.measured
-    assert "all layers: var z in [0.55, 1]" in claim.measured
+    assert table.loc[0, "verdict"] == "not measurable" and table.loc[0, "held"] is None

@@ -217,3 +217,27 @@ def test_list_prints_every_name(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_missing_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     _assert_one_line_error(capsys, [])
+
+
+def _printed_sigma_w2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> float:
+    assert main(["theory", *argv]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    return float(first.split("sigma_w^2 = ")[1].split(" ")[0])
+
+
+def test_theory_uses_the_hidden_layers_sigma_w2_like_the_tables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One definition of a network's sigma_w^2: a 64 -> 64 -> 10 glorot_uniform net has
+    fan_in Var[W] = 64 * 2 / (64 + 64) = 1 in its hidden layer (by hand), not the output
+    layer's 64 * 2 / (64 + 10) = 1.73; theory.csv's sigma_w2_hidden uses the same function."""
+    from initlab import theory
+
+    argv = ["--init", "glorot_uniform", "--activation", "relu", "--width", "64", "--inputs"]
+    assert _printed_sigma_w2(capsys, [*argv, "64", "--depth", "1"]) == pytest.approx(1.0)
+    assert theory.hidden_sigma_w2("glorot_uniform", (64, 64, 10)) == pytest.approx(1.0)
+    # deeper: the hidden-to-hidden layers (64 -> 64), whatever the input size
+    assert _printed_sigma_w2(capsys, [*argv, "20", "--depth", "3"]) == pytest.approx(1.0)
+    # a fan_in initializer: 2 for He, whatever the shapes
+    he = ["--init", "he_normal", "--activation", "relu", "--depth", "1", "--inputs", "30"]
+    assert _printed_sigma_w2(capsys, he) == pytest.approx(2.0)

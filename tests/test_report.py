@@ -106,8 +106,10 @@ def _layer_rows(init: str, act: str, depth: int, seed: int, rng: np.random.Gener
                 z_q, d_rms = 0.0, (1e-3 if out else 0.0)
             else:
                 z_q = 0.9**layer * (1 + 0.05 * rng.standard_normal())
-                decay = 4.0 if (init, act, depth) == VANISHING else 0.1
-                d_rms = 1e-3 * 10 ** (-decay * (depth + 1 - layer) / depth)
+                if (init, act, depth) == VANISHING:  # 4 decades from the last hidden layer
+                    d_rms = 1e-3 * 10 ** (-4.0 * (depth - min(layer, depth)) / (depth - 1))
+                else:
+                    d_rms = 1e-3 * 10 ** (-0.1 * (depth + 1 - layer) / depth)
             a = np.sort(rng.standard_normal(7)) * np.sqrt(z_q)
             ad = np.sort(np.abs(rng.standard_normal(7))) * d_rms
             row = {
@@ -135,6 +137,9 @@ def _layer_rows(init: str, act: str, depth: int, seed: int, rng: np.random.Gener
                 "w_norm": 1.0,
                 "update_ratio": 1e-3,
             }
+            at_init = step == 0 and not out
+            row["jac_mean_s2"] = (0.5 if act == "relu" else 1.0) ** layer if at_init else np.nan
+            row["corr_c"] = 1.0 - 0.5 * 0.9**layer if at_init else np.nan
             for k, q in enumerate(("q01", "q05", "q25", "q50", "q75", "q95", "q99")):
                 row[f"a_{q}"] = a[k]
                 row[f"absdelta_{q}"] = ad[k]
@@ -157,6 +162,8 @@ def make_tables(out: Path) -> dict[str, pd.DataFrame]:
             first = lay[(lay["step"] == 0) & (lay["layer"] == 1)]["delta_rms"].iloc[0]
             last = lay[(lay["step"] == 0) & (lay["layer"] == depth + 1)]["delta_rms"].iloc[0]
             ratio = float(np.log10(first / last)) if first > 0 else np.nan
+            last_hidden = lay[(lay["step"] == 0) & (lay["layer"] == depth)]["delta_rms"].iloc[0]
+            hidden = float(np.log10(first / last_hidden)) if first > 0 and depth > 1 else np.nan
             config_cols = {
                 "run_id": run_id,
                 "dataset": "digits",
@@ -170,6 +177,11 @@ def make_tables(out: Path) -> dict[str, pd.DataFrame]:
                 lay.insert(0, key, value)
             frames.append(lay)
             nan = float("nan")
+            # last hidden layer's Jacobian spectrum at init: the same mean s^2 as the layer rows,
+            # a spread growing like sqrt(depth) (undefined for zero weights: J = 0)
+            s2 = 0.0 if init == "zeros" else (0.5 if act == "relu" else 1.0) ** depth
+            spread = nan if init == "zeros" else (0.8 if act == "relu" else 0.3) * depth**0.5
+            spread *= 1.0 + 0.1 * seed
             runs.append(
                 {
                     **config_cols,
@@ -187,12 +199,18 @@ def make_tables(out: Path) -> dict[str, pd.DataFrame]:
                     "diverged_step": DIVERGED_STEP[seed] if diverged else None,
                     "log10_delta_ratio_init": ratio,
                     "log10_wgrad_ratio_init": ratio,
+                    "log10_delta_ratio_hidden": hidden,
+                    "log10_wgrad_rms_ratio_hidden": hidden,
                     "final_val_loss": nan if diverged else 0.3,
                     "final_test_loss": nan if diverged else 0.3,
                     "init_train_loss": 2.3,
                     "dead_frac_init": 0.6 if (init, act) == ("zeros", "relu") else 0.0,
                     "saturated_frac_init": 0.1,
                     "dead_frac_final": nan,
+                    "jac_mean_s2": s2,
+                    "jac_std_log_s": spread,
+                    "jac_max_s": 0.0 if init == "zeros" else s2**0.5 * np.exp(2 * spread),
+                    "jac_min_s": 0.0 if init == "zeros" else s2**0.5 * np.exp(-2 * spread),
                     "saturated_frac_final": nan,
                     "n_classes": 10,
                 }
@@ -254,9 +272,10 @@ def test_page_count_matches_the_grid(rendered: dict[str, Path], tables_dir: Path
     assert pdf.startswith(b"%PDF-")
     # title, findings, heatmaps (2 depths), gradient flow (rms dL/dz, ||dL/dW||),
     # distributions (2 highlight pairs on one page), learning curves (2 activations),
-    # depth scaling, theory (figure + table), phase diagram, sigma_w^2 x depth trainability
-    # (the three initializers span three hidden sigma_w^2 values), appendix (12 rows)
-    expected = 1 + 1 + 2 + 2 + 1 + 2 + 1 + 2 + 1 + 1 + 1
+    # depth scaling, theory (figure + table), Jacobian spectra and correlation map (2
+    # activations: one page each), phase diagram, sigma_w^2 x depth trainability (the three
+    # initializers span three hidden sigma_w^2 values), appendix (12 rows)
+    expected = 1 + 1 + 2 + 2 + 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1
     assert count_pages(pdf) == expected
     pages = plan_pages(make_config(), load_tables(tables_dir))
     assert len(pages) == expected
@@ -306,9 +325,9 @@ def test_best_initializer_per_activation(summary: pd.DataFrame, grid: Any) -> No
     tanh, relu = fnd.best_initializer_per_activation(summary, grid)
     # he_normal x tanh diverged at depth 3 and is not a candidate
     assert tanh.startswith("tanh at depth 3: best initializer glorot_uniform")
-    assert "0.910 ±" in tanh
+    assert "0.910 [0.783, 1.000] (95% CI, 2 seeds)" in tanh  # clipped at 1
     assert relu.startswith("relu at depth 3: best initializer he_normal")
-    assert "0.960 ±" in relu
+    assert "0.960 [" in relu
     assert "runner-up glorot_uniform 0.620" in relu
     shallow = fnd.best_initializer_per_activation(summary, grid, depth=1)
     assert "best initializer he_normal, mean test accuracy 0.940" in shallow[0]
@@ -373,8 +392,9 @@ def test_heatmap_marks_diverged_cells(summary: pd.DataFrame) -> None:
     cells = heatmap_cells(summary, 3, INITS, ACTS, "final_test_acc_mean")
     i, j = INITS.index("he_normal"), ACTS.index("tanh")
     assert cells.diverged[i, j] and cells.diverged.sum() == 1
-    assert np.isnan(cells.values[i, j])
-    assert cells.label(i, j, ".2f") == "div"
+    # every seed diverged: counted as failed runs at chance (1 / 10 classes), marked "div"
+    assert cells.values[i, j] == pytest.approx(0.1)
+    assert cells.label(i, j, ".2f") == "0.10\ndiv"
     assert cells.label(INITS.index("he_normal"), ACTS.index("relu"), ".2f") == "0.96"
     # a value measured at init is still shown, with the mark
     ratio = heatmap_cells(summary, 3, INITS, ACTS, "log10_delta_ratio_init_mean")

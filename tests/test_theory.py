@@ -205,13 +205,16 @@ def test_fixed_correlation_and_depth_scales_edge_cases() -> None:
     chi = theory.chi1(TANH, 0.8, q)
     assert theory.fixed_correlation(TANH, 0.8, 0.05) == 1.0
     assert theory.depth_scales(TANH, 0.8, 0.05)[1] == pytest.approx(-1 / math.log(chi), rel=1e-12)
-    # q* = 0: both slopes equal sigma_w2 * phi'(0)^2
+    # q* = 0: the length map's slope is sigma_w2 * phi'(0)^2, the c-map's slope at c = 1 is 1
     xi_q, xi_c = theory.depth_scales(TANH, 0.8, 0.0)
     assert xi_q == pytest.approx(-1 / math.log(0.8), rel=1e-9)
-    assert xi_c == pytest.approx(-1 / math.log(0.8), rel=1e-9)
-    # edge of chaos at sigma_b2 = 0: xi_c diverges; diverging q*: undefined
+    assert xi_c == math.inf
+    assert theory.mean_field(TANH, 0.8, 0.0).xi_grad == pytest.approx(-1 / math.log(0.8), rel=1e-9)
+    # edge of chaos at sigma_b2 = 0: xi_c diverges; diverging q*: xi_q undefined, the
+    # scale-invariant c-map keeps slope 1 (xi_c = inf)
     assert theory.depth_scales(TANH, 1.0, 0.0)[1] == math.inf
-    assert all(math.isnan(x) for x in theory.depth_scales(RELU, 3.0, 0.0))
+    xi_q, xi_c = theory.depth_scales(RELU, 3.0, 0.0)
+    assert math.isnan(xi_q) and xi_c == math.inf
     assert math.isnan(theory.fixed_correlation(RELU, 3.0, 0.0))
     # SELU at its self-normalising point: mean 0, so c = 0 is the (stable) fixed point
     c = theory.fixed_correlation("selu", 1.0, 0.0)
@@ -364,3 +367,110 @@ def test_monte_carlo_second_moments(
     predicted = theory.predict_layers(act, init, sizes, input_second_moment=1.0)["q"]
     rel_err = measured / predicted - 1.0
     assert np.all(np.abs(rel_err) < 0.02), dict(zip(range(1, depth + 2), rel_err, strict=True))
+
+
+# --- correlation depth scale vs gradient depth scale (Schoenholz et al. 2017) -----------------
+
+
+def _relu_cmap(c: np.ndarray) -> np.ndarray:
+    """Arc-cosine kernel of degree 1 (Cho & Saul 2009), ReLU with sigma_b2 = 0, normalized."""
+    return (np.sqrt(1.0 - c * c) + (np.pi - np.arccos(c)) * c) / np.pi
+
+
+@pytest.mark.parametrize("sigma_w2", [0.5, 1.0, 1.5, 2.0, 3.0])
+def test_relu_without_bias_has_infinite_correlation_depth(sigma_w2: float) -> None:
+    """ReLU with sigma_b2 = 0 is scale invariant: the c-map is the arc-cosine map for every
+    sigma_w2, its slope at c = 1 is (pi - arccos 1) / pi = 1, so xi_c = inf, while gradients
+    still scale by chi_1 = sigma_w2 / 2 per layer (closed forms, He et al. 2015)."""
+    mf = theory.mean_field(RELU, sigma_w2, 0.0)
+    assert mf.xi_c == math.inf
+    expected_grad = math.inf if sigma_w2 == 2.0 else -1.0 / math.log(sigma_w2 / 2.0)
+    assert mf.xi_grad == pytest.approx(expected_grad, rel=1e-12)
+    # independent check of the slope: finite difference of the closed-form map at c = 1
+    h = 1e-8
+    slope = (1.0 - _relu_cmap(np.array([1.0 - h]))[0]) / h
+    assert slope == pytest.approx(1.0, abs=1e-3)
+    # and convergence to c* = 1 is slower than any exponential: 1 - c shrinks by a factor
+    # that tends to 1 (it would stay at chi_1 < 1 if xi_c were -1/ln chi_1)
+    c = np.array([0.0])
+    gaps = []
+    for _ in range(200):
+        c = _relu_cmap(c)
+        gaps.append(1.0 - c[0])
+    assert gaps[-1] / gaps[-2] > 0.98
+
+
+def test_relu_with_bias_has_finite_correlation_depth() -> None:
+    """With sigma_b2 > 0 the ReLU length map has q* = sigma_b2 / (1 - sigma_w2/2) > 0, and there
+    the c-map slope at 1 is chi_1 = sigma_w2 / 2, so xi_c = xi_grad = -1/ln(sigma_w2/2)."""
+    mf = theory.mean_field(RELU, 1.0, 0.05)
+    assert mf.q_star == pytest.approx(0.1, rel=1e-9)
+    assert mf.xi_c == pytest.approx(-1.0 / math.log(0.5), rel=1e-9)
+    assert mf.xi_grad == pytest.approx(-1.0 / math.log(0.5), rel=1e-12)
+
+
+def _hermite_cmap(phi, sigma_w2: float, q: float, c: float, n: int = 120) -> tuple[float, float]:
+    """Own tensor Gauss-Hermite rule (probabilists'): next (q, c) of a centred Gaussian pair."""
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / w.sum()
+    z1, z2 = np.meshgrid(x, x, indexing="ij")
+    ww = np.outer(w, w)
+    u1 = math.sqrt(q) * z1
+    u2 = math.sqrt(q) * (c * z1 + math.sqrt(max(0.0, 1.0 - c * c)) * z2)
+    q12 = sigma_w2 * float(np.sum(ww * phi(u1) * phi(u2)))
+    q11 = sigma_w2 * float(np.sum(w * phi(math.sqrt(q) * x) ** 2))
+    return q11, q12 / q11
+
+
+def test_tanh_with_vanishing_length_converges_polynomially() -> None:
+    """tanh, sigma_w2 = 0.8, sigma_b2 = 0: q -> q* = 0, where the c-map's slope at 1 tends to 1.
+    Iterating the pair map with an independent Gauss-Hermite rule shows the per-layer factor
+    of 1 - c^l climbing towards 1, far above chi_1 = 0.8: xi_c is not -1/ln chi_1."""
+    q, c = 1.0, 0.3
+    ratios = []
+    for _ in range(60):
+        q_next, c_next = _hermite_cmap(np.tanh, 0.8, q, c)
+        ratios.append((1.0 - c_next) / (1.0 - c))
+        q, c = q_next, c_next
+    assert ratios[-1] > 0.95 > 0.8
+    assert theory.mean_field(TANH, 0.8, 0.0).xi_c == math.inf
+
+
+# --- SELU: attraction to the fixed point (Klambauer et al. 2017) ------------------------------
+
+SELU_BAND = 0.1  # |q^l - 1| within which a layer counts as "at the fixed point"
+
+
+@pytest.mark.parametrize("q0", [0.25, 4.0])
+def test_selu_returns_to_the_fixed_point_within_the_predicted_depth(q0: float) -> None:
+    """Klambauer et al. (2017) claim (0, 1) *attracts*: inputs of second moment q0 = 0.25 or 4
+    (far from q* = 1) come back. The q-map predicts the first layer L at which
+    |q^l - 1| <= 0.1; real width-512 LeCun-normal SELU nets (16 networks x 64 inputs) must be
+    that close from layer L on (tolerance 0.1 plus 0.03 for the Monte-Carlo spread of 16
+    networks at width 512, about 1/sqrt(16 * 512 / 2) ~ 0.016 per layer, doubled), must start
+    far from it (the test is not vacuous), and their post-activations must end inside the
+    domain of Theorem 1 (|mu| <= 0.1, 0.8 <= nu <= 1.5)."""
+    depth, width, n_nets = 32, 512, 16
+    selu, init = ACTIVATIONS["selu"], INITIALIZERS["lecun_normal"]
+    q_pred = [q0]
+    for _ in range(depth - 1):
+        q_pred.append(theory.length_map(selu, 1.0, 0.0, q_pred[-1]))
+    predicted_layer = 1 + next(i for i, q in enumerate(q_pred) if abs(q - 1.0) <= SELU_BAND)
+    # the map predicts a return (not an instant one) with layers to spare for the check
+    assert 2 <= predicted_layer <= depth - 8
+    q_meas = np.zeros(depth)
+    mu, nu = np.zeros(depth), np.zeros(depth)
+    for seed in np.random.SeedSequence([17, int(q0 * 100)]).spawn(n_nets):
+        rng = np.random.default_rng(seed)
+        a = math.sqrt(q0) * rng.standard_normal((64, width))
+        for layer in range(depth):
+            z = a @ init(rng, (width, width), np.float64)
+            q_meas[layer] += np.mean(z * z) / n_nets
+            a = selu.fn(z)
+            mu[layer] += a.mean() / n_nets
+            nu[layer] += a.var() / n_nets
+    assert abs(q_meas[0] - 1.0) > 0.5  # starts far from the fixed point
+    tail = q_meas[predicted_layer - 1 :]
+    assert np.all(np.abs(tail - 1.0) <= SELU_BAND + 0.03), (predicted_layer, tail)
+    assert np.all(np.abs(mu[predicted_layer:]) <= 0.1)
+    assert np.all((nu[predicted_layer:] >= 0.8) & (nu[predicted_layer:] <= 1.5))

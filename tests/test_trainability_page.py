@@ -21,6 +21,7 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
                         "depth": depth,
                         "layer": layer,
                         "sigma_w2": sw2,
+                        "sigma_w2_hidden": sw2,
                         "xi_c": xi,
                     }
                 )
@@ -40,6 +41,7 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
                 "depth": 2,
                 "layer": 2,
                 "sigma_w2": 2.0,
+                "sigma_w2_hidden": 2.0,
                 "xi_c": float("inf"),
             }
         )

@@ -9,8 +9,8 @@ Tables (columns documented in the README's data dictionary):
   t-interval over seeds of the headline numbers, the share of diverged seeds and a verdict.
 - ``timings.csv``: wall time per run, kept apart so every other table is byte-reproducible.
 - ``theory.csv``: mean-field predictions per layer beside the measurement at initialization.
-- ``claims.csv``: for the classic studies (:mod:`initlab.claims`), each published claim, what
-  this study measured, and whether it held (no rows for other studies).
+- ``claims.csv``: the claims the study declares (:mod:`initlab.claims`): each published claim,
+  what this study measured, the rule and threshold, and the verdict (no rows without claims).
 
 Rows follow the grid order of the configuration; floats are written with 10 significant digits,
 so the same study gives the same bytes. Runs that diverged stay in every table, with NaN where a
@@ -30,6 +30,8 @@ from scipy import stats as sps
 from initlab import claims, io, theory
 from initlab.config import RunSpec
 from initlab.io import CorruptFileError
+from initlab.spectra import PAIR_COSINE
+from initlab.stats import SPECTRUM_SUMMARY_KEYS
 from initlab.study import Study
 from initlab.train import LAYER_COLUMNS
 
@@ -56,24 +58,33 @@ HEADLINE = (
     "log10_delta_ratio_init",
     "log10_wgrad_ratio_init",
 )
+ACCURACY_METRICS = ("final_test_acc", "final_val_acc")
+"""Accuracies summarized twice: over all seeds, a diverged seed counted as a failed run at
+chance accuracy (``<metric>_mean`` ...), and over the surviving seeds only
+(``<metric>_survivors_mean`` ...)."""
 SUMMARY_METRICS = (
-    "final_test_acc",
-    "final_val_acc",
+    *ACCURACY_METRICS,
     "best_val_acc",
     "final_train_loss",
     "steps_to_target",
+    "log10_delta_ratio_hidden",
     "log10_delta_ratio_init",
+    "log10_wgrad_rms_ratio_hidden",
     "log10_wgrad_ratio_init",
     "dead_frac_init",
     "saturated_frac_init",
 )
+BOUNDED_METRICS = frozenset(
+    {*ACCURACY_METRICS, "best_val_acc", "dead_frac_init", "saturated_frac_init"}
+)
+"""Metrics in [0, 1]: their intervals are clipped to [0, 1] (``<metric>_ci95_clipped``)."""
 GROUP = ("dataset", "initializer", "activation", "depth")
 CURVE_COLUMNS = ("step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
 VERDICT_RULE = (
-    "diverged: more than half of the seeds diverged; trains: mean final test accuracy >= "
-    "target_accuracy; partial: mean final test accuracy >= chance + 0.25 (1 - chance); "
-    "fails: otherwise (chance = 1 / n_classes)"
+    "diverged: more than half of the seeds diverged; otherwise, with the mean final test "
+    "accuracy over all seeds (a diverged seed counted at chance = 1 / n_classes): trains: "
+    ">= target_accuracy; partial: >= chance + 0.25 (1 - chance); fails: below"
 )
 
 
@@ -153,6 +164,7 @@ def _read_run(spec: RunSpec, run_dir: Path) -> tuple[dict[str, Any], pd.DataFram
             f"{_regenerate_hint(summary_path)}"
         )
     reals = (*HEADLINE, "final_val_loss", "final_test_loss", "init_train_loss")
+    reals += SPECTRUM_SUMMARY_KEYS
     summary_types = {key: number + null for key in reals}
     summary_types.update(
         diverged=(bool,),
@@ -211,6 +223,27 @@ def _read_run(spec: RunSpec, run_dir: Path) -> tuple[dict[str, Any], pd.DataFram
     return summary, layers, timing
 
 
+def _hidden_log10_ratio(layers: pd.DataFrame, column: str, depth: int) -> float:
+    """``log10(column at hidden layer 1 / column at hidden layer depth)`` at step 0.
+
+    The first over the last *hidden* layer: unlike the ratio to the output layer it does not
+    include the passage through the 10-unit output layer, so a net whose gradients keep their
+    size through the hidden stack scores 0. NaN for one hidden layer (nothing to compare) and
+    where either value is 0 or not finite.
+    """
+    if depth < 2:
+        return math.nan
+    init = layers[layers["step"] == 0]
+    first = init.loc[init["layer"] == 1, column]
+    last = init.loc[init["layer"] == depth, column]
+    if first.empty or last.empty:
+        return math.nan
+    a, b = float(first.iloc[0]), float(last.iloc[0])
+    if not (math.isfinite(a) and math.isfinite(b)) or a <= 0 or b <= 0:
+        return math.nan
+    return math.log10(a / b)
+
+
 def _hidden_mean(layers: pd.DataFrame, column: str, step: int) -> float:
     rows = layers[(layers["step"] == step) & layers[column].notna()]
     return float(rows[column].mean()) if len(rows) else float("nan")
@@ -248,6 +281,9 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         row.update(
             {k: summary.get(k) for k in ("final_val_loss", "final_test_loss", "init_train_loss")}
         )
+        row.update({k: summary[k] for k in SPECTRUM_SUMMARY_KEYS})
+        row["log10_delta_ratio_hidden"] = _hidden_log10_ratio(layers, "delta_rms", spec.depth)
+        row["log10_wgrad_rms_ratio_hidden"] = _hidden_log10_ratio(layers, "wgrad_rms", spec.depth)
         row["dead_frac_init"] = _hidden_mean(layers, "dead_frac", 0)
         row["saturated_frac_init"] = _hidden_mean(layers, "saturated_frac", 0)
         final_ok = not summary["diverged"]
@@ -285,33 +321,91 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
     }
 
 
-def _ci95(values: np.ndarray) -> tuple[float, float, float, float]:
-    """Mean, sample std and the 95% Student-t interval of the finite ``values``."""
-    v = values[np.isfinite(values)]
+def interval95(values: np.ndarray, bounds: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Mean, sample std and the 95% Student-t interval of the mean of the finite ``values``.
+
+    With ``bounds`` (e.g. ``(0, 1)`` for accuracies) the interval is clipped to them, because a
+    t-interval of two seeds can reach past a possible value (``[0.641, 1.050]``); clipping only
+    removes impossible values, so the coverage is not reduced. ``clipped`` says whether it
+    happened. One finite value gives no std and no interval (NaN).
+
+    Returns
+    -------
+    dict
+        ``n``, ``mean``, ``std``, ``lo``, ``hi``, ``clipped``.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    out: dict[str, Any] = {
+        "n": len(v),
+        "mean": math.nan,
+        "std": math.nan,
+        "lo": math.nan,
+        "hi": math.nan,
+        "clipped": False,
+    }
     if len(v) == 0:
-        return (math.nan,) * 4
-    mean = float(v.mean())
+        return out
+    out["mean"] = float(v.mean())
     if len(v) == 1:
-        return mean, math.nan, math.nan, math.nan
+        return out
     std = float(v.std(ddof=1))
     half = float(sps.t.ppf(0.975, len(v) - 1)) * std / math.sqrt(len(v))
-    return mean, std, mean - half, mean + half
+    lo, hi = out["mean"] - half, out["mean"] + half
+    if bounds is not None:
+        clipped_lo, clipped_hi = max(lo, bounds[0]), min(hi, bounds[1])
+        out["clipped"] = bool(clipped_lo != lo or clipped_hi != hi)
+        lo, hi = clipped_lo, clipped_hi
+    out.update(std=std, lo=lo, hi=hi)
+    return out
+
+
+def accuracy_all_seeds(runs: pd.DataFrame, column: str) -> np.ndarray:
+    """``column`` of ``runs`` with every diverged seed counted as a failed run at chance
+    accuracy ``1 / n_classes`` (its own accuracy is undefined)."""
+    values = runs[column].astype("float64").to_numpy().copy()
+    diverged = runs["diverged"].astype(bool).to_numpy()
+    chance = 1.0 / runs["n_classes"].astype("float64").to_numpy()
+    values[diverged] = chance[diverged]
+    return values
+
+
+def _put(row: dict[str, Any], prefix: str, stats: dict[str, Any], bounded: bool) -> None:
+    row[f"{prefix}_mean"] = stats["mean"]
+    row[f"{prefix}_std"] = stats["std"]
+    row[f"{prefix}_ci95_lo"] = stats["lo"]
+    row[f"{prefix}_ci95_hi"] = stats["hi"]
+    if bounded:
+        row[f"{prefix}_ci95_clipped"] = stats["clipped"]
 
 
 def summarize(runs: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
-    """One row per dataset x initializer x activation x depth, in first-appearance order."""
+    """One row per dataset x initializer x activation x depth, in first-appearance order.
+
+    Accuracies (:data:`ACCURACY_METRICS`) are summarized over all seeds, a diverged seed
+    counting as a failed run at chance (``<metric>_mean``, ...; used by the verdict), and over
+    the surviving seeds (``<metric>_survivors_mean``, ...). Every other metric is over the
+    seeds where it is defined (a diverged seed has no final loss). ``n_seeds`` and
+    ``n_survivors`` give the number of seeds behind each view.
+    """
     rows = []
     for key, grp in runs.groupby(list(GROUP), sort=False):
         row: dict[str, Any] = dict(zip(GROUP, key, strict=True))
+        diverged = grp["diverged"].astype(bool)
         row["n_seeds"] = len(grp)
-        row["share_diverged"] = float(grp["diverged"].mean())
+        row["n_survivors"] = int((~diverged).sum())
+        row["share_diverged"] = float(diverged.mean())
         for metric in SUMMARY_METRICS:
-            values = grp[metric].astype("float64").to_numpy()
-            mean, std, lo, hi = _ci95(values)
-            row[f"{metric}_mean"] = mean
-            row[f"{metric}_std"] = std
-            row[f"{metric}_ci95_lo"] = lo
-            row[f"{metric}_ci95_hi"] = hi
+            bounded = metric in BOUNDED_METRICS
+            bounds = (0.0, 1.0) if bounded else None
+            if metric in ACCURACY_METRICS:
+                everyone = interval95(accuracy_all_seeds(grp, metric), bounds)
+                _put(row, metric, everyone, bounded)
+                survivors = grp.loc[~diverged, metric].astype("float64").to_numpy()
+                _put(row, f"{metric}_survivors", interval95(survivors, bounds), bounded)
+            else:
+                values = grp[metric].astype("float64").to_numpy()
+                _put(row, metric, interval95(values, bounds), bounded)
         row["share_reached_target"] = float(grp["steps_to_target"].notna().mean())
         row["verdict"] = verdict(
             row["share_diverged"],
@@ -329,9 +423,13 @@ def theory_table(
     """Mean-field predictions per combination x layer beside the measurement at step 0.
 
     ``q_pred`` is the predicted second moment of the pre-activations, ``delta_rel_pred`` the
-    predicted rms of ``dL/dz`` relative to the output layer; ``*_meas_*`` are the mean and std
-    over seeds of the same quantities measured on the probe batch at initialization, and
-    ``*_relerr`` the relative error of the seed mean against the prediction.
+    predicted rms of ``dL/dz`` relative to the output layer, ``jac_mean_s2_pred`` the predicted
+    mean squared singular value of the input-output Jacobian of hidden layer ``l``, ``c_pred``
+    the predicted cosine of the pre-activations of two inputs of cosine ``PAIR_COSINE``;
+    ``*_meas_*`` are the mean and std over seeds of the same quantities measured on the probe
+    batch at initialization, and ``*_relerr`` the relative error of the seed mean against the
+    prediction. The network-level columns (``sigma_w2_hidden`` .. ``xi_grad``) come from
+    :func:`initlab.theory.network_mean_field`, the one definition the CLI and report share.
     """
     init0 = layers[layers["step"] == 0]
     # one pass over the rows, not one boolean mask per combination (10,000-run grids)
@@ -339,6 +437,9 @@ def theory_table(
         key: grp for key, grp in init0.groupby(["initializer", "activation", "depth"], sort=False)
     }
     empty = init0.iloc[0:0]
+    mean_fields: dict[tuple[str, str, int], theory.MeanField] = {}
+    hidden_preds: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    deepest = max(int(d) for d in study.config["depths"])
     rows = []
     for init_name, act_name, depth in study.combinations():
         spec = study.base_spec(init_name, act_name, depth, 0)
@@ -347,11 +448,30 @@ def theory_table(
         pred = theory.predict_layers(
             act, init, sizes, input_second_moment=input_second_moment, bias_std=spec.bias_std
         )
-        sw2 = float(pred["sigma_w2"][1]) if depth > 1 else float(pred["sigma_w2"][0])
-        sb2 = spec.bias_std**2
-        q_star = theory.fixed_point(act, sw2, sb2) if np.isfinite(sw2) else math.nan
-        chi = theory.chi1(act, sw2, q_star) if np.isfinite(q_star) else math.nan
-        xi_c = theory.depth_scales(act, sw2, sb2)[1] if np.isfinite(sw2) else math.nan
+        # hidden layers only (the Jacobian and the pair cosine are of the hidden stack); layer
+        # l's prediction depends on the widths up to l alone, so the deepest net of the grid
+        # gives every depth's as a prefix (the 2-D quadratures dominate the table's cost)
+        if (init_name, act_name) not in hidden_preds:
+            deep = (n_features, *([spec.width] * deepest), n_classes)
+            hidden_preds[(init_name, act_name)] = (
+                theory.predict_jacobian(
+                    act, init, deep, input_second_moment=input_second_moment, bias_std=spec.bias_std
+                ),
+                theory.predict_correlation(
+                    act, init, deep, q0=input_second_moment, c0=PAIR_COSINE, bias_std=spec.bias_std
+                ),
+            )
+        jac_deep, c_deep = hidden_preds[(init_name, act_name)]
+        jac_pred = np.append(jac_deep[:depth], math.nan)
+        c_pred = np.append(c_deep[:depth], math.nan)
+        # the hidden sigma_w2 depends on the depth only through depth >= 2 (the fixed-point
+        # searches dominate the table's cost)
+        mf_key = (init_name, act_name, min(depth, 2))
+        if mf_key not in mean_fields:
+            mean_fields[mf_key] = theory.network_mean_field(
+                act, init, sizes, bias_std=spec.bias_std
+            )
+        mf = mean_fields[mf_key]
         sel = by_combination.get((init_name, act_name, depth), empty)
         # (seeds, layers) matrices of the step-0 measurements
         layer_cols = [int(v) for v in pred["layer"]]
@@ -361,6 +481,12 @@ def theory_table(
         )
         d_rel = d_mat.div(d_mat[depth + 1], axis=0) if len(d_mat) else d_mat
         q_all, d_all = q_mat.to_numpy(dtype=float), d_rel.to_numpy(dtype=float)
+        j_all, c_all = (
+            sel.pivot(index="seed", columns="layer", values=col)
+            .reindex(columns=layer_cols)
+            .to_numpy(dtype=float)
+            for col in ("jac_mean_s2", "corr_c")
+        )
         for i, layer in enumerate(pred["layer"]):
             q_meas, d_meas = q_all[:, i], d_all[:, i]
             q_pred, d_pred = float(pred["q"][i]), float(pred["delta_rms_rel"][i])
@@ -371,14 +497,25 @@ def theory_table(
                 "depth": depth,
                 "layer": int(layer),
                 "sigma_w2": float(pred["sigma_w2"][i]),
-                "sigma_b2": sb2,
-                "chi1": chi,
-                "q_star": q_star,
-                "xi_c": xi_c,
+                "sigma_w2_hidden": mf.sigma_w2,
+                "sigma_b2": mf.sigma_b2,
+                "q_star": mf.q_star,
+                "chi1": mf.chi1,
+                "c_star": mf.c_star,
+                "xi_q": mf.xi_q,
+                "xi_c": mf.xi_c,
+                "xi_grad": mf.xi_grad,
                 "q_pred": q_pred,
                 "delta_rel_pred": d_pred,
             }
-            for name, meas, p in (("q", q_meas, q_pred), ("delta_rel", d_meas, d_pred)):
+            row["jac_mean_s2_pred"] = float(jac_pred[i])
+            row["c_pred"] = float(c_pred[i])
+            for name, meas, p in (
+                ("q", q_meas, q_pred),
+                ("delta_rel", d_meas, d_pred),
+                ("jac_mean_s2", j_all[:, i], float(jac_pred[i])),
+                ("c", c_all[:, i], float(c_pred[i])),
+            ):
                 finite = meas[np.isfinite(meas)]
                 m = float(finite.mean()) if len(finite) else math.nan
                 row[f"{name}_meas_mean"] = m
@@ -411,7 +548,9 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     n_features, n_classes, q_in = _input_facts(data_path, probe_size)
     tables["theory"] = theory_table(study, tables["layers"], n_features, n_classes, q_in)
     tables["claims"] = claims.claims_table(
-        claims.evaluate_claims(study.name, {n: tables[n] for n in claims.TABLE_NAMES})
+        claims.evaluate_claims(
+            study.config.get("claims", []), {n: tables[n] for n in claims.TABLE_NAMES}
+        )
     )
     tables["runs"] = tables["runs"].drop(columns=["n_classes"])
     write_tables(tables, out)

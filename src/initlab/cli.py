@@ -264,8 +264,6 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_theory(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from initlab import activations, initializers, theory
 
     prog = "initlab theory"
@@ -279,15 +277,16 @@ def _cmd_theory(args: argparse.Namespace) -> int:
         _fail(prog, str(err))
     sizes = (args.inputs, *([args.width] * args.depth), 10)
     pred = theory.predict_layers(act, init, sizes, bias_std=args.bias_std)
-    sw2 = float(pred["sigma_w2"][min(1, args.depth)])
-    sb2 = args.bias_std**2
-    q_star = theory.fixed_point(act, sw2, sb2)
-    chi = theory.chi1(act, sw2, q_star) if np.isfinite(q_star) else float("nan")
-    xi_q, xi_c = theory.depth_scales(act, sw2, sb2)
-    print(f"{args.initializer} + {args.activation}: sigma_w^2 = {sw2:.4g}, sigma_b^2 = {sb2:.4g}")
+    mf = theory.network_mean_field(act, init, sizes, bias_std=args.bias_std)
     print(
-        f"  fixed point q* = {q_star:.4g}, chi_1 = {chi:.4g}, xi_q = {xi_q:.4g}, "
-        f"xi_c = {xi_c:.4g}; critical sigma_w^2 = {theory.critical_sigma_w2(act, sb2):.4g}"
+        f"{args.initializer} + {args.activation}: sigma_w^2 = {mf.sigma_w2:.4g} (hidden layers), "
+        f"sigma_b^2 = {mf.sigma_b2:.4g}"
+    )
+    print(
+        f"  fixed point q* = {mf.q_star:.4g}, chi_1 = {mf.chi1:.4g}, c* = {mf.c_star:.4g}; "
+        f"depth scales xi_q = {mf.xi_q:.4g}, xi_c = {mf.xi_c:.4g} (correlations), "
+        f"xi_grad = {mf.xi_grad:.4g} (gradients); "
+        f"critical sigma_w^2 = {theory.critical_sigma_w2(act, mf.sigma_b2):.4g}"
     )
     print(f"  {'layer':>5} {'q^l':>12} {'rms delta / output':>20}")
     for layer, q, d in zip(pred["layer"], pred["q"], pred["delta_rms_rel"], strict=True):

@@ -17,6 +17,24 @@ For every layer ``l = 1..depth+1`` (the output layer is ``depth+1``), on one pro
   ``|delta|`` (for distribution plots).
 
 Statistics are accumulated in float64 whatever the training dtype.
+
+Signal-propagation columns (:data:`SPECTRUM_COLUMNS`, :func:`spectrum_stats`), measured only at
+initialization because they cost a batched product of Jacobians (:mod:`initlab.spectra`); NaN
+for the output layer:
+
+- ``jac_mean_s2``: mean squared singular value ``||J^l||_F^2 / min(n_0, n_l)`` of the
+  input-output Jacobian ``J^l = d a^l / d x``, averaged over the first
+  :data:`~initlab.spectra.JACOBIAN_PROBES` probe inputs (mean-field prediction:
+  :func:`initlab.theory.predict_jacobian`).
+- ``corr_c``: cosine ``<z_a^l, z_b^l> / (|z_a^l| |z_b^l|)`` of the pre-activations of two inputs
+  of squared norm ``n_0 mean(X^2)`` and cosine :data:`~initlab.spectra.PAIR_COSINE`, built from
+  consecutive probe rows (:func:`initlab.spectra.pair_inputs`), averaged over
+  :data:`~initlab.spectra.PAIR_COUNT` pairs (prediction:
+  :func:`initlab.theory.predict_correlation`).
+
+and the run-level numbers of the last hidden layer's Jacobian spectrum
+(:data:`SPECTRUM_SUMMARY_KEYS`, pooled over the probes): ``jac_mean_s2``, ``jac_std_log_s`` (std
+of ``ln s``; NaN if ``J`` is rank-deficient or not finite), ``jac_max_s`` and ``jac_min_s``.
 """
 
 from __future__ import annotations
@@ -29,13 +47,22 @@ import numpy.typing as npt
 
 from initlab.activations import Activation
 from initlab.model import Forward, Gradients, Layer
+from initlab.spectra import (
+    JACOBIAN_PROBES,
+    jacobian_spectrum,
+    pair_correlations,
+    spectrum_summary,
+)
 
 __all__ = [
     "DEAD_THRESHOLD",
     "QUANTILES",
     "SATURATION_THRESHOLD",
+    "SPECTRUM_COLUMNS",
+    "SPECTRUM_SUMMARY_KEYS",
     "STAT_COLUMNS",
     "layer_stats",
+    "spectrum_stats",
     "update_ratios",
 ]
 
@@ -61,6 +88,12 @@ STAT_COLUMNS: tuple[str, ...] = (
     *(f"absdelta_q{q:02d}" for q in QUANTILES),
 )
 """Column names returned by :func:`layer_stats`, in order."""
+
+SPECTRUM_COLUMNS: tuple[str, ...] = ("jac_mean_s2", "corr_c")
+"""Per-layer columns returned by :func:`spectrum_stats`, in order."""
+
+SPECTRUM_SUMMARY_KEYS: tuple[str, ...] = ("jac_mean_s2", "jac_std_log_s", "jac_max_s", "jac_min_s")
+"""Run-level numbers returned by :func:`spectrum_stats` (last hidden layer's spectrum)."""
 
 Array = npt.NDArray[np.floating[Any]]
 
@@ -161,3 +194,37 @@ def update_ratios(before: Sequence[Array], after: Sequence[Layer]) -> npt.NDArra
         if norm > 0:
             ratios[i] = np.linalg.norm(layer.W.astype(np.float64) - w0_64) / norm
     return ratios
+
+
+def spectrum_stats(
+    params: Sequence[Layer], X: Array, activation: Activation
+) -> tuple[dict[str, npt.NDArray[np.float64]], dict[str, float]]:
+    """Jacobian and input-correlation statistics of the network on a probe batch.
+
+    Pure: reads the parameters (cast to float64 one layer at a time), draws nothing.
+
+    Parameters
+    ----------
+    params : sequence of Layer
+        The network (``depth + 1`` layers, ``depth >= 1``).
+    X : ndarray, shape (B, n_0)
+        The probe batch: the Jacobians are taken at its first
+        :data:`~initlab.spectra.JACOBIAN_PROBES` rows, the input pairs are built from its first
+        rows and scaled with its mean square.
+    activation : Activation
+        Hidden-layer nonlinearity.
+
+    Returns
+    -------
+    columns : dict of str to ndarray, each of shape (depth + 1,)
+        :data:`SPECTRUM_COLUMNS`; row ``i`` belongs to layer ``l = i + 1``, NaN for the output
+        layer.
+    summary : dict of str to float
+        :data:`SPECTRUM_SUMMARY_KEYS` (see :func:`initlab.spectra.spectrum_summary`).
+    """
+    n = len(params)
+    columns = {c: np.full(n, np.nan) for c in SPECTRUM_COLUMNS}
+    spectrum = jacobian_spectrum(params, X[:JACOBIAN_PROBES], activation)
+    columns["jac_mean_s2"][:-1] = spectrum.mean_s2
+    columns["corr_c"][:-1] = pair_correlations(params, X, activation)
+    return columns, spectrum_summary(spectrum)

@@ -26,7 +26,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from initlab import activations, initializers
+from initlab import activations, claims, initializers
 from initlab.config import RunSpec, dataset_label
 
 __all__ = ["ConfigError", "Study", "load_schema", "load_study", "validate_config"]
@@ -230,6 +230,10 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dic
         raise ConfigError(_describe(best))
     _check_finite(resolved)
     _check_names(resolved)
+    try:
+        claims.check_claims(resolved["claims"], resolved)
+    except claims.ClaimError as err:
+        raise ConfigError(str(err)) from None
     _check_dataset(resolved["dataset"])
     study = Study(resolved)
     try:  # what the workflow builds from the config at parse time must build now

@@ -7,6 +7,12 @@ loss and accuracy on the full training and validation splits, and records the re
 ``||dW|| / ||W||`` of the update made at that step (NaN at the final checkpoint, after the last
 update).
 
+At step 0 only, the statistics also include the input-output Jacobian and the input-pair
+correlations of :func:`initlab.stats.spectrum_stats` (layer columns ``jac_mean_s2`` and
+``corr_c``, NaN at every later checkpoint; summary keys ``jac_mean_s2``, ``jac_std_log_s``,
+``jac_max_s``, ``jac_min_s``, NaN when statistics are not recorded). They read the parameters
+and the probe batch only: no random draw, no effect on training.
+
 Divergence is a result, not an error: when the training loss becomes non-finite (or the
 parameters do), training stops, ``diverged`` is set with the step, and numbers that are no longer
 defined are NaN. Floating-point warnings are silenced inside training because overflow is an
@@ -31,7 +37,14 @@ from initlab.config import RunSpec
 from initlab.data import Dataset, load_dataset
 from initlab.model import Layer, cross_entropy, init_mlp, loss_and_grads, predict_logits
 from initlab.optim import make_optimizer
-from initlab.stats import STAT_COLUMNS, layer_stats, update_ratios
+from initlab.stats import (
+    SPECTRUM_COLUMNS,
+    SPECTRUM_SUMMARY_KEYS,
+    STAT_COLUMNS,
+    layer_stats,
+    spectrum_stats,
+    update_ratios,
+)
 
 __all__ = ["CHECKPOINT_COLUMNS", "LAYER_COLUMNS", "RunResult", "evaluate", "train", "versions"]
 
@@ -43,6 +56,7 @@ LAYER_COLUMNS: tuple[str, ...] = (
     "fan_out",
     *STAT_COLUMNS,
     "update_ratio",
+    *SPECTRUM_COLUMNS,
 )
 """Columns of a run's ``layers.csv``: one row per checkpoint x layer."""
 
@@ -135,6 +149,8 @@ class _Recorder:
                 cols[c].extend(row["stats"][c])
             upd = row["update"]
             cols["update_ratio"].extend(upd if upd is not None else [np.nan] * n_layers)
+            for c in SPECTRUM_COLUMNS:
+                cols[c].extend(row["stats"][c])
         int_cols = {"step", "layer", "fan_in", "fan_out"}
         return {
             c: np.asarray(v, dtype=np.int64 if c in int_cols else np.float64)
@@ -184,6 +200,7 @@ def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True)
     checkpoints = {e * steps_per_epoch for e in range(0, spec.epochs, spec.checkpoint_every)}
     rec = _Recorder(sizes)
     diverged_step: int | None = None
+    spectrum = dict.fromkeys(SPECTRUM_SUMMARY_KEYS, float("nan"))
 
     def checkpoint(step: int) -> None:
         tr_loss, tr_acc = evaluate(params, X_tr, y_tr, act)
@@ -196,11 +213,14 @@ def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True)
             "val_loss": va_loss,
             "val_acc": va_acc,
         }
+        stats = {c: np.full(len(params), np.nan) for c in (*STAT_COLUMNS, *SPECTRUM_COLUMNS)}
         if record:
             _, grads, fwd = loss_and_grads(params, X_pr, y_pr, act)
-            stats = layer_stats(params, fwd, grads, act)
-        else:
-            stats = {c: np.full(len(params), np.nan) for c in STAT_COLUMNS}
+            stats.update(layer_stats(params, fwd, grads, act))
+            if step == 0:
+                columns, init_spectrum = spectrum_stats(params, X_pr, act)
+                stats.update(columns)
+                spectrum.update(init_spectrum)
         rec.add(point, stats)
 
     step = 0
@@ -236,7 +256,9 @@ def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True)
     wall = time.perf_counter() - t0
 
     layers = rec.table()
-    summary = _summarize(spec, rec, layers, diverged_step, test_loss, test_acc, steps_per_epoch)
+    summary = _summarize(
+        spec, rec, layers, diverged_step, test_loss, test_acc, steps_per_epoch, spectrum
+    )
     summary["n_train"], summary["n_val"], summary["n_test"] = len(X_tr), len(X_va), len(ds.X_test)
     summary["n_features"], summary["n_classes"] = ds.n_features, ds.n_classes
     timing = {
@@ -256,6 +278,7 @@ def _summarize(
     test_loss: float,
     test_acc: float,
     steps_per_epoch: int,
+    spectrum: dict[str, float],
 ) -> dict[str, Any]:
     points = [r["point"] for r in rec.rows]
     val_acc = [p["val_acc"] for p in points]
@@ -290,6 +313,7 @@ def _summarize(
         "log10_wgrad_ratio_init": _log10_ratio(
             init_stats["wgrad_norm"][first], init_stats["wgrad_norm"][last]
         ),
+        **spectrum,
         "n_checkpoints": len(points),
         "n_layer_rows": len(layers["layer"]),
     }

@@ -11,8 +11,12 @@ Pages, in order:
 6. learning curves per activation (:mod:`~initlab.report.training`);
 7. depth scaling of test accuracy;
 8. theory vs measurement and the largest disagreements (:mod:`~initlab.report.theory_pages`);
-9. the order/chaos phase diagram;
-10. appendix: the summary table (:mod:`~initlab.report.text_pages`).
+9. input-output Jacobian spectra at initialization: spread std(ln s) and mean s^2 of the
+   singular values against depth, per activation (:mod:`~initlab.report.spectra_pages`);
+10. the correlation map: measured cosine of two inputs' pre-activations against the c-map of
+    mean-field theory, per layer at the deepest depth;
+11. the order/chaos phase diagram;
+12. appendix: the summary table (:mod:`~initlab.report.text_pages`).
 
 Figures are functions (``plot_x(tables, ...) -> Figure`` built on
 :class:`matplotlib.figure.Figure`, no pyplot state); :mod:`~initlab.report.writer` plans the

@@ -126,15 +126,13 @@ def final_layer_rows(layers: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def hidden_sigma_w2(theory: pd.DataFrame, depth: int) -> dict[str, float]:
-    """``sigma_w2 = fan_in * E[W^2]`` of a hidden layer per initializer, from ``theory.csv``.
-
-    A hidden-to-hidden layer (layer 2) when ``depth > 1``, else the first layer.
-    """
-    layer = 2 if depth > 1 else 1
-    sel = theory[(theory["depth"] == depth) & (theory["layer"] == layer)]
+    """The network's ``sigma_w2`` per initializer at ``depth``, from ``theory.csv``'s
+    ``sigma_w2_hidden`` (:func:`initlab.theory.hidden_sigma_w2`: the hidden layers'
+    ``fan_in E[W^2]``; the one definition the CLI, tables and claims share)."""
+    sel = theory[theory["depth"] == depth]
     out: dict[str, float] = {}
     for row in sel.itertuples():
-        out.setdefault(str(row.initializer), float(row.sigma_w2))
+        out.setdefault(str(row.initializer), float(row.sigma_w2_hidden))
     return out
 
 
@@ -154,7 +152,7 @@ def choose_highlights(
     if configured:
         return [((str(i), str(a)), "configured") for i, a in configured]
     deep = summary[summary["depth"] == grid.deepest]
-    ratio = deep["log10_delta_ratio_init_mean"]
+    ratio = deep["log10_delta_ratio_hidden_mean"]
     acc = deep["final_test_acc_mean"]
     order = {name: k for k, name in enumerate(grid.initializers)}
     deep = deep.assign(_acc=acc.fillna(-1.0), _order=deep["initializer"].map(order))
@@ -169,7 +167,7 @@ def choose_highlights(
     best(deep, "best test accuracy at the deepest depth")
     finite = deep[np.isfinite(ratio) & (deep["share_diverged"] == 0)]
     if len(finite):
-        low = finite.loc[finite["log10_delta_ratio_init_mean"].idxmin()]
+        low = finite.loc[finite["log10_delta_ratio_hidden_mean"].idxmin()]
         candidates.append(
             ((str(low["initializer"]), str(low["activation"])), "most vanishing gradient at init")
         )
@@ -178,7 +176,7 @@ def choose_highlights(
         best(deep[deep["activation"] != first_act], "best with another activation")
     finite_all = deep[np.isfinite(ratio)]
     if len(finite_all):
-        high = finite_all.loc[finite_all["log10_delta_ratio_init_mean"].idxmax()]
+        high = finite_all.loc[finite_all["log10_delta_ratio_hidden_mean"].idxmax()]
         candidates.append(
             ((str(high["initializer"]), str(high["activation"])), "largest gradient ratio at init")
         )

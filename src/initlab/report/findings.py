@@ -48,10 +48,13 @@ class Finding:
 
 
 def _acc(mean: float, lo: float, hi: float, n: int) -> str:
-    """``0.912 ± 0.018 (95% CI, 2 seeds)``; without the interval when it is undefined."""
+    """``0.912 [0.894, 0.930] (95% CI, 2 seeds)``; without the interval when it is undefined.
+
+    Accuracy intervals are clipped to [0, 1] in ``summary.csv``, so they are printed as
+    bounds, not as a symmetric half-width."""
     seeds = f"{n} seed{'s' if n != 1 else ''}"
     if np.isfinite(lo) and np.isfinite(hi):
-        return f"{mean:.3f} ± {(hi - lo) / 2:.3f} (95% CI, {seeds})"
+        return f"{mean:.3f} [{lo:.3f}, {hi:.3f}] (95% CI, {seeds})"
     return f"{mean:.3f} ({seeds}, no interval)"
 
 
@@ -162,27 +165,28 @@ def vanishing_gradients(
     zero_gradient: AbstractSet[Combination] = frozenset(),
     threshold: float = VANISHING_LOG10,
 ) -> list[str]:
-    """Combinations whose first-layer gradient at init is below ``10**threshold`` times the
-    last layer's (mean ``log10_delta_ratio_init`` over seeds), and those where it is exactly 0."""
-    sel = _ordered(summary[summary["log10_delta_ratio_init_mean"] < threshold], grid)
+    """Combinations whose first hidden layer's gradient at init is below ``10**threshold``
+    times the last hidden layer's (mean ``log10_delta_ratio_hidden`` over seeds), and those
+    where it is exactly 0."""
+    sel = _ordered(summary[summary["log10_delta_ratio_hidden_mean"] < threshold], grid)
     combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
     values = {
-        (r.initializer, r.activation, int(r.depth)): f"{r.log10_delta_ratio_init_mean:.1f}"
+        (r.initializer, r.activation, int(r.depth)): f"{r.log10_delta_ratio_hidden_mean:.1f}"
         for r in sel.itertuples()
     }
     out = []
     if combos:
         out.append(
-            f"At initialization the first layer's back-propagated gradient (rms of dL/dz) is "
-            f"below 1e{threshold:.0f} of the output layer's (mean log10 ratio < {threshold:.0f}) "
-            f"in {len(combos)} of {len(summary)} combinations: "
+            f"At initialization the first hidden layer's back-propagated gradient (rms of dL/dz) "
+            f"is below 1e{threshold:.0f} of the last hidden layer's (mean log10 ratio < "
+            f"{threshold:.0f}) in {len(combos)} of {len(summary)} combinations: "
             + _join(group_combinations(combos, grid, values))
             + "."
         )
     else:
         out.append(
-            f"No combination has a first-layer gradient below 1e{threshold:.0f} of the "
-            "output layer's at initialization."
+            f"No combination has a first hidden layer gradient below 1e{threshold:.0f} of the "
+            "last hidden layer's at initialization."
         )
     if zero_gradient:
         out.append(
@@ -197,18 +201,19 @@ def vanishing_gradients(
 def exploding_gradients(
     summary: pd.DataFrame, grid: Grid, threshold: float = EXPLODING_LOG10
 ) -> list[str]:
-    """Combinations whose first-layer gradient at init exceeds ``10**threshold`` times the
-    output layer's."""
-    sel = _ordered(summary[summary["log10_delta_ratio_init_mean"] > threshold], grid)
+    """Combinations whose first hidden layer's gradient at init exceeds ``10**threshold``
+    times the last hidden layer's."""
+    sel = _ordered(summary[summary["log10_delta_ratio_hidden_mean"] > threshold], grid)
     if sel.empty:
         return []
     combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
     values = {
-        (r.initializer, r.activation, int(r.depth)): f"+{r.log10_delta_ratio_init_mean:.1f}"
+        (r.initializer, r.activation, int(r.depth)): f"+{r.log10_delta_ratio_hidden_mean:.1f}"
         for r in sel.itertuples()
     }
     return [
-        f"The first-layer gradient exceeds 1e{threshold:.0f} times the output layer's "
+        f"The first hidden layer's gradient exceeds 1e{threshold:.0f} times the last hidden "
+        "layer's "
         f"(exploding) in {len(combos)} combinations: "
         + _join(group_combinations(combos, grid, values))
         + "."

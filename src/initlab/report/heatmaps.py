@@ -1,7 +1,8 @@
 """Trainability heatmaps: initializer (rows) x activation (columns) per depth.
 
-Panels: mean test accuracy, ``log10_delta_ratio_init`` (first-layer over output-layer gradient
-rms at init), and the dead and saturated fractions of hidden units at init (``summary.csv``).
+Panels: mean test accuracy over all seeds (a diverged seed counted at chance),
+``log10_delta_ratio_hidden`` (rms of dL/dz at the first over the last hidden layer at init), and
+the dead and saturated fractions of hidden units at init (``summary.csv``).
 Every cell is annotated; combinations with diverged seeds are hatched and labelled ``div``, so
 they never look like an empty cell. Grids larger than ``report.max_heatmap_cells`` are split
 over several pages.
@@ -66,8 +67,8 @@ HEATMAP_METRICS = (
         ".2f",
     ),
     HeatmapMetric(
-        "log10_delta_ratio_init_mean",
-        "log10(rms dL/dz first layer / output layer) at init",
+        "log10_delta_ratio_hidden_mean",
+        "log10(rms dL/dz first / last hidden layer) at init (n/a: one hidden layer)",
         "RdBu_r",
         None,
         None,
@@ -313,7 +314,8 @@ def plot_heatmaps(
         fig,
         (
             "Hatched cells labelled 'div': more than half of the seeds diverged (non-finite "
-            "loss); 'k/n div': k of n seeds diverged, the value is the mean over the others. "
+            "loss); 'k/n div': k of n seeds diverged. Accuracy is the mean over all seeds, a "
+            "diverged seed counted as a failed run at chance accuracy. "
             "Panels at init use step 0 and exist even for diverged runs. 'n/a': undefined; "
             "'-inf': the first-layer gradient is exactly zero. The gradient panel's colours "
             "saturate at ±10 decades. Dead: a hidden unit whose derivative is ~0 for every probe "

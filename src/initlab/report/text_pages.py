@@ -117,15 +117,21 @@ def findings_lines(findings: Sequence[Finding]) -> list[list[TextLine]]:
 
 
 def claims_lines(claims: pd.DataFrame) -> list[list[TextLine]]:
-    """The published-claim checks (claims.csv) as blocks: verdict and claim, then the
-    measurement and the note, each wrapped."""
+    """The claims of claims.csv as blocks: verdict, statement and source, then what was
+    measured, the rule with its threshold and the reason for it, why the verdict, a caveat."""
     blocks = []
     for row in claims.itertuples(index=False):
         heading = f"[{str(row.verdict).upper()}]  {row.claim}  ({row.source})"
         block = [TextLine(part, bold=True) for part in wrap(heading, _WRAP - 15).split("\n")]
         block.extend(_bullet(f"Measured: {row.measured}"))
-        if isinstance(row.note, str) and row.note:
-            block.extend(_bullet(f"Note: {row.note}"))
+        for label, text in (
+            ("Rule", row.threshold),
+            ("Threshold because", row.reason),
+            ("Why this verdict", row.note),
+            ("Caveat", row.caveat),
+        ):
+            if isinstance(text, str) and text:
+                block.extend(_bullet(f"{label}: {text}"))
         block.append(TextLine(""))
         blocks.append(block)
     return blocks
@@ -144,9 +150,11 @@ def plot_claims(lines: Sequence[TextLine], part: str = "") -> Figure:
     return _plot_text(
         "Published claims checked by this study" + (f" ({part})" if part else ""),
         lines,
-        "From claims.csv (initlab.claims): each check and its threshold were fixed before the "
-        "study was run; a claim that does not hold on this dataset and budget is reported as "
-        "such, with the reason where one is known.",
+        "From claims.csv: the claims, rules and thresholds are declared in the study's "
+        "configuration (claims:). Verdicts: held / did not hold by the rule; inconclusive: "
+        "measured, but the interval is too wide to decide; not measurable: an input is "
+        "missing, not finite or has fewer than 2 seeds. Accuracies count a diverged seed as a "
+        "failed run at chance.",
     )
 
 
@@ -155,9 +163,10 @@ def plot_findings(lines: Sequence[TextLine], part: str = "") -> Figure:
     return _plot_text(
         "Findings" + (f" ({part})" if part else ""),
         lines,
-        "Derived automatically from summary.csv and runs.csv. Accuracies are means over seeds "
-        "with the half-width of the 95% Student-t interval; with few seeds these intervals are "
-        "wide. Verdict rule: " + VERDICT_RULE + ".",
+        "Derived automatically from summary.csv and runs.csv. Accuracies are means over all "
+        "seeds (a diverged seed counted as a failed run at chance) with the 95% Student-t "
+        "interval, clipped to [0, 1]; with few seeds these intervals are wide. Gradient ratios "
+        "compare the first and the last hidden layer. Verdict rule: " + VERDICT_RULE + ".",
     )
 
 
@@ -268,12 +277,13 @@ def summary_table_rows(
     for r in summary.itertuples():
         acc = r.final_test_acc_mean
         lo, hi = r.final_test_acc_ci95_lo, r.final_test_acc_ci95_hi
+        acc_s = f"{acc:.3f}" if pd.notna(acc) else "n/a"
         if pd.notna(acc) and pd.notna(lo):
-            acc_s, ci_s = f"{acc:.3f} ± {(hi - lo) / 2:.3f}", f"[{lo:.3f}, {hi:.3f}]"
+            clipped = "*" if str(r.final_test_acc_ci95_clipped) == "True" else ""
+            ci_s = f"[{lo:.3f}, {hi:.3f}]{clipped}"
         else:
-            acc_s = f"{acc:.3f}" if pd.notna(acc) else "n/a (diverged)"
             ci_s = "n/a"
-        ratio = r.log10_delta_ratio_init_mean
+        ratio = r.log10_delta_ratio_hidden_mean
         rows.append(
             [
                 str(r.initializer),
@@ -300,9 +310,9 @@ SUMMARY_COLUMNS = (
     ("activation", 0.10),
     ("depth", 0.05),
     ("seeds", 0.05),
-    ("test acc (mean ± CI)", 0.12),
-    ("95% CI", 0.12),
-    ("log10 δ1/δout init", 0.12),
+    ("test acc (mean)", 0.11),
+    ("95% CI", 0.13),
+    ("log10 δ1/δL init", 0.12),
     ("diverged", 0.08),
     ("at target", 0.08),
     ("verdict", 0.07),
@@ -394,14 +404,14 @@ def plot_summary_table(rows: Sequence[Sequence[str]], part: str) -> Figure:
         _LEFT,
         0.025,
         wrap(
-            "One row per combination (summary.csv). test acc: mean final test "
-            "accuracy over seeds ± half-width of the 95% Student-t interval (with few seeds the "
-            "interval is wide and may leave [0, 1]); log10 δ1/δout: log10 of the rms of dL/dz in "
-            "the first layer over that of the output layer at initialization (mean over seeds; "
-            "-inf when the first-layer gradient is exactly zero); diverged: share of seeds that "
-            "diverged; at target: share of seeds that reached the target accuracy. Verdict rule: "
-            + VERDICT_RULE
-            + ".",
+            "One row per combination (summary.csv). test acc: mean final test accuracy over "
+            "all seeds, a diverged seed counted as a failed run at chance; 95% CI: Student-t "
+            "interval of that mean over the 'seeds' column's seeds, * where it was clipped to "
+            "[0, 1] (with 2 seeds t = 12.7 makes it wide); log10 δ1/δL: log10 of the rms of "
+            "dL/dz in the first over the last hidden layer at initialization (mean over seeds; "
+            "n/a with one hidden layer, -inf when the first-layer gradient is exactly zero); "
+            "diverged: share of seeds that diverged; at target: share of seeds that reached the "
+            "target accuracy. Verdict rule: " + VERDICT_RULE + ".",
             200,
         ),
         fontsize=7.5,

@@ -24,9 +24,13 @@ MIN_SWEEP = 3
 
 
 def _sweep(theory: pd.DataFrame, activation: str) -> pd.DataFrame:
-    """One row per initializer: hidden-layer sigma_w^2 and xi_c of ``activation``."""
-    rows = theory[(theory["activation"] == activation) & (theory["layer"] == 2)]
-    per = rows.groupby("initializer", sort=False)[["sigma_w2", "xi_c"]].first().reset_index()
+    """One row per initializer: the network's ``sigma_w2`` (``sigma_w2_hidden``) and ``xi_c``
+    of ``activation`` (theory.csv; the deepest depth, where both are defined by the hidden
+    layers)."""
+    rows = theory[theory["activation"] == activation]
+    rows = rows[rows["depth"] == rows["depth"].max()]
+    per = rows.groupby("initializer", sort=False)[["sigma_w2_hidden", "xi_c"]].first()
+    per = per.reset_index().rename(columns={"sigma_w2_hidden": "sigma_w2"})
     return per[np.isfinite(per["sigma_w2"])].sort_values("sigma_w2", kind="stable")
 
 
@@ -58,8 +62,9 @@ def plot_sigma_depth_heatmaps(
     """
     fig = new_page(
         "Trainability against weight variance and depth",
-        subtitle="mean final test accuracy over seeds; white line: 6 xi_c, the depth up to which "
-        "mean-field theory expects random networks to train (Schoenholz et al. 2017)",
+        subtitle="mean final test accuracy over all seeds; white line: 6 xi_c, six correlation "
+        "depth scales, the depth up to which mean-field theory expects random networks to "
+        "train (Schoenholz et al. 2017)",
     )
     rows, cols = panel_grid(len(activations))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
@@ -111,7 +116,7 @@ def plot_sigma_depth_heatmaps(
         )
         ax.set_xticks(range(len(sweep)), [f"{v:.3g}" for v in sweep["sigma_w2"]], rotation=45)
         ax.set_yticks(range(len(depths)), [str(d) for d in depths])
-        ax.set_xlabel("sigma_w^2 of the hidden layers (fan_in Var[W])")
+        ax.set_xlabel("hidden sigma_w^2 = fan_in Var[W]", fontsize=8)
         ax.set_ylabel("depth (hidden layers)")
         ax.set_title(act)
         ax.grid(False)
@@ -124,8 +129,12 @@ def plot_sigma_depth_heatmaps(
     set_footnote(
         fig,
         "Columns are the study's initializers of each activation, sorted by their hidden-layer "
-        "sigma_w^2; xi_c = -1/ln chi_c* from theory.csv (infinite at the edge of chaos, where "
-        "the line leaves the top of the panel). The line is drawn through the cells' row "
+        "sigma_w^2. The line is the correlation depth scale xi_c of theory.csv: -1/ln of the "
+        "c-map's slope at its fixed point c*, which is chi_1 only at a length fixed point "
+        "q* > 0; it is infinite (the line leaves the top of the panel) on the edge of chaos and "
+        "wherever that slope is 1 (q* = 0, or ReLU-like nets without bias). It is not the "
+        "gradient depth scale xi_grad = -1/ln chi_1 (also in theory.csv). The line is drawn "
+        "through the cells' row "
         "positions by interpolating 6 xi_c between the grid's depths; below the first depth it "
         "sits at the bottom edge. Bold values reach the target accuracy; 'div': more than half "
         "of the seeds diverged.",

@@ -24,6 +24,7 @@ from initlab.report import findings as fnd
 from initlab.report import (
     heatmaps,
     propagation,
+    spectra_pages,
     text_pages,
     theory_pages,
     trainability,
@@ -223,6 +224,38 @@ def plan_pages(config: Mapping[str, Any], tables: Tables) -> list[Page]:
     )
     pages.append(Page("theory", partial(theory_pages.plot_theory_table, tables.theory)))
 
+    orthogonal = spectra_pages.orthogonal_initializers(config, grid.initializers)
+    spec_acts = spectra_pages.spectrum_activations(runs, grid.activations)
+    spec_chunks = spectra_pages.page_chunks(spec_acts, spectra_pages.SPECTRUM_ACTIVATIONS_PER_PAGE)
+    for k, chunk in enumerate(spec_chunks):
+        build = partial(
+            spectra_pages.plot_jacobian_spectra,
+            runs,
+            tables.theory,
+            chunk,
+            grid.initializers,
+            grid.depths,
+            colors,
+            orthogonal,
+            len(grid.seeds),
+            _part(k, len(spec_chunks)),
+        )
+        pages.append(Page("spectra", build))
+    corr_acts = spectra_pages.correlation_activations(tables.theory, deepest, grid.activations)
+    corr_chunks = spectra_pages.page_chunks(corr_acts, spectra_pages.CORRELATION_PANELS_PER_PAGE)
+    for k, chunk in enumerate(corr_chunks):
+        build = partial(
+            spectra_pages.plot_correlation_map,
+            tables.theory,
+            deepest,
+            chunk,
+            grid.initializers,
+            colors,
+            orthogonal,
+            _part(k, len(corr_chunks)),
+        )
+        pages.append(Page("correlation_map", build))
+
     sw2 = hidden_sigma_w2(tables.theory, deepest)
     points = {i: sw2.get(i, math.nan) for i in grid.initializers}
     bias_std = float(config.get("bias_std", 0.0))
@@ -273,6 +306,8 @@ SECTION_TITLES = {
     "learning_curves": "Learning curves",
     "depth_scaling": "Depth scaling",
     "theory": "Theory vs measurement",
+    "spectra": "Input-output Jacobian spectra at initialization",
+    "correlation_map": "Correlation map: measured against the c-map",
     "phase_diagram": "Order/chaos phase diagram",
     "trainability": "Trainability over sigma_w^2 x depth (6 xi_c)",
     "appendix": "Appendix: summary table",

@@ -1,0 +1,104 @@
+"""Summary statistics of aggregation, checked on hand-built tables with hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from initlab import aggregate
+
+
+def _runs(accs: list[float | None], n_classes: int = 10) -> pd.DataFrame:
+    """One combination, one row per seed; ``None`` marks a diverged seed."""
+    rows = []
+    for seed, acc in enumerate(accs):
+        diverged = acc is None
+        value = math.nan if diverged else acc
+        rows.append(
+            {
+                "dataset": "digits",
+                "initializer": "he_normal",
+                "activation": "relu",
+                "depth": 30,
+                "seed": seed,
+                "final_test_acc": value,
+                "final_val_acc": value,
+                "best_val_acc": 0.2,
+                "final_train_loss": math.nan if diverged else 0.1,
+                "steps_to_target": None,
+                "diverged": diverged,
+                "log10_delta_ratio_hidden": 0.0,
+                "log10_delta_ratio_init": -0.5,
+                "log10_wgrad_rms_ratio_hidden": 0.0,
+                "log10_wgrad_ratio_init": 0.0,
+                "dead_frac_init": 0.0,
+                "saturated_frac_init": 0.5,
+                "n_classes": n_classes,
+            }
+        )
+    runs = pd.DataFrame(rows)
+    runs["steps_to_target"] = runs["steps_to_target"].astype("Int64")
+    return runs
+
+
+def test_a_diverged_seed_counts_as_a_failed_run() -> None:
+    """1 surviving seed of 2 must not decide the verdict: the diverged one is at chance."""
+    row = aggregate.summarize(_runs([0.95, None]), target_accuracy=0.9).iloc[0]
+    assert row["n_seeds"] == 2 and row["n_survivors"] == 1
+    assert row["final_test_acc_mean"] == pytest.approx((0.95 + 0.1) / 2)
+    assert row["final_test_acc_survivors_mean"] == pytest.approx(0.95)
+    # 0.525 is below the target 0.9 but above chance + 0.25 (1 - chance) = 0.325
+    assert row["verdict"] == "partial"
+    # the survivors' view has one seed: no interval
+    assert math.isnan(row["final_test_acc_survivors_ci95_lo"])
+
+
+def test_accuracy_intervals_stay_inside_0_and_1() -> None:
+    """Two seeds at 0.80 and 0.99: the t-interval is 0.895 +- 12.706 * 0.1344 / sqrt(2),
+    i.e. [-0.312, 2.102]; it is clipped to [0, 1] and says so."""
+    row = aggregate.summarize(_runs([0.80, 0.99]), target_accuracy=0.9).iloc[0]
+    half = 12.706204736 * np.std([0.80, 0.99], ddof=1) / math.sqrt(2)
+    assert 0.895 - half < 0 and 0.895 + half > 1  # the unclipped interval leaves [0, 1]
+    assert row["final_test_acc_ci95_lo"] == 0.0
+    assert row["final_test_acc_ci95_hi"] == 1.0
+    assert bool(row["final_test_acc_ci95_clipped"]) is True
+    # a quantity that is not bounded keeps its interval
+    narrow = aggregate.summarize(_runs([0.90, 0.91, 0.92]), target_accuracy=0.9).iloc[0]
+    assert bool(narrow["final_test_acc_ci95_clipped"]) is False
+    assert narrow["final_test_acc_ci95_lo"] == pytest.approx(0.91 - 4.302652730 * 0.01 / 3**0.5)
+
+
+def test_interval95_by_hand() -> None:
+    stats = aggregate.interval95(np.array([1.0, 2.0, 3.0, np.nan]))
+    assert stats["n"] == 3 and stats["mean"] == 2.0 and stats["std"] == 1.0
+    assert stats["hi"] == pytest.approx(2.0 + 4.302652730 / 3**0.5)
+    one = aggregate.interval95(np.array([0.5]))
+    assert one["mean"] == 0.5 and math.isnan(one["lo"]) and math.isnan(one["std"])
+
+
+def _layers(delta: list[float], wgrad: list[float]) -> pd.DataFrame:
+    n = len(delta)
+    return pd.DataFrame(
+        {
+            "step": [0] * n + [10] * n,
+            "layer": list(range(1, n + 1)) * 2,
+            "delta_rms": delta + [1.0] * n,
+            "wgrad_rms": wgrad + [1.0] * n,
+        }
+    )
+
+
+def test_hidden_gradient_ratio_leaves_out_the_output_layer() -> None:
+    """depth 3: hidden layers 1..3 and the output layer 4. A flat hidden stack scores 0 on the
+    hidden measure whatever the output layer's delta is (the old measure divides by it)."""
+    flat = _layers([0.02, 0.02, 0.02, 0.06], [0.5, 0.5, 0.5, 0.7])
+    assert aggregate._hidden_log10_ratio(flat, "delta_rms", 3) == 0.0
+    shrinking = _layers([1.0, 2.0, 4.0, 9.0], [1.0, 1.0, 1.0, 1.0])
+    assert aggregate._hidden_log10_ratio(shrinking, "delta_rms", 3) == pytest.approx(
+        math.log10(0.25)
+    )
+    assert math.isnan(aggregate._hidden_log10_ratio(shrinking, "delta_rms", 1))
+    assert math.isnan(aggregate._hidden_log10_ratio(_layers([0.0, 1.0], [1, 1]), "delta_rms", 2))
