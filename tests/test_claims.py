@@ -418,3 +418,66 @@ def test_claims_table_columns_and_empty_held() -> None:
     table = C.claims_table(C.evaluate_claims([s], {"summary": pd.DataFrame()}))
     assert list(table.columns) == list(C.CLAIM_COLUMNS)
     assert table.loc[0, "verdict"] == "not measurable" and table.loc[0, "held"] is None
+
+
+def test_two_nets_stalled_at_chance_are_not_equally_good() -> None:
+    """Zero spread on both sides gives a zero-width interval inside any margin; a claim about
+    trained nets (requires_verdict) is not measurable when a cell did not train."""
+    s = spec(
+        "difference",
+        cell=cell("he", depth=4),
+        versus=cell("xavier", depth=4),
+        measure=ACC,
+        test="equivalent",
+        threshold=0.02,
+    )
+    stalled = runs("he", [0.1] * 4, depth=4) + runs("xavier", [0.1] * 4, depth=4)
+    assert decide(s, runs=stalled).verdict == "held"  # what the bare rule says
+    summary = [summary_row("he", "fails", 4), summary_row("xavier", "fails", 4)]
+    out = decide({**s, "requires_verdict": ["trains"]}, runs=stalled, summary=summary)
+    assert out.verdict == "not measurable" and "'fails'" in out.note
+    trained = [summary_row("he", "trains", 4), summary_row("xavier", "trains", 4)]
+    good = runs("he", [0.95, 0.951, 0.949], depth=4) + runs("xavier", [0.95, 0.949, 0.95], depth=4)
+    assert decide({**s, "requires_verdict": ["trains"]}, runs=good, summary=trained).held
+
+
+def test_recorded_accuracies_of_diverged_seeds_are_kept() -> None:
+    """best_val_acc exists for a seed that diverged later; only a missing value is chance."""
+    rows = runs("he", [0.9, None, 0.92]) + runs("xavier", [0.5, 0.5, 0.5])
+    for r in rows:
+        r["best_val_acc"] = 0.6 if r["diverged"] else r["final_test_acc"]
+    s = spec(
+        "difference",
+        cell=cell("he"),
+        versus=cell("xavier"),
+        test="greater",
+        threshold=0.0,
+        measure={"table": "runs", "column": "best_val_acc"},
+    )
+    assert "[0.9, 0.6, 0.92]" in decide(s, runs=rows).measured
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"test": "equivalent", "threshold": 0.0}, r"claims\.0\.threshold: got 0\.0"),
+        ({"requires_verdict": ["trained"]}, r"claims\.0\.requires_verdict"),
+    ],
+)
+def test_more_bad_claims(bad: dict[str, Any], message: str) -> None:
+    good = spec(
+        "difference",
+        cell=cell("he"),
+        versus=cell("xavier"),
+        measure=ACC,
+        test="greater",
+        threshold=0.0,
+    )
+    with pytest.raises(C.ClaimError, match=message):
+        C.check_claims([{**good, **bad}], GRID)
+
+
+def test_moment_band_first_layer_beyond_the_depth_is_rejected() -> None:
+    band = {**band_spec("inside", 5)}
+    with pytest.raises(C.ClaimError, match=r"claims\.0\.first_layer: got 5"):
+        C.check_claims([band], GRID)

@@ -462,7 +462,11 @@ def test_diverging_network_is_a_result(background: dict[str, Background]) -> Non
     assert summary.loc["huge", "verdict"] == "diverged"
     assert summary.loc["huge", "share_diverged"] == 1.0
     assert summary.loc["he_normal", "verdict"] != "diverged"
-    assert np.isnan(summary.loc["huge", "final_test_acc_mean"])
+    # every seed diverged: counted as failed runs at chance over all seeds; no survivors
+    n_classes = 10
+    assert summary.loc["huge", "final_test_acc_mean"] == pytest.approx(1 / n_classes)
+    assert summary.loc["huge", "n_survivors"] == 0
+    assert np.isnan(summary.loc["huge", "final_test_acc_survivors_mean"])
 
     layers = pd.read_csv(tables / "layers.csv")
     assert set(layers["initializer"]) == {"huge", "he_normal"}

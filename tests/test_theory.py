@@ -422,10 +422,11 @@ def _hermite_cmap(phi, sigma_w2: float, q: float, c: float, n: int = 120) -> tup
     return q11, q12 / q11
 
 
-def test_tanh_with_vanishing_length_converges_polynomially() -> None:
-    """tanh, sigma_w2 = 0.8, sigma_b2 = 0: q -> q* = 0, where the c-map's slope at 1 tends to 1.
-    Iterating the pair map with an independent Gauss-Hermite rule shows the per-layer factor
-    of 1 - c^l climbing towards 1, far above chi_1 = 0.8: xi_c is not -1/ln chi_1."""
+def test_tanh_with_vanishing_length_has_freezing_correlations() -> None:
+    """tanh, sigma_w2 = 0.8, sigma_b2 = 0: q -> q* = 0, the net becomes linear and the c-map
+    tends to the identity. Iterating the pair map with an independent Gauss-Hermite rule shows
+    the per-layer factor of 1 - c^l climbing towards 1 (correlations freeze), far above
+    chi_1 = 0.8: xi_c is not -1/ln chi_1, and there is no c*."""
     q, c = 1.0, 0.3
     ratios = []
     for _ in range(60):
@@ -433,7 +434,9 @@ def test_tanh_with_vanishing_length_converges_polynomially() -> None:
         ratios.append((1.0 - c_next) / (1.0 - c))
         q, c = q_next, c_next
     assert ratios[-1] > 0.95 > 0.8
-    assert theory.mean_field(TANH, 0.8, 0.0).xi_c == math.inf
+    assert c < 0.5  # frozen far from c = 1
+    mf = theory.mean_field(TANH, 0.8, 0.0)
+    assert mf.xi_c == math.inf and math.isnan(mf.c_star)
 
 
 # --- SELU: attraction to the fixed point (Klambauer et al. 2017) ------------------------------

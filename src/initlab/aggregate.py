@@ -30,7 +30,7 @@ from scipy import stats as sps
 from initlab import claims, io, theory
 from initlab.config import RunSpec
 from initlab.io import CorruptFileError
-from initlab.spectra import PAIR_COSINE
+from initlab.spectra import JACOBIAN_PROBES, PAIR_COSINE
 from initlab.stats import SPECTRUM_SUMMARY_KEYS
 from initlab.study import Study
 from initlab.train import LAYER_COLUMNS
@@ -418,7 +418,12 @@ def summarize(runs: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
 
 
 def theory_table(
-    study: Study, layers: pd.DataFrame, n_features: int, n_classes: int, input_second_moment: float
+    study: Study,
+    layers: pd.DataFrame,
+    n_features: int,
+    n_classes: int,
+    input_second_moment: float,
+    jacobian_second_moment: float | None = None,
 ) -> pd.DataFrame:
     """Mean-field predictions per combination x layer beside the measurement at step 0.
 
@@ -428,7 +433,9 @@ def theory_table(
     the predicted cosine of the pre-activations of two inputs of cosine ``PAIR_COSINE``;
     ``*_meas_*`` are the mean and std over seeds of the same quantities measured on the probe
     batch at initialization, and ``*_relerr`` the relative error of the seed mean against the
-    prediction. The network-level columns (``sigma_w2_hidden`` .. ``xi_grad``) come from
+    prediction. ``jacobian_second_moment`` is the mean square of the inputs the Jacobian is
+    measured on (the first ``JACOBIAN_PROBES`` probe rows; default ``input_second_moment``).
+    The network-level columns (``sigma_w2_hidden`` .. ``xi_grad``) come from
     :func:`initlab.theory.network_mean_field`, the one definition the CLI and report share.
     """
     init0 = layers[layers["step"] == 0]
@@ -440,6 +447,7 @@ def theory_table(
     mean_fields: dict[tuple[str, str, int], theory.MeanField] = {}
     hidden_preds: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     deepest = max(int(d) for d in study.config["depths"])
+    q_jac = input_second_moment if jacobian_second_moment is None else jacobian_second_moment
     rows = []
     for init_name, act_name, depth in study.combinations():
         spec = study.base_spec(init_name, act_name, depth, 0)
@@ -455,7 +463,7 @@ def theory_table(
             deep = (n_features, *([spec.width] * deepest), n_classes)
             hidden_preds[(init_name, act_name)] = (
                 theory.predict_jacobian(
-                    act, init, deep, input_second_moment=input_second_moment, bias_std=spec.bias_std
+                    act, init, deep, input_second_moment=q_jac, bias_std=spec.bias_std
                 ),
                 theory.predict_correlation(
                     act, init, deep, q0=input_second_moment, c0=PAIR_COSINE, bias_std=spec.bias_std
@@ -545,8 +553,8 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     tables["summary"] = summarize(tables["runs"], target)
     data_path = Path(root) / f"{study.results}/data/{study.dataset_label}.npz"
     probe_size = int(study.config["training"]["probe_size"])
-    n_features, n_classes, q_in = _input_facts(data_path, probe_size)
-    tables["theory"] = theory_table(study, tables["layers"], n_features, n_classes, q_in)
+    n_features, n_classes, q_in, q_jac = _input_facts(data_path, probe_size)
+    tables["theory"] = theory_table(study, tables["layers"], n_features, n_classes, q_in, q_jac)
     tables["claims"] = claims.claims_table(
         claims.evaluate_claims(
             study.config.get("claims", []), {n: tables[n] for n in claims.TABLE_NAMES}
@@ -557,11 +565,13 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     return tables
 
 
-def _input_facts(data_path: Path, probe_size: int) -> tuple[int, int, float]:
+def _input_facts(data_path: Path, probe_size: int) -> tuple[int, int, float, float]:
     """Input dimension, class count and mean squared input feature (the ``q^0`` of theory)
-    of the prepared dataset, measured on the probe rows the runs use."""
+    of the prepared dataset, measured on the probe rows the runs use, and on the first
+    ``JACOBIAN_PROBES`` of them (the Jacobian's inputs)."""
     from initlab.data import load_prepared
 
     ds = load_prepared(data_path)
     probe = ds.X_train[:probe_size]
-    return ds.n_features, ds.n_classes, float(np.mean(probe * probe))
+    jac = probe[:JACOBIAN_PROBES]
+    return ds.n_features, ds.n_classes, float(np.mean(probe * probe)), float(np.mean(jac * jac))

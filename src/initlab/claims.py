@@ -34,6 +34,8 @@ Rules
     Post-activation moments ``(mu, nu) = (a_mean, a_std^2)`` of hidden layers at step 0, every
     seed: ``inside`` the band ``|mu| <= threshold`` and ``band[0] <= nu <= band[1]`` on every
     layer checked, or ``outside`` it somewhere, as each cell ``expect``-s.
+``difference`` and ``deviation`` take an optional ``requires_verdict`` list: a claim about
+    trained nets is ``not measurable`` for cells whose verdict is not in it.
 ``depth_bound``
     Share of ``summary.csv`` cells of ``activation`` with verdict ``trains`` inside
     ``depth <= multiple * scale`` (a ``theory.csv`` depth scale) at least ``threshold``, and
@@ -41,11 +43,17 @@ Rules
 
 .. _measures:
 
-Measures (per seed) take ``table`` ``runs`` (a column; accuracies count a diverged seed at
-chance), ``curves`` (a column at ``epoch``; an accuracy of a seed that diverged earlier counts at
-chance, any other column is then missing), or ``layers`` with ``slope: true``: the least-squares
-slope of ``log10(column)`` over hidden layers ``first_layer..depth`` at step 0, in decades per
-layer going up (a gradient that shrinks towards the input has a positive slope).
+Seeds are paired across cells: one seed draws the same weight stream (scaled by each
+initializer) and batch order for every initializer, so a ReLU net's He and Xavier draws differ
+by exactly sqrt(2). Welch's interval ignores that pairing, which makes it conservative when the
+paired values correlate positively.
+
+Measures (per seed) take ``table`` ``runs`` (a column; a diverged seed's missing accuracy
+counts at chance), ``curves`` (a column at ``epoch``; an accuracy of a seed that diverged
+earlier counts at chance, any other column is then missing), or ``layers`` with
+``slope: true``: the least-squares slope of ``log10(column)`` over hidden layers
+``first_layer..depth`` at step 0, in decades per layer going up (a gradient that shrinks towards
+the input has a positive slope).
 
 Examples
 --------
@@ -286,8 +294,11 @@ def measure(tables: Tables, cell: Mapping[str, Any], spec: Mapping[str, Any]) ->
             raise NotMeasurable(f"runs.csv has no {column} for {name}")
         values = rows.sort_values("seed")[column].astype("float64").to_numpy().copy()
         if column.endswith("_acc") and "diverged" in rows.columns:
+            # a diverged seed's final accuracy is undefined: a failed run at chance (an
+            # accuracy it did record, such as best_val_acc, is kept)
             diverged = rows.sort_values("seed")["diverged"].astype(bool).to_numpy()
-            values[diverged] = _chance(tables, cell)
+            missing = diverged & ~np.isfinite(values)
+            values[missing] = _chance(tables, cell)
         return values
     if table == "curves":
         runs = _select(tables.get("runs"), **_cell(cell))
@@ -355,9 +366,28 @@ def _values_text(values: np.ndarray, digits: int = 3) -> str:
 # --- rules -----------------------------------------------------------------------------------
 
 
+def _require_verdicts(tables: Tables, spec: Mapping[str, Any], cells: Sequence[Any]) -> None:
+    """A claim about trained nets (``requires_verdict``) does not apply to cells that did not
+    train: two nets stalled at chance are not "equally good"."""
+    allowed = spec.get("requires_verdict")
+    if not allowed:
+        return
+    for cell in cells:
+        row = _select(tables.get("summary"), **_cell(cell))
+        if row.empty:
+            raise NotMeasurable(f"summary.csv has no row for {_cell_text(cell)}")
+        got = str(row.iloc[0]["verdict"])
+        if got not in allowed:
+            raise NotMeasurable(
+                f"the claim is about nets that {' or '.join(allowed)}; {_cell_text(cell)} is "
+                f"'{got}'"
+            )
+
+
 def rule_difference(tables: Tables, spec: Mapping[str, Any]) -> Outcome:
     """``measure(cell) - measure(versus)``, Welch interval, ``test`` against ``threshold``."""
     m, test, threshold = spec["measure"], spec["test"], float(spec["threshold"])
+    _require_verdicts(tables, spec, (spec["cell"], spec["versus"]))
     a_name, b_name = _cell_text(spec["cell"]), _cell_text(spec["versus"])
     what = f"{_measure_text(m)} of {a_name} minus {b_name}"
     a = measure(tables, spec["cell"], m)
@@ -375,6 +405,7 @@ def rule_difference(tables: Tables, spec: Mapping[str, Any]) -> Outcome:
 def rule_deviation(tables: Tables, spec: Mapping[str, Any]) -> Outcome:
     """``measure(cell) - reference``, one-sample t interval, ``test`` against ``threshold``."""
     m, test, threshold = spec["measure"], spec["test"], float(spec["threshold"])
+    _require_verdicts(tables, spec, (spec["cell"],))
     name = _cell_text(spec["cell"])
     values = measure(tables, spec["cell"], m)
     ref_spec = spec["reference"]
@@ -433,7 +464,7 @@ def rule_moment_band(tables: Tables, spec: Mapping[str, Any]) -> Outcome:
         if rows.empty or not {"a_mean", "a_std"} <= set(rows.columns):
             raise NotMeasurable(f"layers.csv has no step-0 a_mean/a_std for {_cell_text(cell)}")
         rows = rows[(rows["layer"] >= first) & (rows["layer"] <= depth)]
-        if rows["layer"].nunique() != depth - first + 1:
+        if first > depth or rows["layer"].nunique() != depth - first + 1:
             raise NotMeasurable(f"layers.csv lacks hidden layers of {_cell_text(cell)}")
         mu = rows["a_mean"].to_numpy(dtype=np.float64)
         nu = rows["a_std"].to_numpy(dtype=np.float64) ** 2
@@ -512,8 +543,8 @@ RULES: Mapping[str, Callable[[Tables, Mapping[str, Any]], Outcome]] = {
 
 _COMMON = {"id", "statement", "source", "rule", "reason", "caveat"}
 _RULE_KEYS: Mapping[str, tuple[set[str], set[str]]] = {  # required, optional
-    "difference": ({"cell", "versus", "measure", "test", "threshold"}, set()),
-    "deviation": ({"cell", "measure", "reference", "test", "threshold"}, set()),
+    "difference": ({"cell", "versus", "measure", "test", "threshold"}, {"requires_verdict"}),
+    "deviation": ({"cell", "measure", "reference", "test", "threshold"}, {"requires_verdict"}),
     "verdicts": ({"cells"}, set()),
     "moment_band": ({"cells", "threshold", "band"}, {"first_layer"}),
     "depth_bound": ({"activation", "scale", "multiple", "threshold"}, set()),
@@ -603,6 +634,17 @@ def check_claims(claims: Sequence[Mapping[str, Any]], grid: Mapping[str, Sequenc
             )
         if "test" in spec and spec["test"] not in _TESTS:
             raise _fail(f"{key}.test", spec["test"], " | ".join(_TESTS))
+        if spec.get("test") == "equivalent" and not spec["threshold"] > 0:
+            raise _fail(f"{key}.threshold", spec["threshold"], "a margin > 0 for 'equivalent'")
+        if rule == "depth_bound" and not 0 < spec["threshold"] <= 1:
+            raise _fail(f"{key}.threshold", spec["threshold"], "a share in (0, 1]")
+        bad = [v for v in spec.get("requires_verdict", []) if v not in VERDICT_NAMES]
+        if bad or spec.get("requires_verdict") == []:
+            raise _fail(
+                f"{key}.requires_verdict",
+                spec["requires_verdict"],
+                f"a list of {' | '.join(VERDICT_NAMES)}",
+            )
         for name in ("cell", "versus"):
             if name in spec:
                 _check_cell(f"{key}.{name}", spec[name], grid, set())
@@ -635,6 +677,13 @@ def check_claims(claims: Sequence[Mapping[str, Any]], grid: Mapping[str, Sequenc
                 _check_cell(f"{key}.cells.{j}", cell, grid, {"expect"})
                 if cell.get("expect") not in ("inside", "outside"):
                     raise _fail(f"{key}.cells.{j}.expect", cell.get("expect"), "inside | outside")
+                first = spec.get("first_layer", 1)
+                if first != "deep_half" and first > cell["depth"]:
+                    raise _fail(
+                        f"{key}.first_layer",
+                        first,
+                        f"a hidden layer of every cell (<= {cell['depth']}) or deep_half",
+                    )
             band = spec["band"]
             if not (isinstance(band, list) and len(band) == 2 and band[0] < band[1]):
                 raise _fail(f"{key}.band", band, "[low, high] with low < high")

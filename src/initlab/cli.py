@@ -276,8 +276,11 @@ def _cmd_theory(args: argparse.Namespace) -> int:
     except ValueError as err:
         _fail(prog, str(err))
     sizes = (args.inputs, *([args.width] * args.depth), 10)
-    pred = theory.predict_layers(act, init, sizes, bias_std=args.bias_std)
-    mf = theory.network_mean_field(act, init, sizes, bias_std=args.bias_std)
+    try:
+        pred = theory.predict_layers(act, init, sizes, bias_std=args.bias_std)
+        mf = theory.network_mean_field(act, init, sizes, bias_std=args.bias_std)
+    except ValueError as err:
+        _fail(prog, f"--bias-std: {err}" if "bias_std" in str(err) else str(err))
     print(
         f"{args.initializer} + {args.activation}: sigma_w^2 = {mf.sigma_w2:.4g} (hidden layers), "
         f"sigma_b^2 = {mf.sigma_b2:.4g}"

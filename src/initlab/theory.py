@@ -460,13 +460,20 @@ def fixed_correlation(act: Activation | str, sigma_w2: float, sigma_b2: float) -
     Returns
     -------
     float
-        ``c*``; NaN if ``q*`` is infinite (no finite length fixed point).
+        ``c*``; NaN if ``q*`` is infinite (no finite length fixed point) or ``q* = 0`` with
+        ``L(0) = 0`` (the map tends to the identity: correlations freeze, no ``c*``).
     """
     a = _act(act)
     q = fixed_point(a, sigma_w2, sigma_b2)
-    if not math.isfinite(q):
+    if not math.isfinite(q) or _vanishing_length(a, sigma_w2, sigma_b2, q):
         return math.nan
     return _fixed_correlation(a, sigma_w2, sigma_b2, q)
+
+
+def _vanishing_length(a: Activation, sigma_w2: float, sigma_b2: float, q: float) -> bool:
+    """``q* = 0`` with ``L(0) = 0``: the net becomes linear as ``q -> 0``, the correlation map
+    tends to the identity and every ``c`` is a fixed point (no ``c*``)."""
+    return q == 0.0 and sigma_w2 * _at_zero(a.fn) ** 2 + sigma_b2 == 0.0
 
 
 def _fixed_correlation(a: Activation, sigma_w2: float, sigma_b2: float, q: float) -> float:
@@ -545,7 +552,9 @@ class MeanField:
     chi1 : float
         ``sigma_w2 E[phi'(sqrt(q*) z)^2]`` (limits at ``q* = 0`` and ``q* = inf``).
     c_star : float
-        Stable correlation fixed point (1 in the ordered phase); NaN when ``q* = inf``.
+        Stable correlation fixed point (1 in the ordered phase); NaN when ``q* = inf``, and when
+        ``q* = 0`` with ``L(0) = 0``, where the c-map tends to the identity (every ``c`` is a
+        fixed point: correlations freeze at a value set by the inputs).
     xi_q : float
         Length depth scale, ``-1 / ln(dL/dq at q*)``; NaN when ``q* = inf``.
     xi_c : float
@@ -572,9 +581,10 @@ def mean_field(act: Activation | str, sigma_w2: float, sigma_b2: float) -> MeanF
 
     Poole et al. (2016), NeurIPS; Schoenholz et al. (2017), ICLR, sec. 3. ``xi_c`` and
     ``xi_grad`` are different quantities: they coincide only at a length fixed point
-    ``q* > 0`` in the ordered phase. With ``q* = 0`` (tanh, ``sigma_w2 <= 1``,
-    ``sigma_b2 = 0``) or a scale-invariant map (ReLU with ``sigma_b2 = 0``) correlations converge
-    only polynomially (``xi_c = inf``) while gradients still scale by ``chi_1`` per layer.
+    ``q* > 0`` in the ordered phase. With a scale-invariant map (ReLU with ``sigma_b2 = 0``)
+    correlations converge to 1 only polynomially, and with ``q* = 0`` (tanh, ``sigma_w2 <= 1``,
+    ``sigma_b2 = 0``) the net becomes linear as ``q`` vanishes and correlations freeze; in both
+    cases ``xi_c = inf`` while gradients still scale by ``chi_1`` per layer (``xi_grad``).
 
     Parameters
     ----------
@@ -594,13 +604,15 @@ def mean_field(act: Activation | str, sigma_w2: float, sigma_b2: float) -> MeanF
     xi_grad = _signed_scale(chi)
     if not math.isfinite(q):
         return MeanField(sigma_w2, sigma_b2, q, chi, math.nan, math.nan, math.inf, xi_grad)
+    xi_q = _scale(length_slope(a, sigma_w2, q))
+    if _vanishing_length(a, sigma_w2, sigma_b2, q):
+        return MeanField(sigma_w2, sigma_b2, q, chi, math.nan, xi_q, math.inf, xi_grad)
     c = _fixed_correlation(a, sigma_w2, sigma_b2, q)
     slope_c = (
         correlation_slope_at_one(a, sigma_w2, sigma_b2, q)
         if c == 1.0
         else _chi_c(a, sigma_w2, q, c)
     )
-    xi_q = _scale(length_slope(a, sigma_w2, q))
     return MeanField(sigma_w2, sigma_b2, q, chi, c, xi_q, _scale(slope_c), xi_grad)
 
 

@@ -696,9 +696,11 @@ def plot_correlation_map(
     text = (
         f"The two inputs have equal length and cosine {INPUT_COSINE:g} (dotted line); c^l is "
         "the cosine of their pre-activation vectors in hidden layer l. In the ordered phase "
-        "(chi_1 < 1) nearby inputs are pulled together and c^l -> 1; in the chaotic phase "
-        "(chi_1 > 1) they decorrelate towards a fixed point c* < 1, at a rate set by the "
-        "correlation depth scale xi_c (Poole et al. 2016; Schoenholz et al. 2017). The c-map "
+        "with a length fixed point q* > 0 nearby inputs are pulled together and c^l -> 1 at a "
+        "rate set by the correlation depth scale xi_c; ReLU-like nets without bias approach 1 "
+        "only polynomially; where the signal vanishes (q -> 0, e.g. tanh with sigma_w^2 <= 1 "
+        "and no bias) the net becomes linear and c^l freezes; in the chaotic phase (chi_1 > 1) "
+        "inputs decorrelate towards c* < 1 (Poole et al. 2016; Schoenholz et al. 2017). The c-map "
         "depends on sigma_w^2, sigma_b^2 and the activation only, so orthogonal and Gaussian "
         "weights of equal sigma_w^2 share one prediction; the std band is over seeds."
     )

@@ -63,8 +63,8 @@ def plot_sigma_depth_heatmaps(
     fig = new_page(
         "Trainability against weight variance and depth",
         subtitle="mean final test accuracy over all seeds; white line: 6 xi_c, six correlation "
-        "depth scales, the depth up to which mean-field theory expects random networks to "
-        "train (Schoenholz et al. 2017)",
+        "depth scales, the trainable depth Schoenholz et al. (2017) found for tanh nets with "
+        "sigma_b^2 > 0",
     )
     rows, cols = panel_grid(len(activations))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
@@ -133,7 +133,9 @@ def plot_sigma_depth_heatmaps(
         "c-map's slope at its fixed point c*, which is chi_1 only at a length fixed point "
         "q* > 0; it is infinite (the line leaves the top of the panel) on the edge of chaos and "
         "wherever that slope is 1 (q* = 0, or ReLU-like nets without bias). It is not the "
-        "gradient depth scale xi_grad = -1/ln chi_1 (also in theory.csv). The line is drawn "
+        "gradient depth scale xi_grad = -1/ln chi_1 (also in theory.csv): where xi_c is "
+        "infinite but gradients vanish (xi_grad small), depth is limited by the gradients, which "
+        "the line does not show. The line is drawn "
         "through the cells' row "
         "positions by interpolating 6 xi_c between the grid's depths; below the first depth it "
         "sits at the bottom edge. Bold values reach the target accuracy; 'div': more than half "

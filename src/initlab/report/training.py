@@ -247,6 +247,12 @@ def draw_depth_scaling(
     ax.set_ylim(-0.03, 1.03)
 
 
+def _seed_counts(summary: pd.DataFrame) -> str:
+    """``"2"`` or ``"2-5"``: the number of seeds behind the summary's rows."""
+    counts = sorted({int(n) for n in summary["n_seeds"]})
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
 def plot_depth_scaling(
     summary: pd.DataFrame,
     initializers: Sequence[str],
@@ -279,8 +285,8 @@ def plot_depth_scaling(
     """
     fig = new_page(
         "Depth scaling: test accuracy against depth",
-        subtitle="mean final test accuracy over seeds with 95% Student-t interval "
-        "(clipped to [0, 1]); one panel per activation",
+        subtitle="mean final test accuracy over all seeds (a diverged seed counted at chance) "
+        "with 95% Student-t interval (clipped to [0, 1]); one panel per activation",
     )
     nrows, ncols = panel_grid(len(activations) + 1)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
@@ -301,8 +307,9 @@ def plot_depth_scaling(
         fig,
         (
             "Points are offset sideways per initializer so that intervals do not hide each other. "
-            "Diverged combinations have no accuracy and are drawn as x at zero. With few seeds the "
-            "Student-t interval is wide (t = 12.7 for 2 seeds)."
+            "Combinations where more than half of the seeds diverged are drawn as x at zero. "
+            f"Seeds per point: {_seed_counts(summary)}; with few seeds the Student-t interval is "
+            "wide (t = 12.7 for 2 seeds)."
         ),
     )
     return fig
