@@ -26,6 +26,6 @@ localrules:
 
 rule all:
     input:
-        f"{RESULTS}/report.pdf",
+        layout.report_path(RESULTS),
         TABLES,
     default_target: True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -102,3 +103,34 @@ def test_hidden_gradient_ratio_leaves_out_the_output_layer() -> None:
     )
     assert math.isnan(aggregate._hidden_log10_ratio(shrinking, "delta_rms", 1))
     assert math.isnan(aggregate._hidden_log10_ratio(_layers([0.0, 1.0], [1, 1]), "delta_rms", 2))
+
+
+def test_runs_recorded_in_an_older_format_are_named(tmp_path: Path) -> None:
+    """A run folder from an older initlab (other columns or keys) is rejected with the reason
+    and the way out; the training rule's record_format parameter makes snakemake retrain it."""
+    from initlab import io
+    from initlab.config import RunSpec
+    from initlab.io import CorruptFileError
+    from initlab.records import RECORD_FORMAT
+    from initlab.train import train
+
+    spec = RunSpec(
+        initializer="he_normal",
+        activation="relu",
+        depth=1,
+        seed=0,
+        width=8,
+        epochs=1,
+        dataset="moons",
+    )
+    result = train(spec)
+    io.write_columns_csv(tmp_path / "layers.csv", result.layers)
+    io.write_json(tmp_path / "timing.json", result.timing)
+    io.write_json(tmp_path / "summary.json", {**result.summary, "record_format": 1})
+    with pytest.raises(
+        CorruptFileError, match=f"format 1; this initlab reads format {RECORD_FORMAT}"
+    ):
+        aggregate._read_run(spec, tmp_path)
+    io.write_json(tmp_path / "summary.json", result.summary)
+    summary, _, _ = aggregate._read_run(spec, tmp_path)
+    assert summary["record_format"] == RECORD_FORMAT

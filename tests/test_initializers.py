@@ -1,8 +1,9 @@
 """Tests of initlab.initializers: moments, exact distributions (KS), fans, bounds, orthogonality,
 seeding, dtypes and input validation.
 
-The targets come from the Keras 3 definitions (shared/reference/literature.md section 6), written
-out here independently of the implementation. Weights are laid out ``(fan_in, fan_out)``.
+The targets come from the Keras 3 definitions (``VarianceScaling`` and the named initializers in
+``keras/src/initializers/random_initializers.py``), written out here independently of the
+implementation. Weights are laid out ``(fan_in, fan_out)``.
 Every random draw uses a fixed seed, so the statistical checks are deterministic and cannot flake.
 """
 

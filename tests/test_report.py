@@ -226,6 +226,7 @@ def make_tables(out: Path) -> dict[str, pd.DataFrame]:
         "curves": layers.loc[layers["layer"] == 1, curve_cols].reset_index(drop=True),
         "summary": aggregate.summarize(runs_df, 0.9),
         "theory": aggregate.theory_table(study, layers, 64, 10, 1.0),
+        "phase": aggregate.phase_table(study, n_points=5),
     }
     aggregate.write_tables(tables, out)
     (out / "timings.csv").write_text("not,a\nreproducible,table\n")  # must never be read

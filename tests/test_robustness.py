@@ -15,110 +15,29 @@ from __future__ import annotations
 
 import glob
 import json
-import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from initlab.cli import main
 from initlab.train import LAYER_COLUMNS
 
+if TYPE_CHECKING:
+    from conftest import BackgroundSnakemake, SnakemakeRunner, TinyConfig
+
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "tests" / "data" / "tiny.yaml"
 COMPARED_TABLES = ("runs", "layers", "curves", "summary", "theory")  # timings.csv: wall time
 N_RUNS = 16  # the tiny grid: 2 x 2 x 2 combinations x 2 seeds
-TIMEOUT = 600
+TIMEOUT = 600  # seconds the interrupted study may take to reach its kill point
 AGGREGATE_ARGS = ("--study", "results/study.json", "--out", "results/tables")
 
 pytestmark = pytest.mark.slow
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-
-
-def _cmd(workdir: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        *args,
-    ]
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        _cmd(workdir, *args),
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=workdir,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
-def planned_jobs(workdir: Path) -> dict[str, int]:
-    """Job counts per rule of a dry run."""
-    proc = snakemake(workdir, "-n")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    counts = {}
-    for line in proc.stdout.split("Job stats:")[-1].splitlines():
-        m = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if m and m.group(1) != "total":
-            counts[m.group(1)] = int(m.group(2))
-    return counts
-
-
-class Background:
-    """A Snakemake run in its own process group, output captured to files."""
-
-    def __init__(self, workdir: Path, *args: str) -> None:
-        self.workdir = workdir
-        self.started = time.time()
-        self.stdout = workdir / "snakemake.stdout"
-        self.stderr = workdir / "snakemake.stderr"
-        with open(self.stdout, "w") as out, open(self.stderr, "w") as err:
-            self.proc = subprocess.Popen(
-                _cmd(workdir, *args),
-                stdout=out,
-                stderr=err,
-                env=_env(),
-                cwd=workdir,
-                start_new_session=True,  # its own process group: killpg reaches every job
-            )
-
-    def wait(self) -> Path:
-        """Wait for a successful end; return the working directory."""
-        rc = self.proc.wait(timeout=TIMEOUT)
-        assert rc == 0, self.stderr.read_text()
-        return self.workdir
-
-    def finished_jobs(self, rule: str) -> int:
-        """Jobs of ``rule`` Snakemake has reported finished so far."""
-        return len(re.findall(rf"Finished jobid: \d+ \(Rule: {rule}\)", self.stderr.read_text()))
-
-    def kill(self) -> None:
-        """SIGKILL Snakemake and every job it started."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=60)
 
 
 def _sources_changed_since(start: float) -> list[str]:
@@ -127,14 +46,7 @@ def _sources_changed_since(start: float) -> list[str]:
     return sorted(str(p.relative_to(src)) for p in src.rglob("*.py") if p.stat().st_mtime > start)
 
 
-def write_config(workdir: Path, **overrides: object) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg = yaml.safe_load(TINY.read_text())
-    cfg["training"]["epochs"] = 4  # a few seconds of training, so a kill lands mid-study
-    cfg.update(overrides)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
-
-
+TRAINING = {"epochs": 4}  # a few seconds of training, so a kill lands mid-study
 DIVERGING = {
     "initializers": ["huge", "he_normal"],
     "activations": ["relu"],
@@ -145,14 +57,18 @@ DIVERGING = {
 
 
 @pytest.fixture(scope="module")
-def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Background]]:
+def background(
+    tmp_path_factory: pytest.TempPathFactory,
+    run_snakemake: SnakemakeRunner,
+    tiny_config: TinyConfig,
+) -> Iterator[dict[str, BackgroundSnakemake]]:
     """The uninterrupted reference study and the diverging study, running in the background."""
     ref_dir, div_dir = tmp_path_factory.mktemp("reference"), tmp_path_factory.mktemp("diverging")
-    write_config(ref_dir)
-    write_config(div_dir, **DIVERGING)
+    ref_cfg = tiny_config.write(ref_dir / "config.yaml", training=TRAINING)
+    div_cfg = tiny_config.write(div_dir / "config.yaml", training=TRAINING, **DIVERGING)
     runs = {
-        "reference": Background(ref_dir, "--cores", "1"),
-        "diverging": Background(div_dir, "--cores", "1"),
+        "reference": run_snakemake.start(ref_dir, "--cores", "1", config=ref_cfg),
+        "diverging": run_snakemake.start(div_dir, "--cores", "1", config=div_cfg),
     }
     yield runs
     for run in runs.values():
@@ -160,7 +76,7 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, B
 
 
 @pytest.fixture(scope="module")
-def reference(background: dict[str, Background]) -> Path:
+def reference(background: dict[str, BackgroundSnakemake]) -> Path:
     return background["reference"].wait()
 
 
@@ -182,11 +98,14 @@ def assert_complete_run_files(run_dir: Path) -> None:
 
 
 def test_killed_study_resumes_to_identical_results(
-    background: dict[str, Background], tmp_path: Path
+    background: dict[str, BackgroundSnakemake],
+    tmp_path: Path,
+    run_snakemake: SnakemakeRunner,
+    tiny_config: TinyConfig,
 ) -> None:
     workdir = tmp_path / "interrupted"
-    write_config(workdir)
-    run = Background(workdir, "--cores", "2")
+    config = tiny_config.write(workdir / "config.yaml", training=TRAINING)
+    run = run_snakemake.start(workdir, "--cores", "2", config=config)
     deadline = time.monotonic() + TIMEOUT
     while run.finished_jobs("train_networks") < 2:  # 2 of 8 jobs done, others under way
         assert run.proc.poll() is None, "the study ended before it could be interrupted"
@@ -202,7 +121,7 @@ def test_killed_study_resumes_to_identical_results(
     assert not (workdir / "results" / "tables").exists()
 
     # A dry run schedules only the missing work: not the plan, not the data, not finished jobs.
-    jobs = planned_jobs(workdir)
+    jobs = run_snakemake.planned_jobs(workdir, config=config)
     assert 0 < jobs["train_networks"] < 8, jobs
     assert "plan_study" not in jobs and "prepare_data" not in jobs, jobs
 
@@ -222,12 +141,12 @@ def test_killed_study_resumes_to_identical_results(
         (run_dir / ".layers.csv.stale.tmp").write_text("step,epo")
 
     # SIGKILL leaves Snakemake's lock behind: the rerun needs --unlock first.
-    first = snakemake(workdir, "--cores", "2")
+    first = run_snakemake(workdir, "--cores", "2", config=config, check=False)
     if first.returncode != 0:
         assert "LockException" in first.stderr and "--unlock" in first.stderr, first.stderr
-        unlock = snakemake(workdir, "--unlock")
+        unlock = run_snakemake(workdir, "--unlock", config=config, check=False)
         assert unlock.returncode == 0, unlock.stderr
-        second = snakemake(workdir, "--cores", "2")
+        second = run_snakemake(workdir, "--cores", "2", config=config, check=False)
         assert second.returncode == 0, second.stderr
     assert len(summaries(workdir)) == N_RUNS
 
@@ -245,7 +164,9 @@ def test_killed_study_resumes_to_identical_results(
     # exactly one job.
     rel = "results/runs/digits/he_normal/tanh/d3/s1"
     (workdir / rel / "summary.json").write_text("not json at all")
-    failed = snakemake(workdir, "--cores", "1", "--forcerun", "aggregate_tables")
+    failed = run_snakemake(
+        workdir, "--cores", "1", "--forcerun", "aggregate_tables", config=config, check=False
+    )
     assert failed.returncode != 0
     log = (workdir / "results" / "logs" / "aggregate_tables.log").read_text()
     assert len(log.strip().splitlines()) == 1, log
@@ -253,7 +174,7 @@ def test_killed_study_resumes_to_identical_results(
     assert f"Delete {rel} and rerun snakemake" in log
     assert not (workdir / "results" / "tables" / "runs.csv").exists()
     shutil.rmtree(workdir / rel)
-    jobs = planned_jobs(workdir)
+    jobs = run_snakemake.planned_jobs(workdir, config=config)
     assert jobs["train_networks"] == 1 and jobs["aggregate_tables"] == 1, jobs
 
 
@@ -404,7 +325,10 @@ def _aggregate(
 ) -> tuple[int, str]:
     """``initlab aggregate --study results/study.json --out results/tables`` in ``workdir``."""
     monkeypatch.chdir(workdir)
-    rc = main(["aggregate", *AGGREGATE_ARGS])
+    try:
+        rc = main(["aggregate", *AGGREGATE_ARGS])
+    except SystemExit as exc:  # a one-line error, exit code 2
+        rc = int(exc.code or 0)
     return rc, capsys.readouterr().err
 
 
@@ -434,7 +358,7 @@ def test_damaged_run_file_fails_aggregate_naming_it(
     workdir = _copy_study(reference, tmp_path)
     damage(workdir / RUN / filename)
     rc, err = _aggregate(workdir, capsys, monkeypatch)
-    assert rc == 1
+    assert rc == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith(f"initlab aggregate: error: {RUN / filename}")
@@ -446,7 +370,7 @@ def test_damaged_run_file_fails_aggregate_naming_it(
 # --- D. divergence is a result ------------------------------------------------------------------
 
 
-def test_diverging_network_is_a_result(background: dict[str, Background]) -> None:
+def test_diverging_network_is_a_result(background: dict[str, BackgroundSnakemake]) -> None:
     workdir = background["diverging"].wait()
     tables = workdir / "results" / "tables"
     runs = pd.read_csv(tables / "runs.csv")

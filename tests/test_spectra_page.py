@@ -213,6 +213,7 @@ def test_plan_places_the_pages_after_theory(tables: Tables) -> None:
         curves=tables.curves,
         summary=tables.summary,
         theory=tables.theory.drop(columns=["c_pred", "c_meas_mean"]),
+        phase=tables.phase,
     )
     sections = [p.section for p in plan_pages(make_config(), old)]
     assert "spectra" not in sections and "correlation_map" not in sections

@@ -8,13 +8,12 @@ Snakemake workflow and the real ``initlab run`` command in a temporary folder (`
 from __future__ import annotations
 
 import copy
-import os
 import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -23,17 +22,15 @@ import yaml
 from initlab import activations, data, initializers, optim
 from initlab.study import ConfigError, load_schema, load_study, validate_config
 
+if TYPE_CHECKING:
+    from conftest import SnakemakeRunner, TinyConfig
+
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "tests" / "data" / "tiny.yaml"
 DEFAULT = ROOT / "config" / "config.yaml"
 SCHEMA = load_schema(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 HOSTILE = ("relu; touch pwned", "../x", "a b", "a/b", "$(touch pwned)", "x`id`", "")
 
 Config = dict[str, Any]
-
-
-def tiny() -> Config:
-    return yaml.safe_load(TINY.read_text())
 
 
 def config_error(config: Config) -> str:
@@ -54,24 +51,24 @@ def assert_mentions(message: str, *parts: str) -> None:
 # --- configurations that must pass ---------------------------------------------------------------
 
 
-def test_shipped_configs_are_valid() -> None:
-    for path in (TINY, DEFAULT):
+def test_shipped_configs_are_valid(tiny_config: TinyConfig) -> None:
+    for path in (tiny_config.path, DEFAULT):
         resolved = validate_config(yaml.safe_load(path.read_text()), SCHEMA)
         assert resolved["training"]["optimizer"] in optim.OPTIMIZERS
     study = load_study(yaml.safe_load(DEFAULT.read_text()), SCHEMA)
     assert len(list(study.specs())) == 512
 
 
-def test_yaml_booleans_and_floats_that_are_fine() -> None:
-    cfg = tiny()
+def test_yaml_booleans_and_floats_that_are_fine(tiny_config: TinyConfig) -> None:
+    cfg = tiny_config()
     cfg["training"].update(yaml.safe_load("nesterov: yes\nlearning_rate: 1.0e-4\nmomentum: 0"))
     resolved = validate_config(cfg, SCHEMA)
     assert resolved["training"]["nesterov"] is True
     assert resolved["training"]["learning_rate"] == pytest.approx(1e-4)
 
 
-def test_custom_definitions_that_are_fine() -> None:
-    cfg = tiny()
+def test_custom_definitions_that_are_fine(tiny_config: TinyConfig) -> None:
+    cfg = tiny_config()
     cfg["custom_initializers"] = {
         "sw2_15": {"family": "variance_scaling", "scale": 1.5, "mode": "fan_avg"},
         "huge": {"family": "normal", "std": 5.0},
@@ -83,8 +80,8 @@ def test_custom_definitions_that_are_fine() -> None:
     validate_config(cfg, SCHEMA)
 
 
-def test_validation_does_not_change_its_input() -> None:
-    cfg = tiny()
+def test_validation_does_not_change_its_input(tiny_config: TinyConfig) -> None:
+    cfg = tiny_config()
     before = copy.deepcopy(cfg)
     resolved = validate_config(cfg, SCHEMA)
     assert cfg == before
@@ -375,9 +372,9 @@ BAD: dict[str, tuple[Callable[[Config], None], tuple[str, ...]]] = {
         ("custom_activations.relu", "'relu' is a built-in name"),
     ),
     # report
-    "highlight not in the grid": (
-        setting("report", "highlight", value=[["he_normal", "sigmoid"]]),
-        ("report.highlight", "['he_normal', 'sigmoid']", "not in the grid"),
+    "highlight with an unknown name": (
+        setting("report", "highlight", value=[["he_normal", "sigmiod"]]),
+        ("report.highlight", "'sigmiod'", "['he_normal', 'sigmiod']"),
     ),
     "highlight of three": (
         setting("report", "highlight", value=[["he_normal", "relu", "tanh"]]),
@@ -392,7 +389,10 @@ BAD: dict[str, tuple[Callable[[Config], None], tuple[str, ...]]] = {
         setting("results", value="out/../../elsewhere"),
         ("results", "'out/../../elsewhere'", "no '..'"),
     ),
-    "results absolute": (setting("results", value="/tmp/results"), ("results", "'/tmp/results'")),
+    "results absolute with a space": (
+        setting("results", value="/tmp/my results"),
+        ("results", "'/tmp/my results'"),
+    ),
     "study with shell characters": (
         setting("study", value="tiny; rm -rf ~"),
         ("study", "'tiny; rm -rf ~'", "shell characters"),
@@ -401,17 +401,19 @@ BAD: dict[str, tuple[Callable[[Config], None], tuple[str, ...]]] = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_value_gives_one_line(case: str) -> None:
+def test_bad_value_gives_one_line(case: str, tiny_config: TinyConfig) -> None:
     mutate, parts = BAD[case]
-    cfg = tiny()
+    cfg = tiny_config()
     mutate(cfg)
     assert_mentions(config_error(cfg), *parts)
 
 
 @pytest.mark.parametrize("name", HOSTILE)
 @pytest.mark.parametrize("where", ["initializers", "activations"])
-def test_hostile_grid_name_is_rejected_by_pattern(where: str, name: str) -> None:
-    cfg = tiny()
+def test_hostile_grid_name_is_rejected_by_pattern(
+    where: str, name: str, tiny_config: TinyConfig
+) -> None:
+    cfg = tiny_config()
     cfg[where] = [cfg[where][0], name]
     assert_mentions(config_error(cfg), f"{where}.1", repr(name), "no spaces, path separators")
 
@@ -425,9 +427,9 @@ def test_hostile_grid_name_is_rejected_by_pattern(where: str, name: str) -> None
     ],
 )
 def test_hostile_custom_name_is_rejected_by_pattern(
-    where: str, definition: Config, name: str
+    where: str, definition: Config, name: str, tiny_config: TinyConfig
 ) -> None:
-    cfg = tiny()
+    cfg = tiny_config()
     cfg[where] = {name: definition}
     assert_mentions(config_error(cfg), where, repr(name), "shell characters")
 
@@ -435,14 +437,14 @@ def test_hostile_custom_name_is_rejected_by_pattern(
 # --- datasets given as files ----------------------------------------------------------------------
 
 
-def test_missing_npz_file(tmp_path: Path) -> None:
-    cfg = tiny()
+def test_missing_npz_file(tmp_path: Path, tiny_config: TinyConfig) -> None:
+    cfg = tiny_config()
     cfg["dataset"] = f"npz:{tmp_path / 'nope.npz'}"
     assert_mentions(config_error(cfg), "config key dataset", "nope.npz", "not found")
 
 
-def test_missing_mnist_folder(tmp_path: Path) -> None:
-    cfg = tiny()
+def test_missing_mnist_folder(tmp_path: Path, tiny_config: TinyConfig) -> None:
+    cfg = tiny_config()
     cfg["dataset"] = f"mnist:{tmp_path / 'nope'}"
     assert_mentions(config_error(cfg), "config key dataset", "nope", "not found")
 
@@ -506,29 +508,33 @@ def test_existing_bad_npz_passes_the_name_check(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", list(NPZ_CASES))
-def test_existing_npz_with_bad_contents_fails_validation(tmp_path: Path, kind: str) -> None:
+def test_existing_npz_with_bad_contents_fails_validation(
+    tmp_path: Path, kind: str, tiny_config: TinyConfig
+) -> None:
     path = tmp_path / "bad.npz"
     _bad_npz(kind, path)
-    cfg = tiny()
+    cfg = tiny_config()
     cfg["dataset"] = f"npz:{path}"
     assert_mentions(config_error(cfg), "config key dataset", str(path), NPZ_CASES[kind])
 
 
-def test_good_npz_passes_validation(tmp_path: Path) -> None:
+def test_good_npz_passes_validation(tmp_path: Path, tiny_config: TinyConfig) -> None:
     path = tmp_path / "good.npz"
     np.savez(path, **_good_arrays())
-    cfg = tiny()
+    cfg = tiny_config()
     cfg["dataset"] = f"npz:{path}"
     validate_config(cfg, SCHEMA)
 
 
-def test_mnist_folder_with_bad_file_fails_validation(tmp_path: Path) -> None:
+def test_mnist_folder_with_bad_file_fails_validation(
+    tmp_path: Path, tiny_config: TinyConfig
+) -> None:
     folder = tmp_path / "mnist"
     folder.mkdir()
     for stem in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
         kind = "idx3" if "images" in stem else "idx1"
         (folder / f"{stem}-{kind}-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05abc")
-    cfg = tiny()
+    cfg = tiny_config()
     cfg["dataset"] = f"mnist:{folder}"
     assert_mentions(config_error(cfg), "config key dataset", "IDX header")
 
@@ -588,18 +594,6 @@ def test_schema_limits_match_run_checks() -> None:
 # --- the real workflow and the real command line ------------------------------------------------
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-
-
-def _snakemake(workdir: Path, config: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
-    cmd += ["--directory", str(workdir), "--configfile", str(config), "--cores", "1"]
-    return subprocess.run(
-        cmd, capture_output=True, text=True, env=_env(), cwd=workdir, timeout=300, check=False
-    )
-
-
 def _no_pwned(folder: Path) -> None:
     assert not [p for p in folder.rglob("*") if "pwned" in p.name]
     assert not (Path.cwd() / "pwned").exists()
@@ -636,13 +630,15 @@ E2E = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(E2E))
-def test_snakemake_rejects_bad_config_before_any_job(tmp_path: Path, case: str) -> None:
+def test_snakemake_rejects_bad_config_before_any_job(
+    tmp_path: Path, case: str, tiny_config: TinyConfig, run_snakemake: SnakemakeRunner
+) -> None:
     mutate, parts = E2E[case]
-    cfg = tiny()
+    cfg = tiny_config()
     mutate(cfg, tmp_path)
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(cfg))
-    proc = _snakemake(tmp_path, config)
+    proc = run_snakemake(tmp_path, "--cores", "1", config=config, check=False, timeout=300)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     lines = [line for line in out.splitlines() if "invalid configuration:" in line]
@@ -727,11 +723,19 @@ def test_initlab_run_bad_npz_contents_exits_2(
 
 
 @pytest.mark.slow
-def test_initlab_run_hostile_name_in_a_real_process(tmp_path: Path) -> None:
+def test_initlab_run_hostile_name_in_a_real_process(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
     cmd = [sys.executable, "-m", "initlab.cli", "run", "--init", "he_normal"]
     cmd += ["--activation", "relu; touch pwned", "--depth", "1", "--out", "out; touch pwned2"]
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=tmp_path, env=_env(), timeout=120, check=False
+        cmd,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=subprocess_env,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

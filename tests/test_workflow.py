@@ -2,66 +2,29 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "tests" / "data" / "tiny.yaml"
+if TYPE_CHECKING:
+    from conftest import SnakemakeRunner, TinyConfig
 
 pytestmark = pytest.mark.slow
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m snakemake`` with the repository's Snakefile in ``workdir``."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *args,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """Job counts per rule of a dry run (``snakemake -n``)."""
-    proc = snakemake(workdir, "-n", *args)
-    counts = {}
-    table = proc.stdout.split("Job stats:")[-1]
-    for line in table.splitlines():
-        m = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if m and m.group(1) != "total":
-            counts[m.group(1)] = int(m.group(2))
-    return counts
-
-
-def write_config(path: Path, **overrides: object) -> Path:
-    cfg = yaml.safe_load(TINY.read_text())
-    cfg.update(overrides)
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_run(
+    tmp_path_factory: pytest.TempPathFactory,
+    run_snakemake: SnakemakeRunner,
+    tiny_config: TinyConfig,
+) -> Path:
     workdir = tmp_path_factory.mktemp("tiny")
-    config = write_config(workdir / "config.yaml")
-    assert planned_jobs(workdir, "--configfile", str(config)) == {
+    config = tiny_config.write(workdir / "config.yaml")
+    assert run_snakemake.planned_jobs(workdir, config=config) == {
         "all": 1,
         "plan_study": 1,
         "prepare_data": 1,
@@ -69,7 +32,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "aggregate_tables": 1,
         "write_report": 1,
     }
-    snakemake(workdir, "--configfile", str(config), "--cores", "2")
+    run_snakemake(workdir, "--cores", "2", config=config)
     return workdir
 
 
@@ -112,30 +75,33 @@ def test_report_pdf_has_pages(tiny_run: Path) -> None:
         assert (tiny_run / "results" / "figures" / f"{name}.png").stat().st_size > 1000
 
 
-def test_nothing_to_do_on_rerun(tiny_run: Path) -> None:
+def test_nothing_to_do_on_rerun(tiny_run: Path, run_snakemake: SnakemakeRunner) -> None:
     config = tiny_run / "config.yaml"
-    assert planned_jobs(tiny_run, "--configfile", str(config)) == {}
+    assert run_snakemake.planned_jobs(tiny_run, config=config) == {}
 
 
-def test_adding_a_depth_schedules_only_new_jobs(tiny_run: Path) -> None:
-    config = write_config(tiny_run / "more.yaml", depths=[1, 3, 5])
-    jobs = planned_jobs(tiny_run, "--configfile", str(config))
+def test_adding_a_depth_schedules_only_new_jobs(
+    tiny_run: Path, run_snakemake: SnakemakeRunner, tiny_config: TinyConfig
+) -> None:
+    config = tiny_config.write(tiny_run / "more.yaml", depths=[1, 3, 5])
+    jobs = run_snakemake.planned_jobs(tiny_run, config=config)
     assert jobs["train_networks"] == 4  # only the depth-5 combinations
 
 
-def test_changing_a_training_setting_reruns_its_jobs(tiny_run: Path) -> None:
-    cfg = yaml.safe_load(TINY.read_text())
-    cfg["training"]["learning_rate"] = 0.02
-    config = tiny_run / "lr.yaml"
-    config.write_text(yaml.safe_dump(cfg))
-    jobs = planned_jobs(tiny_run, "--configfile", str(config))
+def test_changing_a_training_setting_reruns_its_jobs(
+    tiny_run: Path, run_snakemake: SnakemakeRunner, tiny_config: TinyConfig
+) -> None:
+    config = tiny_config.write(tiny_run / "lr.yaml", training={"learning_rate": 0.02})
+    jobs = run_snakemake.planned_jobs(tiny_run, config=config)
     assert jobs["train_networks"] == 8
     assert "prepare_data" not in jobs
 
 
-def test_same_bytes_with_one_core(tiny_run: Path, tmp_path: Path) -> None:
+def test_same_bytes_with_one_core(
+    tiny_run: Path, tmp_path: Path, run_snakemake: SnakemakeRunner
+) -> None:
     config = shutil.copy(tiny_run / "config.yaml", tmp_path / "config.yaml")
-    snakemake(tmp_path, "--configfile", str(config), "--cores", "1")
+    run_snakemake(tmp_path, "--cores", "1", config=config)
     for name in ("runs", "layers", "curves", "summary", "theory"):
         a = (tiny_run / "results" / "tables" / f"{name}.csv").read_bytes()
         b = (tmp_path / "results" / "tables" / f"{name}.csv").read_bytes()
@@ -145,9 +111,11 @@ def test_same_bytes_with_one_core(tiny_run: Path, tmp_path: Path) -> None:
     ).read_bytes()
 
 
-def test_bad_config_fails_before_any_job(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "bad.yaml", initializers=["he_norml"])
-    proc = snakemake(tmp_path, "--configfile", str(config), "--cores", "1", check=False)
+def test_bad_config_fails_before_any_job(
+    tmp_path: Path, run_snakemake: SnakemakeRunner, tiny_config: TinyConfig
+) -> None:
+    config = tiny_config.write(tmp_path / "bad.yaml", initializers=["he_norml"])
+    proc = run_snakemake(tmp_path, "--cores", "1", config=config, check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "he_norml" in out and "he_normal" in out

@@ -9,6 +9,7 @@ Tables (columns documented in the README's data dictionary):
   t-interval over seeds of the headline numbers, the share of diverged seeds and a verdict.
 - ``timings.csv``: wall time per run, kept apart so every other table is byte-reproducible.
 - ``theory.csv``: mean-field predictions per layer beside the measurement at initialization.
+- ``phase.csv``: the edge of chaos (critical ``sigma_w2`` against ``sigma_b2``) per activation.
 - ``claims.csv``: the claims the study declares (:mod:`initlab.claims`): each published claim,
   what this study measured, the rule and threshold, and the verdict (no rows without claims).
 
@@ -30,10 +31,15 @@ from scipy import stats as sps
 from initlab import claims, io, theory
 from initlab.config import RunSpec
 from initlab.io import CorruptFileError
-from initlab.spectra import JACOBIAN_PROBES, PAIR_COSINE
-from initlab.stats import SPECTRUM_SUMMARY_KEYS
+from initlab.layout import VERDICT_RULE, verdict
+from initlab.records import (
+    INPUT_FACT_KEYS,
+    LAYER_COLUMNS,
+    PAIR_COSINE,
+    RECORD_FORMAT,
+    SPECTRUM_SUMMARY_KEYS,
+)
 from initlab.study import Study
-from initlab.train import LAYER_COLUMNS
 
 __all__ = [
     "HEADLINE",
@@ -81,24 +87,6 @@ BOUNDED_METRICS = frozenset(
 GROUP = ("dataset", "initializer", "activation", "depth")
 CURVE_COLUMNS = ("step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
-VERDICT_RULE = (
-    "diverged: more than half of the seeds diverged; otherwise, with the mean final test "
-    "accuracy over all seeds (a diverged seed counted at chance = 1 / n_classes): trains: "
-    ">= target_accuracy; partial: >= chance + 0.25 (1 - chance); fails: below"
-)
-
-
-def verdict(share_diverged: float, mean_acc: float, target: float, n_classes: int) -> str:
-    """Trainability verdict of one combination (rule: :data:`VERDICT_RULE`)."""
-    chance = 1.0 / n_classes
-    if share_diverged > 0.5:
-        return "diverged"
-    if np.isfinite(mean_acc) and mean_acc >= target:
-        return "trains"
-    if np.isfinite(mean_acc) and mean_acc >= chance + 0.25 * (1.0 - chance):
-        return "partial"
-    return "fails"
-
 
 def _regenerate_hint(path: Path) -> str:
     return (
@@ -107,119 +95,160 @@ def _regenerate_hint(path: Path) -> str:
     )
 
 
+_NUMBER, _INTEGER, _NULL = (float, int), (int,), (type(None),)
+_SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
+    **{
+        key: _NUMBER + _NULL
+        for key in (
+            *HEADLINE,
+            "final_val_loss",
+            "final_test_loss",
+            "init_train_loss",
+            *SPECTRUM_SUMMARY_KEYS,
+        )
+    },
+    "diverged": (bool,),
+    "diverged_step": _INTEGER + _NULL,
+    "steps_to_target": _INTEGER + _NULL,
+    "n_classes": _INTEGER,
+    "n_features": _INTEGER,
+    "probe_second_moment": _NUMBER,
+    "jacobian_second_moment": _NUMBER,
+    "n_checkpoints": _INTEGER,
+    "n_layer_rows": _INTEGER,
+}
+"""The JSON type of every summary.json key the tables read."""
+_TIMING_TYPES: dict[str, tuple[type, ...]] = {
+    "wall_seconds": _NUMBER + _NULL,
+    "steps": _INTEGER,
+    "steps_per_second": _NUMBER + _NULL,
+}
+
+
+def _corrupt(path: Path, problem: str) -> CorruptFileError:
+    return CorruptFileError(f"{path}: {problem}. {_regenerate_hint(path)}")
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    """A JSON object file; a damaged one is named with the way to regenerate it."""
+    try:
+        return io.read_json(path, regenerate_hint=_regenerate_hint(path))
+    except CorruptFileError as err:
+        if _regenerate_hint(path) in str(err):
+            raise
+        raise _corrupt(path, str(err).removeprefix(f"{path}: ").rstrip(".")) from None
+
+
+def _type_words(allowed: tuple[type, ...]) -> str:
+    words = (
+        ("true/false", bool in allowed),
+        ("a number", float in allowed),
+        ("an integer", int in allowed and float not in allowed),
+        ("null", type(None) in allowed),
+    )
+    return " or ".join(word for word, present in words if present)
+
+
+def _check_types(path: Path, obj: dict[str, Any], types: dict[str, tuple[type, ...]]) -> None:
+    """Every key of ``types`` is present and holds a value of its JSON type (``true`` is not a
+    number, an edited ``"0.5"`` is not either)."""
+    for key, allowed in types.items():
+        if key not in obj:
+            raise _corrupt(path, f"key {key!r} is missing")
+        value = obj[key]
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise _corrupt(
+                path,
+                f"key {key!r} holds {value!r} ({type(value).__name__}); "
+                f"expected {_type_words(allowed)}",
+            )
+
+
+def _check_summary(spec: RunSpec, path: Path, summary: dict[str, Any]) -> None:
+    """summary.json is of this record format, was written for ``spec`` and is well typed."""
+    if summary.get("record_format") != RECORD_FORMAT:
+        raise CorruptFileError(
+            f"{path}: recorded in run-record format {summary.get('record_format', 1)}; "
+            f"this initlab reads format {RECORD_FORMAT}. Rerun snakemake: it retrains every run "
+            "recorded in an older format."
+        )
+    if summary.get("config") != spec.to_dict():
+        raise CorruptFileError(
+            f"{path}: was written for a different configuration than the study's. "
+            f"{_regenerate_hint(path)}"
+        )
+    _check_types(path, summary, _SUMMARY_TYPES)
+
+
+def _check_layer_lines(path: Path, n_rows: int, grid: str) -> None:
+    """layers.csv is complete, has :data:`LAYER_COLUMNS` as its header, as many fields on
+    every line and the number of rows summary.json announces."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise _corrupt(path, f"unreadable ({err})") from None
+    if not text.endswith("\n"):
+        raise _corrupt(path, "truncated (the last line is incomplete)")
+    lines = text.split("\n")[:-1]
+    if not lines or lines[0] != ",".join(LAYER_COLUMNS):
+        raise _corrupt(path, "the header is not the columns of initlab.records.LAYER_COLUMNS")
+    for line_no, line in enumerate(lines[1:], start=2):
+        if line.count(",") != len(LAYER_COLUMNS) - 1:
+            raise _corrupt(
+                path,
+                f"line {line_no} has {line.count(',') + 1} fields, expected {len(LAYER_COLUMNS)}",
+            )
+    if len(lines) - 1 != n_rows:
+        raise _corrupt(path, f"expected {n_rows} rows ({grid}), found {len(lines) - 1} rows")
+
+
+def _read_layers(path: Path, summary: dict[str, Any], n_layers: int) -> pd.DataFrame:
+    """layers.csv as a frame: numbers in every column, no empty step/layer cells, exactly the
+    checkpoints x layers grid its summary.json announces."""
+    n_rows, n_checkpoints = summary["n_layer_rows"], summary["n_checkpoints"]
+    grid = f"{n_checkpoints} checkpoints x {n_layers} layers, as its summary.json says"
+    if n_rows != n_checkpoints * n_layers:
+        raise _corrupt(path, f"expected {n_rows} rows ({grid}), which is not that grid")
+    _check_layer_lines(path, n_rows, grid)
+    try:
+        layers = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise _corrupt(path, f"unreadable ({err})") from None
+    text_columns = [c for c in layers.columns if not pd.api.types.is_numeric_dtype(layers[c])]
+    if text_columns:
+        raise _corrupt(path, f"column {text_columns[0]!r} holds text instead of numbers")
+    empty = [c for c in ("step", "epoch", "layer", "fan_in", "fan_out") if layers[c].isna().any()]
+    if empty:
+        raise _corrupt(path, f"column {empty[0]!r} has empty cells")
+    if (
+        len(layers) != n_rows
+        or layers["step"].nunique() != n_checkpoints
+        or sorted(layers["layer"].unique()) != list(range(1, n_layers + 1))
+    ):
+        raise _corrupt(path, f"the steps and layers are not the grid of {grid}")
+    return layers
+
+
 def _read_run(spec: RunSpec, run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
     """Read and check one run's three files; raise CorruptFileError naming a bad one.
 
-    Checked: each file exists and parses; summary.json was written for ``spec`` and every key
-    the tables read holds a value of its JSON type (a number edited into a string, ``true``
-    for a number, a missing key are errors); timing.json likewise; layers.csv ends with a
-    newline (not truncated), has the header of ``LAYER_COLUMNS``, the same number of fields on
-    every line, numbers in every column, no empty step/layer cells, and exactly the
-    checkpoints x layers grid its summary.json announces.
+    Checked: each file exists and parses; summary.json is of this record format, was written
+    for ``spec`` and every key the tables read holds a value of its JSON type (a number edited
+    into a string, ``true`` for a number, a missing key are errors); timing.json likewise;
+    layers.csv ends with a newline (not truncated), has the header of ``LAYER_COLUMNS``, the
+    same number of fields on every line, numbers in every column, no empty step/layer cells,
+    and exactly the checkpoints x layers grid its summary.json announces.
     """
     summary_path, layers_path = run_dir / "summary.json", run_dir / "layers.csv"
     timing_path = run_dir / "timing.json"
     for path in (summary_path, layers_path, timing_path):
         if not path.exists():
             raise FileNotFoundError(f"{path}: missing. {_regenerate_hint(path)}")
-
-    def corrupt(path: Path, problem: str) -> CorruptFileError:
-        return CorruptFileError(f"{path}: {problem}. {_regenerate_hint(path)}")
-
-    def read_object(path: Path) -> dict[str, Any]:
-        try:
-            return io.read_json(path, regenerate_hint=_regenerate_hint(path))
-        except CorruptFileError as err:
-            if _regenerate_hint(path) in str(err):
-                raise
-            raise corrupt(path, str(err).removeprefix(f"{path}: ").rstrip(".")) from None
-
-    number, integer, null = (float, int), (int,), (type(None),)
-
-    def check_types(path: Path, obj: dict[str, Any], types: dict[str, tuple[type, ...]]) -> None:
-        for key, allowed in types.items():
-            if key not in obj:
-                raise corrupt(path, f"key {key!r} is missing")
-            value = obj[key]
-            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
-                what = " or ".join(
-                    word
-                    for word, present in (
-                        ("true/false", bool in allowed),
-                        ("a number", float in allowed),
-                        ("an integer", int in allowed and float not in allowed),
-                        ("null", type(None) in allowed),
-                    )
-                    if present
-                )
-                raise corrupt(
-                    path, f"key {key!r} holds {value!r} ({type(value).__name__}); expected {what}"
-                )
-
-    summary = read_object(summary_path)
-    timing = read_object(timing_path)
-    if summary.get("config") != spec.to_dict():
-        raise CorruptFileError(
-            f"{summary_path}: was written for a different configuration than the study's. "
-            f"{_regenerate_hint(summary_path)}"
-        )
-    reals = (*HEADLINE, "final_val_loss", "final_test_loss", "init_train_loss")
-    reals += SPECTRUM_SUMMARY_KEYS
-    summary_types = {key: number + null for key in reals}
-    summary_types.update(
-        diverged=(bool,),
-        diverged_step=integer + null,
-        steps_to_target=integer + null,
-        n_classes=integer,
-        n_checkpoints=integer,
-        n_layer_rows=integer,
-    )
-    check_types(summary_path, summary, summary_types)
-    check_types(
-        timing_path,
-        timing,
-        {"wall_seconds": number + null, "steps": integer, "steps_per_second": number + null},
-    )
-
-    try:
-        text = layers_path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise corrupt(layers_path, f"unreadable ({err})") from None
-    if not text.endswith("\n"):
-        raise corrupt(layers_path, "truncated (the last line is incomplete)")
-    lines = text.split("\n")[:-1]
-    if not lines or lines[0] != ",".join(LAYER_COLUMNS):
-        raise corrupt(layers_path, "the header is not the columns of initlab.train.LAYER_COLUMNS")
-    for line_no, line in enumerate(lines[1:], start=2):
-        if line.count(",") != len(LAYER_COLUMNS) - 1:
-            raise corrupt(
-                layers_path,
-                f"line {line_no} has {line.count(',') + 1} fields, expected {len(LAYER_COLUMNS)}",
-            )
-    n_rows, n_checkpoints, n_layers = (
-        summary["n_layer_rows"],
-        summary["n_checkpoints"],
-        spec.depth + 1,
-    )
-    grid = f"{n_checkpoints} checkpoints x {n_layers} layers, as its summary.json says"
-    if len(lines) - 1 != n_rows or n_rows != n_checkpoints * n_layers:
-        raise corrupt(layers_path, f"expected {n_rows} rows ({grid}), found {len(lines) - 1} rows")
-    try:
-        layers = pd.read_csv(layers_path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise corrupt(layers_path, f"unreadable ({err})") from None
-    text_columns = [c for c in layers.columns if not pd.api.types.is_numeric_dtype(layers[c])]
-    if text_columns:
-        raise corrupt(layers_path, f"column {text_columns[0]!r} holds text instead of numbers")
-    empty = [c for c in ("step", "epoch", "layer", "fan_in", "fan_out") if layers[c].isna().any()]
-    if empty:
-        raise corrupt(layers_path, f"column {empty[0]!r} has empty cells")
-    if (
-        len(layers) != n_rows
-        or layers["step"].nunique() != n_checkpoints
-        or sorted(layers["layer"].unique()) != list(range(1, n_layers + 1))
-    ):
-        raise corrupt(layers_path, f"the steps and layers are not the grid of {grid}")
+    summary = _read_object(summary_path)
+    timing = _read_object(timing_path)
+    _check_summary(spec, summary_path, summary)
+    _check_types(timing_path, timing, _TIMING_TYPES)
+    layers = _read_layers(layers_path, summary, spec.depth + 1)
     return summary, layers, timing
 
 
@@ -293,7 +322,7 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         row["saturated_frac_final"] = (
             _hidden_mean(layers, "saturated_frac", last_step) if final_ok else float("nan")
         )
-        row["n_classes"] = summary["n_classes"]
+        row.update({key: summary[key] for key in INPUT_FACT_KEYS})
         run_rows.append(row)
         for key, value in reversed(list(config.items())[:7]):
             layers.insert(0, key, value)
@@ -417,6 +446,137 @@ def summarize(runs: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+class _Predictions:
+    """Mean-field predictions of a study's combinations, computed once per shape.
+
+    The network-level scalars depend on the depth only through ``depth >= 2`` (the hidden
+    ``sigma_w2``); a hidden layer's Jacobian and correlation predictions depend only on the
+    widths up to it, so the grid's deepest net gives every depth's as a prefix. The fixed-point
+    searches and the 2-D quadratures dominate the table's cost.
+    """
+
+    def __init__(self, study: Study, n_features: int, n_classes: int, q_in: float, q_jac: float):
+        self.study, self.n_features, self.n_classes = study, n_features, n_classes
+        self.q_in, self.q_jac = q_in, q_jac
+        self.deepest = max(int(d) for d in study.config["depths"])
+        self._mean_fields: dict[tuple[str, str, int], theory.MeanField] = {}
+        self._hidden: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _sizes(self, width: int, depth: int) -> tuple[int, ...]:
+        return (self.n_features, *([width] * depth), self.n_classes)
+
+    def _hidden_predictions(self, spec: RunSpec) -> tuple[np.ndarray, np.ndarray]:
+        key = (spec.initializer, spec.activation)
+        if key not in self._hidden:
+            act, init = spec.resolve_activation(), spec.resolve_initializer()
+            deep = self._sizes(spec.width, self.deepest)
+            self._hidden[key] = (
+                theory.predict_jacobian(
+                    act, init, deep, input_second_moment=self.q_jac, bias_std=spec.bias_std
+                ),
+                theory.predict_correlation(
+                    act, init, deep, q0=self.q_in, c0=PAIR_COSINE, bias_std=spec.bias_std
+                ),
+            )
+        return self._hidden[key]
+
+    def mean_field(self, spec: RunSpec) -> theory.MeanField:
+        """:func:`initlab.theory.network_mean_field` of the spec's network."""
+        key = (spec.initializer, spec.activation, min(spec.depth, 2))
+        if key not in self._mean_fields:
+            self._mean_fields[key] = theory.network_mean_field(
+                spec.resolve_activation(),
+                spec.resolve_initializer(),
+                self._sizes(spec.width, spec.depth),
+                bias_std=spec.bias_std,
+            )
+        return self._mean_fields[key]
+
+    def layers(self, spec: RunSpec) -> dict[str, np.ndarray]:
+        """Per-layer predictions (``depth + 1`` layers; NaN where undefined)."""
+        pred = theory.predict_layers(
+            spec.resolve_activation(),
+            spec.resolve_initializer(),
+            self._sizes(spec.width, spec.depth),
+            input_second_moment=self.q_in,
+            bias_std=spec.bias_std,
+        )
+        jac, c = self._hidden_predictions(spec)
+        return {
+            "layer": pred["layer"],
+            "sigma_w2": pred["sigma_w2"],
+            "q": pred["q"],
+            "delta_rel": pred["delta_rms_rel"],
+            "jac_mean_s2": np.append(jac[: spec.depth], math.nan),
+            "c": np.append(c[: spec.depth], math.nan),
+        }
+
+
+_MEASURED = {"q": "z_q", "delta_rel": "delta_rms", "jac_mean_s2": "jac_mean_s2", "c": "corr_c"}
+"""theory.csv name -> the layers.csv column measured at step 0."""
+
+
+def _measured(rows: pd.DataFrame, depth: int) -> dict[str, np.ndarray]:
+    """(seeds, layers) matrices of the step-0 measurements of one combination; the gradient
+    rms is taken relative to the output layer's, as its prediction is."""
+    layers = list(range(1, depth + 2))
+    out = {}
+    for name, column in _MEASURED.items():
+        table = rows.pivot(index="seed", columns="layer", values=column).reindex(columns=layers)
+        if name == "delta_rel" and len(table):
+            table = table.div(table[depth + 1], axis=0)
+        out[name] = table.to_numpy(dtype=float)
+    return out
+
+
+def _comparison(name: str, measured: np.ndarray, predicted: float) -> dict[str, float]:
+    """Mean and std over seeds of a measurement, and its relative error to the prediction."""
+    finite = measured[np.isfinite(measured)]
+    mean = float(finite.mean()) if len(finite) else math.nan
+    return {
+        f"{name}_meas_mean": mean,
+        f"{name}_meas_std": float(finite.std(ddof=1)) if len(finite) > 1 else math.nan,
+        f"{name}_relerr": (
+            (mean - predicted) / predicted if predicted and np.isfinite(predicted) else math.nan
+        ),
+    }
+
+
+def _combination_rows(
+    study: Study, spec: RunSpec, predictions: _Predictions, rows: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """theory.csv rows of one combination: network scalars, per-layer predictions, measures."""
+    mf = predictions.mean_field(spec)
+    pred = predictions.layers(spec)
+    meas = _measured(rows, spec.depth)
+    network = {
+        "sigma_w2_hidden": mf.sigma_w2,
+        "sigma_b2": mf.sigma_b2,
+        "q_star": mf.q_star,
+        "chi1": mf.chi1,
+        "c_star": mf.c_star,
+        "xi_q": mf.xi_q,
+        "xi_c": mf.xi_c,
+        "xi_grad": mf.xi_grad,
+    }
+    out = []
+    for i, layer in enumerate(pred["layer"]):
+        row: dict[str, Any] = {
+            "dataset": study.dataset_label,
+            "initializer": spec.initializer,
+            "activation": spec.activation,
+            "depth": spec.depth,
+            "layer": int(layer),
+            "sigma_w2": float(pred["sigma_w2"][i]),
+            **network,
+            **{f"{name}_pred": float(pred[name][i]) for name in _MEASURED},
+        }
+        for name in _MEASURED:
+            row.update(_comparison(name, meas[name][:, i], float(pred[name][i])))
+        out.append(row)
+    return out
+
+
 def theory_table(
     study: Study,
     layers: pd.DataFrame,
@@ -438,100 +598,16 @@ def theory_table(
     The network-level columns (``sigma_w2_hidden`` .. ``xi_grad``) come from
     :func:`initlab.theory.network_mean_field`, the one definition the CLI and report share.
     """
+    q_jac = input_second_moment if jacobian_second_moment is None else jacobian_second_moment
+    predictions = _Predictions(study, n_features, n_classes, input_second_moment, q_jac)
     init0 = layers[layers["step"] == 0]
     # one pass over the rows, not one boolean mask per combination (10,000-run grids)
-    by_combination = {
-        key: grp for key, grp in init0.groupby(["initializer", "activation", "depth"], sort=False)
-    }
-    empty = init0.iloc[0:0]
-    mean_fields: dict[tuple[str, str, int], theory.MeanField] = {}
-    hidden_preds: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    deepest = max(int(d) for d in study.config["depths"])
-    q_jac = input_second_moment if jacobian_second_moment is None else jacobian_second_moment
+    by_combination = dict(list(init0.groupby(["initializer", "activation", "depth"], sort=False)))
     rows = []
     for init_name, act_name, depth in study.combinations():
         spec = study.base_spec(init_name, act_name, depth, 0)
-        act, init = spec.resolve_activation(), spec.resolve_initializer()
-        sizes = (n_features, *([spec.width] * depth), n_classes)
-        pred = theory.predict_layers(
-            act, init, sizes, input_second_moment=input_second_moment, bias_std=spec.bias_std
-        )
-        # hidden layers only (the Jacobian and the pair cosine are of the hidden stack); layer
-        # l's prediction depends on the widths up to l alone, so the deepest net of the grid
-        # gives every depth's as a prefix (the 2-D quadratures dominate the table's cost)
-        if (init_name, act_name) not in hidden_preds:
-            deep = (n_features, *([spec.width] * deepest), n_classes)
-            hidden_preds[(init_name, act_name)] = (
-                theory.predict_jacobian(
-                    act, init, deep, input_second_moment=q_jac, bias_std=spec.bias_std
-                ),
-                theory.predict_correlation(
-                    act, init, deep, q0=input_second_moment, c0=PAIR_COSINE, bias_std=spec.bias_std
-                ),
-            )
-        jac_deep, c_deep = hidden_preds[(init_name, act_name)]
-        jac_pred = np.append(jac_deep[:depth], math.nan)
-        c_pred = np.append(c_deep[:depth], math.nan)
-        # the hidden sigma_w2 depends on the depth only through depth >= 2 (the fixed-point
-        # searches dominate the table's cost)
-        mf_key = (init_name, act_name, min(depth, 2))
-        if mf_key not in mean_fields:
-            mean_fields[mf_key] = theory.network_mean_field(
-                act, init, sizes, bias_std=spec.bias_std
-            )
-        mf = mean_fields[mf_key]
-        sel = by_combination.get((init_name, act_name, depth), empty)
-        # (seeds, layers) matrices of the step-0 measurements
-        layer_cols = [int(v) for v in pred["layer"]]
-        q_mat = sel.pivot(index="seed", columns="layer", values="z_q").reindex(columns=layer_cols)
-        d_mat = sel.pivot(index="seed", columns="layer", values="delta_rms").reindex(
-            columns=layer_cols
-        )
-        d_rel = d_mat.div(d_mat[depth + 1], axis=0) if len(d_mat) else d_mat
-        q_all, d_all = q_mat.to_numpy(dtype=float), d_rel.to_numpy(dtype=float)
-        j_all, c_all = (
-            sel.pivot(index="seed", columns="layer", values=col)
-            .reindex(columns=layer_cols)
-            .to_numpy(dtype=float)
-            for col in ("jac_mean_s2", "corr_c")
-        )
-        for i, layer in enumerate(pred["layer"]):
-            q_meas, d_meas = q_all[:, i], d_all[:, i]
-            q_pred, d_pred = float(pred["q"][i]), float(pred["delta_rms_rel"][i])
-            row = {
-                "dataset": study.dataset_label,
-                "initializer": init_name,
-                "activation": act_name,
-                "depth": depth,
-                "layer": int(layer),
-                "sigma_w2": float(pred["sigma_w2"][i]),
-                "sigma_w2_hidden": mf.sigma_w2,
-                "sigma_b2": mf.sigma_b2,
-                "q_star": mf.q_star,
-                "chi1": mf.chi1,
-                "c_star": mf.c_star,
-                "xi_q": mf.xi_q,
-                "xi_c": mf.xi_c,
-                "xi_grad": mf.xi_grad,
-                "q_pred": q_pred,
-                "delta_rel_pred": d_pred,
-            }
-            row["jac_mean_s2_pred"] = float(jac_pred[i])
-            row["c_pred"] = float(c_pred[i])
-            for name, meas, p in (
-                ("q", q_meas, q_pred),
-                ("delta_rel", d_meas, d_pred),
-                ("jac_mean_s2", j_all[:, i], float(jac_pred[i])),
-                ("c", c_all[:, i], float(c_pred[i])),
-            ):
-                finite = meas[np.isfinite(meas)]
-                m = float(finite.mean()) if len(finite) else math.nan
-                row[f"{name}_meas_mean"] = m
-                row[f"{name}_meas_std"] = (
-                    float(finite.std(ddof=1)) if len(finite) > 1 else (math.nan)
-                )
-                row[f"{name}_relerr"] = (m - p) / p if p and np.isfinite(p) else math.nan
-            rows.append(row)
+        sel = by_combination.get((init_name, act_name, depth), init0.iloc[0:0])
+        rows.extend(_combination_rows(study, spec, predictions, sel))
     return pd.DataFrame(rows)
 
 
@@ -551,27 +627,76 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     tables = load_runs(study, root)
     target = float(study.config["training"]["target_accuracy"])
     tables["summary"] = summarize(tables["runs"], target)
-    data_path = Path(root) / f"{study.results}/data/{study.dataset_label}.npz"
-    probe_size = int(study.config["training"]["probe_size"])
-    n_features, n_classes, q_in, q_jac = _input_facts(data_path, probe_size)
+    n_features, n_classes, q_in, q_jac = _input_facts(tables["runs"])
     tables["theory"] = theory_table(study, tables["layers"], n_features, n_classes, q_in, q_jac)
+    tables["phase"] = phase_table(study)
     tables["claims"] = claims.claims_table(
         claims.evaluate_claims(
             study.config.get("claims", []), {n: tables[n] for n in claims.TABLE_NAMES}
         )
     )
-    tables["runs"] = tables["runs"].drop(columns=["n_classes"])
+    tables["runs"] = tables["runs"].drop(columns=list(INPUT_FACT_KEYS))
     write_tables(tables, out)
     return tables
 
 
-def _input_facts(data_path: Path, probe_size: int) -> tuple[int, int, float, float]:
-    """Input dimension, class count and mean squared input feature (the ``q^0`` of theory)
-    of the prepared dataset, measured on the probe rows the runs use, and on the first
-    ``JACOBIAN_PROBES`` of them (the Jacobian's inputs)."""
-    from initlab.data import load_prepared
+def _input_facts(runs: pd.DataFrame) -> tuple[int, int, float, float]:
+    """Input dimension, class count and the mean squares of the probe batch's and of the
+    Jacobian probes' features (the ``q^0`` of theory), as the runs recorded them.
 
-    ds = load_prepared(data_path)
-    probe = ds.X_train[:probe_size]
-    jac = probe[:JACOBIAN_PROBES]
-    return ds.n_features, ds.n_classes, float(np.mean(probe * probe)), float(np.mean(jac * jac))
+    Every run of a study reads the same prepared dataset and probe rows, so the facts agree;
+    a run that recorded others was trained on other data and is named.
+    """
+    facts = runs[list(INPUT_FACT_KEYS)]
+    first = facts.iloc[0]
+    differs = ~np.isclose(facts.to_numpy(dtype=float), first.to_numpy(dtype=float), rtol=1e-12)
+    if differs.any():
+        bad = runs["run_id"].iloc[int(np.flatnonzero(differs.any(axis=1))[0])]
+        raise CorruptFileError(
+            f"run {bad}: its input facts ({', '.join(INPUT_FACT_KEYS)}) differ from the other "
+            "runs': it was trained on other data. Delete its run folder and rerun snakemake."
+        )
+    return (
+        int(first["n_features"]),
+        int(first["n_classes"]),
+        float(first["probe_second_moment"]),
+        float(first["jacobian_second_moment"]),
+    )
+
+
+PHASE_POINTS = 25
+"""``sigma_b2`` values per critical line in ``phase.csv`` (each costs a fixed-point search and a
+root search)."""
+
+
+def _positively_homogeneous(act: Any) -> bool:
+    """Piecewise-linear through 0 (linear, ReLU, leaky ReLU): ``chi_1 = sigma_w2 E[phi'^2]`` does
+    not depend on ``q``, so the critical line is vertical at ``1 / E[phi'(z)^2]``."""
+    return act.name in ("linear", "relu", "leaky_relu") or act.family == "leaky_relu"
+
+
+def phase_table(study: Study, n_points: int = PHASE_POINTS) -> pd.DataFrame:
+    """The edge of chaos ``chi_1(q*) = 1`` of every activation of the grid (``phase.csv``).
+
+    Poole et al. (2016), NeurIPS; Schoenholz et al. (2017), ICLR. One row per activation x
+    ``sigma_b2``: ``sigma_b2`` runs quadratically from 0 to ``max(1, 2 bias_std^2)`` (the lines
+    bend sharply near 0: tanh goes from 1 to 1.7 by 0.04) and ``critical_sigma_w2`` is
+    :func:`initlab.theory.critical_line` (NaN where no ``sigma_w2`` is critical). The report draws
+    the phase diagram from this table.
+    """
+    point_b2 = float(study.config["bias_std"]) ** 2
+    b2_max = max(1.0, 2.0 * point_b2)
+    sigma_b2 = b2_max * np.linspace(0.0, 1.0, n_points) ** 2
+    init, depth, seed = study.config["initializers"][0], study.config["depths"][0], 0
+    rows = []
+    for name in study.config["activations"]:
+        act = study.base_spec(init, name, depth, seed).resolve_activation()
+        if _positively_homogeneous(act):
+            line = np.full(n_points, 1.0 / act.grad_second_moment)
+        else:
+            line = theory.critical_line(act, sigma_b2)
+        rows.extend(
+            {"activation": name, "sigma_b2": float(b), "critical_sigma_w2": float(w)}
+            for b, w in zip(sigma_b2, line, strict=True)
+        )
+    return pd.DataFrame(rows, columns=["activation", "sigma_b2", "critical_sigma_w2"])

@@ -553,6 +553,10 @@ _TESTS = ("greater", "less", "equivalent")
 _MEASURE_TABLES = ("runs", "curves", "layers")
 
 
+_Grid = Mapping[str, Sequence[Any]]
+"""``initializers``, ``activations``, ``depths`` of a study."""
+
+
 class ClaimError(ValueError):
     """A claim declaration that cannot be checked, named by its config key."""
 
@@ -561,7 +565,7 @@ def _fail(key: str, value: Any, allowed: str) -> ClaimError:
     return ClaimError(f"config key {key}: got {value!r}; allowed: {allowed}")
 
 
-def _check_cell(key: str, cell: Any, grid: Mapping[str, Sequence[Any]], extra: set[str]) -> None:
+def _check_cell(key: str, cell: Any, grid: _Grid, extra: set[str]) -> None:
     if not isinstance(cell, Mapping):
         raise _fail(key, cell, "a mapping with initializer, activation, depth")
     unknown = set(cell) - set(CELL_KEYS) - extra
@@ -595,7 +599,97 @@ def _check_measure(key: str, m: Any) -> None:
         raise _fail(f"{key}.slope", m.get("slope"), "true (layers are measured as a slope)")
 
 
-def check_claims(claims: Sequence[Mapping[str, Any]], grid: Mapping[str, Sequence[Any]]) -> None:
+def _verdict_list(key: str, value: Any) -> None:
+    if not isinstance(value, list) or not value or any(v not in VERDICT_NAMES for v in value):
+        raise _fail(key, value, f"a list of {' | '.join(VERDICT_NAMES)}")
+
+
+def _check_keys(key: str, spec: Mapping[str, Any]) -> None:
+    """The rule exists, its required keys are there and no key is unknown."""
+    rule = spec.get("rule")
+    if rule not in RULES:
+        raise _fail(f"{key}.rule", rule, " | ".join(RULES))
+    required, optional = _RULE_KEYS[rule]
+    missing = required - set(spec)
+    if missing:
+        raise ClaimError(f"config key {key}: rule {rule} needs '{sorted(missing)[0]}'")
+    unknown = set(spec) - required - optional - _COMMON
+    if unknown:
+        name = sorted(unknown)[0]
+        raise _fail(
+            f"{key}.{name}", spec[name], f"the keys of rule {rule}: {sorted(required | optional)}"
+        )
+
+
+def _check_interval_rule(key: str, spec: Mapping[str, Any], grid: _Grid) -> None:
+    """``difference`` and ``deviation``: test, margin, cells, measure, reference."""
+    if spec["test"] not in _TESTS:
+        raise _fail(f"{key}.test", spec["test"], " | ".join(_TESTS))
+    if spec["test"] == "equivalent" and not spec["threshold"] > 0:
+        raise _fail(f"{key}.threshold", spec["threshold"], "a margin > 0 for 'equivalent'")
+    if "requires_verdict" in spec:
+        _verdict_list(f"{key}.requires_verdict", spec["requires_verdict"])
+    for name in ("cell", "versus"):
+        if name in spec:
+            _check_cell(f"{key}.{name}", spec[name], grid, set())
+    _check_measure(f"{key}.measure", spec["measure"])
+    ref = spec.get("reference")
+    if spec["rule"] != "deviation":
+        return
+    if not (
+        isinstance(ref, Mapping)
+        and len(ref) == 1
+        and (isinstance(ref.get("value"), int | float) or isinstance(ref.get("theory"), str))
+    ):
+        raise _fail(f"{key}.reference", ref, "{value: <number>} or {theory: <column>}")
+    if "theory" in ref and spec["measure"]["table"] != "layers":
+        raise _fail(f"{key}.reference", ref, "a theory column only with a layers slope")
+
+
+def _check_verdicts(key: str, spec: Mapping[str, Any], grid: _Grid) -> None:
+    for j, cell in enumerate(spec["cells"]):
+        _check_cell(f"{key}.cells.{j}", cell, grid, {"verdict"})
+        _verdict_list(f"{key}.cells.{j}.verdict", cell.get("verdict"))
+
+
+def _check_moment_band(key: str, spec: Mapping[str, Any], grid: _Grid) -> None:
+    first = spec.get("first_layer", 1)
+    for j, cell in enumerate(spec["cells"]):
+        _check_cell(f"{key}.cells.{j}", cell, grid, {"expect"})
+        if cell.get("expect") not in ("inside", "outside"):
+            raise _fail(f"{key}.cells.{j}.expect", cell.get("expect"), "inside | outside")
+        if first != "deep_half" and first > cell["depth"]:
+            raise _fail(
+                f"{key}.first_layer",
+                first,
+                f"a hidden layer of every cell (<= {cell['depth']}) or deep_half",
+            )
+    band = spec["band"]
+    if not (isinstance(band, list) and len(band) == 2 and band[0] < band[1]):
+        raise _fail(f"{key}.band", band, "[low, high] with low < high")
+
+
+def _check_depth_bound(key: str, spec: Mapping[str, Any], grid: _Grid) -> None:
+    if not 0 < spec["threshold"] <= 1:
+        raise _fail(f"{key}.threshold", spec["threshold"], "a share in (0, 1]")
+    if spec["activation"] not in grid["activations"]:
+        raise _fail(
+            f"{key}.activation",
+            spec["activation"],
+            f"one of the study's activations {list(grid['activations'])}",
+        )
+
+
+_RULE_CHECKS: Mapping[str, Callable[[str, Mapping[str, Any], _Grid], None]] = {
+    "difference": _check_interval_rule,
+    "deviation": _check_interval_rule,
+    "verdicts": _check_verdicts,
+    "moment_band": _check_moment_band,
+    "depth_bound": _check_depth_bound,
+}
+
+
+def check_claims(claims: Sequence[Mapping[str, Any]], grid: _Grid) -> None:
     """Check every claim declaration against the rules and the study's grid.
 
     Parameters
@@ -614,85 +708,11 @@ def check_claims(claims: Sequence[Mapping[str, Any]], grid: Mapping[str, Sequenc
     seen: set[str] = set()
     for i, spec in enumerate(claims):
         key = f"claims.{i}"
-        rule = spec.get("rule")
-        if rule not in RULES:
-            raise _fail(f"{key}.rule", rule, " | ".join(RULES))
+        _check_keys(key, spec)
         if spec["id"] in seen:
             raise _fail(f"{key}.id", spec["id"], "an id not used by another claim")
         seen.add(spec["id"])
-        required, optional = _RULE_KEYS[rule]
-        missing = required - set(spec)
-        if missing:
-            raise ClaimError(f"config key {key}: rule {rule} needs '{sorted(missing)[0]}'")
-        unknown = set(spec) - required - optional - _COMMON
-        if unknown:
-            name = sorted(unknown)[0]
-            raise _fail(
-                f"{key}.{name}",
-                spec[name],
-                f"the keys of rule {rule}: {sorted(required | optional)}",
-            )
-        if "test" in spec and spec["test"] not in _TESTS:
-            raise _fail(f"{key}.test", spec["test"], " | ".join(_TESTS))
-        if spec.get("test") == "equivalent" and not spec["threshold"] > 0:
-            raise _fail(f"{key}.threshold", spec["threshold"], "a margin > 0 for 'equivalent'")
-        if rule == "depth_bound" and not 0 < spec["threshold"] <= 1:
-            raise _fail(f"{key}.threshold", spec["threshold"], "a share in (0, 1]")
-        bad = [v for v in spec.get("requires_verdict", []) if v not in VERDICT_NAMES]
-        if bad or spec.get("requires_verdict") == []:
-            raise _fail(
-                f"{key}.requires_verdict",
-                spec["requires_verdict"],
-                f"a list of {' | '.join(VERDICT_NAMES)}",
-            )
-        for name in ("cell", "versus"):
-            if name in spec:
-                _check_cell(f"{key}.{name}", spec[name], grid, set())
-        if "measure" in spec:
-            _check_measure(f"{key}.measure", spec["measure"])
-        if rule == "deviation":
-            ref = spec["reference"]
-            if (
-                not isinstance(ref, Mapping)
-                or len(ref) != 1
-                or not (
-                    isinstance(ref.get("value"), int | float) or isinstance(ref.get("theory"), str)
-                )
-            ):
-                raise _fail(f"{key}.reference", ref, "{value: <number>} or {theory: <column>}")
-            if "theory" in ref and spec["measure"]["table"] != "layers":
-                raise _fail(f"{key}.reference", ref, "a theory column only with a layers slope")
-        if rule == "verdicts":
-            for j, cell in enumerate(spec["cells"]):
-                _check_cell(f"{key}.cells.{j}", cell, grid, {"verdict"})
-                bad = [v for v in cell.get("verdict", []) if v not in VERDICT_NAMES]
-                if not cell.get("verdict") or bad:
-                    raise _fail(
-                        f"{key}.cells.{j}.verdict",
-                        cell.get("verdict"),
-                        f"a list of {' | '.join(VERDICT_NAMES)}",
-                    )
-        if rule == "moment_band":
-            for j, cell in enumerate(spec["cells"]):
-                _check_cell(f"{key}.cells.{j}", cell, grid, {"expect"})
-                if cell.get("expect") not in ("inside", "outside"):
-                    raise _fail(f"{key}.cells.{j}.expect", cell.get("expect"), "inside | outside")
-                first = spec.get("first_layer", 1)
-                if first != "deep_half" and first > cell["depth"]:
-                    raise _fail(
-                        f"{key}.first_layer",
-                        first,
-                        f"a hidden layer of every cell (<= {cell['depth']}) or deep_half",
-                    )
-            band = spec["band"]
-            if not (isinstance(band, list) and len(band) == 2 and band[0] < band[1]):
-                raise _fail(f"{key}.band", band, "[low, high] with low < high")
-        if rule == "depth_bound" and spec["activation"] not in grid["activations"]:
-            raise _fail(
-                f"{key}.activation",
-                spec["activation"],
-                f"one of the study's activations {list(grid['activations'])}",
-            )
+        _RULE_CHECKS[spec["rule"]](key, spec, grid)
 
 
 # --- evaluation ------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from initlab import __version__, settings
+
 __all__ = ["main"]
 
 
@@ -45,44 +47,33 @@ def _json_arg(option: str) -> Any:
     return parse
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="initlab", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+_RUN_FLAGS = {"learning_rate": "--lr"}
+"""Command-line spellings that differ from ``--<field-with-dashes>``."""
 
-    sub.add_parser("list", help="list initializers and activations")
 
+def _add_run_settings(run: argparse.ArgumentParser) -> None:
+    """One option per run setting, its default and help generated from the study schema
+    (:mod:`initlab.settings`): ``initlab run`` and the workflow cannot disagree."""
+    for field in settings.RUN_SETTINGS:
+        if field == "depth":
+            continue
+        flag = _RUN_FLAGS.get(field, "--" + field.replace("_", "-"))
+        node = settings.setting(settings.RUN_SETTINGS[field])
+        default = 0 if field == "seed" else settings.default(field)
+        help_text = "seed index (default 0)" if field == "seed" else settings.describe(field)
+        if node.get("type") == "boolean":
+            run.add_argument(flag, dest=field, action="store_true", help=help_text)
+        else:
+            kind = {"integer": int, "number": float}.get(node.get("type", ""), str)
+            run.add_argument(flag, dest=field, type=kind, default=default, help=help_text)
+
+
+def _add_run(sub: Any) -> None:
     run = sub.add_parser("run", help="train one network and record per-layer statistics")
     run.add_argument("--init", dest="initializer", help="initializer name (see `initlab list`)")
     run.add_argument("--activation", help="activation name (see `initlab list`)")
     run.add_argument("--depth", type=int, help="number of hidden layers")
-    run.add_argument("--width", type=int, default=64, help="units per hidden layer (64)")
-    run.add_argument("--seed", type=int, default=0, help="seed index (0)")
-    run.add_argument("--base-seed", type=int, default=0, help="study-level seed entropy (0)")
-    run.add_argument(
-        "--dataset",
-        default="digits",
-        help="digits|moons|circles|gaussian_blobs|npz:PATH|mnist:DIR (digits)",
-    )
-    run.add_argument("--epochs", type=int, default=10, help="training epochs (10)")
-    run.add_argument("--batch-size", type=int, default=64, help="mini-batch size (64)")
-    run.add_argument("--optimizer", default="momentum", help="sgd|momentum|adam (momentum)")
-    run.add_argument(
-        "--lr", dest="learning_rate", type=float, default=0.01, help="learning rate (0.01)"
-    )
-    run.add_argument("--momentum", type=float, default=0.9, help="momentum coefficient (0.9)")
-    run.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
-    run.add_argument(
-        "--checkpoint-every", type=int, default=1, help="epochs between statistics checkpoints (1)"
-    )
-    run.add_argument(
-        "--target-accuracy",
-        type=float,
-        default=0.9,
-        help="validation accuracy for steps_to_target (0.9)",
-    )
-    run.add_argument("--probe-size", type=int, default=256, help="probe batch size (256)")
-    run.add_argument("--bias-std", type=float, default=0.0, help="std of initial biases (0)")
-    run.add_argument("--dtype", default="float32", help="float32|float64 (float32)")
+    _add_run_settings(run)
     run.add_argument(
         "--init-def",
         dest="initializer_def",
@@ -109,8 +100,10 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, default=1, help="BLAS threads (1)")
     run.add_argument("--out", type=Path, required=True, help="output folder")
 
+
+def _add_files(sub: Any) -> None:
     prep = sub.add_parser("prepare-data", help="split and standardize a dataset into one file")
-    prep.add_argument("--dataset", default="digits", help="dataset name (digits)")
+    prep.add_argument("--dataset", default=settings.default("dataset"), help="dataset name")
     prep.add_argument("--out", type=Path, required=True, help="output .npz file")
 
     ws = sub.add_parser("write-study", help="write the resolved study configuration")
@@ -127,13 +120,25 @@ def _build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--figures", type=Path, help="also write PNG figures into this folder")
     rep.add_argument("--out", type=Path, required=True, help="output PDF")
 
+
+def _add_theory(sub: Any) -> None:
     theory = sub.add_parser("theory", help="mean-field predictions (Poole et al. 2016)")
     theory.add_argument("--activation", required=True)
     theory.add_argument("--init", dest="initializer", default="he_normal")
     theory.add_argument("--depth", type=int, default=10)
-    theory.add_argument("--width", type=int, default=64)
+    theory.add_argument("--width", type=int, default=settings.default("width"))
     theory.add_argument("--inputs", type=int, default=64, help="input dimension (64)")
-    theory.add_argument("--bias-std", type=float, default=0.0)
+    theory.add_argument("--bias-std", type=float, default=settings.default("bias_std"))
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="initlab", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"initlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="list initializers and activations")
+    _add_run(sub)
+    _add_files(sub)
+    _add_theory(sub)
     return parser
 
 
@@ -311,11 +316,7 @@ def _cmd_write_study(args: argparse.Namespace) -> int:
 def _cmd_aggregate(args: argparse.Namespace) -> int:
     from initlab.aggregate import aggregate
 
-    try:
-        tables = aggregate(args.study, args.out)
-    except (ValueError, OSError) as err:
-        sys.stderr.write(f"initlab aggregate: error: {err}\n")
-        return 1
+    tables = aggregate(args.study, args.out)
     print(f"{len(tables['runs'])} runs, {len(tables['layers'])} layer rows -> {args.out}")
     return 0
 
@@ -329,13 +330,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``initlab`` console script."""
+    """Entry point of the ``initlab`` console script.
+
+    Every subcommand reports a problem with its input (a bad value, a missing or damaged file)
+    as one line, ``initlab <command>: error: ...``, and exit code 2; nothing is written then.
+    """
     args = _build_parser().parse_args(argv)
     try:
         return _dispatch(args)
     except BrokenPipeError:  # e.g. `initlab list | head`
         sys.stderr.close()
         return 0
+    except (ValueError, OSError, KeyError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        _fail(f"initlab {args.command}", str(message))
 
 
 def _dispatch(args: argparse.Namespace) -> int:

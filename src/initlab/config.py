@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from initlab import activations, initializers
+from initlab import activations, initializers, settings
 from initlab.activations import Activation
 from initlab.initializers import Initializer
 from initlab.optim import OPTIMIZERS
@@ -39,27 +39,12 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 DTYPES = ("float32", "float64")
 
-# Inclusive integer ranges. The upper limits are sanity bounds against typos (a depth of 3000
-# or a width of 10^6 is almost certainly a mistake on this kind of machine), not hard limits of
-# the engine.
-INT_LIMITS: dict[str, tuple[int, int]] = {
-    "depth": (1, 200),
-    "width": (1, 8192),
-    "epochs": (1, 10_000),
-    "batch_size": (1, 65_536),
-    "checkpoint_every": (1, 10_000),
-    "probe_size": (2, 65_536),
-    "seed": (0, 2**31 - 1),
-    "base_seed": (0, 2**32 - 1),
-}
+INT_LIMITS: dict[str, tuple[int, int]] = settings.int_limits()
+"""Inclusive ranges of the integer run fields, from the schema (its upper limits are sanity
+bounds against typos, not limits of the engine)."""
 
-# (low, high, low_inclusive)
-REAL_LIMITS: dict[str, tuple[float, float, bool]] = {
-    "learning_rate": (0.0, 100.0, False),
-    "momentum": (0.0, 0.999, True),
-    "target_accuracy": (0.0, 1.0, False),
-    "bias_std": (0.0, 10.0, True),
-}
+REAL_LIMITS: dict[str, tuple[float, float, bool]] = settings.real_limits()
+"""``(low, high, low_inclusive)`` of the real-valued run fields, from the schema."""
 
 
 def check_number(key: str, value: Any) -> int | float:
@@ -118,27 +103,28 @@ class RunSpec:
 
     ``initializer_def`` / ``activation_def`` hold the family and parameters of a user-defined
     initializer or activation (``{"family": "variance_scaling", "scale": 1.5, ...}``); they are
-    ``None`` for built-ins. ``checkpoint_every`` counts epochs.
+    ``None`` for built-ins. ``checkpoint_every`` counts epochs. Defaults and ranges are the
+    study schema's (:mod:`initlab.settings`).
     """
 
     initializer: str
     activation: str
     depth: int
-    width: int = 64
-    dataset: str = "digits"
+    width: int = settings.default("width")
+    dataset: str = settings.default("dataset")
     seed: int = 0
-    base_seed: int = 0
-    optimizer: str = "momentum"
-    learning_rate: float = 0.01
-    momentum: float = 0.9
-    nesterov: bool = False
-    epochs: int = 10
-    batch_size: int = 64
-    checkpoint_every: int = 1
-    target_accuracy: float = 0.9
-    probe_size: int = 256
-    bias_std: float = 0.0
-    dtype: str = "float32"
+    base_seed: int = settings.default("base_seed")
+    optimizer: str = settings.default("optimizer")
+    learning_rate: float = settings.default("learning_rate")
+    momentum: float = settings.default("momentum")
+    nesterov: bool = settings.default("nesterov")
+    epochs: int = settings.default("epochs")
+    batch_size: int = settings.default("batch_size")
+    checkpoint_every: int = settings.default("checkpoint_every")
+    target_accuracy: float = settings.default("target_accuracy")
+    probe_size: int = settings.default("probe_size")
+    bias_std: float = settings.default("bias_std")
+    dtype: str = settings.default("dtype")
     initializer_def: Mapping[str, Any] | None = None
     activation_def: Mapping[str, Any] | None = None
 

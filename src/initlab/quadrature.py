@@ -16,32 +16,53 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["gaussian_expectation"]
+__all__ = ["gaussian_expectation", "legendre", "normal_density", "piecewise_rule"]
 
 Z_MAX = 12.0
 NODES = 24
 PIECE = 1.0  # longest piece, in units of z
 
 
-@lru_cache(maxsize=1)
-def _legendre() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    return np.polynomial.legendre.leggauss(NODES)
+@lru_cache(maxsize=8)
+def legendre(n: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Gauss-Legendre nodes and weights of ``n`` points on ``[-1, 1]`` (cached)."""
+    return np.polynomial.legendre.leggauss(n)
+
+
+def normal_density(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Standard normal density ``exp(-z^2 / 2) / sqrt(2 pi)``."""
+    return np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
 
 
 @lru_cache(maxsize=4096)
-def _nodes(breaks: tuple[float, ...]) -> tuple[npt.NDArray[np.float64], ...]:
-    """Quadrature nodes and weights (standard normal density included) between sorted breaks
-    (cached: theory evaluates the same kink layout many times)."""
-    x, w = _legendre()
+def piecewise_rule(
+    breaks: tuple[float, ...], nodes: int = NODES, piece: float = PIECE
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Nodes and weights (standard normal density included) of a Gauss-Legendre rule of
+    ``nodes`` points on every piece between the sorted ``breaks``, no piece longer than
+    ``piece`` (cached: theory evaluates the same kink layouts many times).
+
+    The one rule behind every Gaussian expectation of initlab: :func:`gaussian_expectation`
+    and the outer integral of :func:`initlab.theory.pair_expectation`.
+
+    Returns
+    -------
+    z, weight : ndarray, shape (pieces * nodes,)
+        Read-only.
+    """
+    x, w = legendre(nodes)
     edges = [breaks[0]]
     for lo, hi in itertools.pairwise(breaks):
-        n = max(1, int(np.ceil((hi - lo) / PIECE)))
+        n = max(1, int(np.ceil((hi - lo) / piece)))
         edges.extend(np.linspace(lo, hi, n + 1)[1:])
     edges_arr = np.asarray(edges)
     lo, hi = edges_arr[:-1, None], edges_arr[1:, None]  # (pieces, 1)
-    z = 0.5 * (hi - lo) * x + 0.5 * (hi + lo)  # (pieces, NODES)
-    weight = 0.5 * (hi - lo) * w * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
-    return z.ravel(), weight.ravel()
+    z = 0.5 * (hi - lo) * x + 0.5 * (hi + lo)  # (pieces, nodes)
+    weight = 0.5 * (hi - lo) * w * normal_density(z)
+    z, weight = z.ravel(), weight.ravel()
+    z.setflags(write=False)
+    weight.setflags(write=False)
+    return z, weight
 
 
 def gaussian_expectation(
@@ -72,5 +93,5 @@ def gaussian_expectation(
         return float(g(np.zeros(1))[0])
     s = np.sqrt(q)
     inner = sorted({k / s for k in kinks if abs(k / s) < Z_MAX})
-    z, w = _nodes((-Z_MAX, *inner, Z_MAX))
+    z, w = piecewise_rule((-Z_MAX, *inner, Z_MAX))
     return float(np.dot(w, g(s * z)))

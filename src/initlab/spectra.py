@@ -61,6 +61,7 @@ import numpy.typing as npt
 
 from initlab.activations import Activation
 from initlab.model import Layer
+from initlab.records import JACOBIAN_PROBES, PAIR_COSINE, PAIR_COUNT
 
 __all__ = [
     "JACOBIAN_PROBES",
@@ -74,17 +75,6 @@ __all__ = [
     "pair_inputs",
     "spectrum_summary",
 ]
-
-JACOBIAN_PROBES = 16
-"""Probe inputs (the first rows of a run's probe batch) whose Jacobians are measured."""
-
-PAIR_COUNT = 16
-"""Input pairs whose pre-activation cosines are averaged (built from the first rows)."""
-
-PAIR_COSINE = 0.5
-"""Input cosine ``c0`` of every pair: halfway between identical and orthogonal inputs, so the
-correlation map's approach to its fixed point is visible in both directions (towards ``c* = 1``
-in the ordered phase, towards ``c* < 1`` in the chaotic phase)."""
 
 _PAIR_RESIDUAL = 1e-6
 """Rows ``y`` whose component orthogonal to ``x`` is below this fraction of ``|y|`` (copies of

@@ -47,6 +47,14 @@ import numpy.typing as npt
 
 from initlab.activations import Activation
 from initlab.model import Forward, Gradients, Layer
+from initlab.records import (
+    DEAD_THRESHOLD,
+    QUANTILES,
+    SATURATION_THRESHOLD,
+    SPECTRUM_COLUMNS,
+    SPECTRUM_SUMMARY_KEYS,
+    STAT_COLUMNS,
+)
 from initlab.spectra import (
     JACOBIAN_PROBES,
     jacobian_spectrum,
@@ -65,35 +73,6 @@ __all__ = [
     "spectrum_stats",
     "update_ratios",
 ]
-
-SATURATION_THRESHOLD = 0.05
-DEAD_THRESHOLD = 1e-6
-QUANTILES = (1, 5, 25, 50, 75, 95, 99)
-
-STAT_COLUMNS: tuple[str, ...] = (
-    "z_mean",
-    "z_var",
-    "z_q",
-    "a_mean",
-    "a_std",
-    "saturated_frac",
-    "dead_frac",
-    "delta_rms",
-    "delta_var",
-    "wgrad_norm",
-    "wgrad_rms",
-    "bgrad_norm",
-    "w_norm",
-    *(f"a_q{q:02d}" for q in QUANTILES),
-    *(f"absdelta_q{q:02d}" for q in QUANTILES),
-)
-"""Column names returned by :func:`layer_stats`, in order."""
-
-SPECTRUM_COLUMNS: tuple[str, ...] = ("jac_mean_s2", "corr_c")
-"""Per-layer columns returned by :func:`spectrum_stats`, in order."""
-
-SPECTRUM_SUMMARY_KEYS: tuple[str, ...] = ("jac_mean_s2", "jac_std_log_s", "jac_max_s", "jac_min_s")
-"""Run-level numbers returned by :func:`spectrum_stats` (last hidden layer's spectrum)."""
 
 Array = npt.NDArray[np.floating[Any]]
 

@@ -18,6 +18,7 @@ import copy
 import difflib
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,24 +27,22 @@ from typing import Any
 import jsonschema
 import yaml
 
-from initlab import activations, claims, initializers
+from initlab import activations, claims, initializers, layout, settings
 from initlab.config import RunSpec, dataset_label
 
-__all__ = ["ConfigError", "Study", "load_schema", "load_study", "validate_config"]
+__all__ = [
+    "ConfigError",
+    "Study",
+    "load_schema",
+    "load_study",
+    "numbers_from_command_line",
+    "validate_config",
+]
 
-TRAINING_KEYS = (
-    "optimizer",
-    "learning_rate",
-    "momentum",
-    "nesterov",
-    "epochs",
-    "batch_size",
-    "checkpoint_every",
-    "target_accuracy",
-    "probe_size",
-    "dtype",
-    "base_seed",
+TRAINING_KEYS = tuple(
+    field for field, path in settings.RUN_SETTINGS.items() if path.startswith("training.")
 )
+"""The run fields set under ``training:`` (from :data:`initlab.settings.RUN_SETTINGS`)."""
 
 
 # Training-split sizes of the built-in datasets (60% of 1797 digits, of 2000 synthetic samples).
@@ -95,7 +94,10 @@ def _bounds(schema: Mapping[str, Any]) -> str:
 
 def _pattern_words(key: str, pattern: str) -> str:
     if key == "results":
-        what = "a relative folder path: letters, digits, '_', '-', '.', '/'; no '..', spaces"
+        what = (
+            "a relative or absolute folder path: letters, digits, '_', '-', '.', '/'; "
+            "no '..', spaces"
+        )
     elif key == "study":
         what = "a letter, then letters, digits, '_' or '-'; no spaces"
     else:
@@ -267,13 +269,18 @@ def _check_names(config: dict[str, Any]) -> None:
                     f"config key {key}: unknown name {name!r}{hint}; allowed: built-in "
                     f"{', '.join(sorted(builtins))}, or a name defined under {custom_key}"
                 )
+    # report.highlight pairs outside the grid are not an error: a grid narrowed on the command
+    # line keeps the config file's pairs, which the report drops with a note on its first page
     for pair in config["report"]["highlight"]:
-        init, act = pair
-        if init not in config["initializers"] or act not in config["activations"]:
-            raise ConfigError(
-                f"config key report.highlight: pair {pair!r} is not in the grid; allowed: an "
-                "[initializer, activation] pair from initializers x activations"
-            )
+        for name, key, custom_key, builtins in (
+            (pair[0], "initializers", "custom_initializers", initializers.INITIALIZERS),
+            (pair[1], "activations", "custom_activations", activations.ACTIVATIONS),
+        ):
+            if name not in builtins and name not in config[custom_key]:
+                raise ConfigError(
+                    f"config key report.highlight: unknown name {name!r} in pair {pair!r}; "
+                    f"allowed: names of {key}"
+                )
 
 
 def _build_initializer(name: str, definition: Mapping[str, Any], key: str) -> None:
@@ -374,13 +381,22 @@ class Study:
             for seed in self.config["seeds"]:
                 yield self.base_spec(init, act, depth, seed)
 
-    def combination_dir(self, initializer: str, activation: str, depth: int) -> str:
-        """Folder of one combination's runs, relative to the working directory."""
-        return f"{self.results}/runs/{self.dataset_label}/{initializer}/{activation}/d{depth}"
+    def combination_dir(self, initializer: str, activation: str, depth: int | str) -> str:
+        """Folder of one combination's runs (:func:`initlab.layout.combination_dir`)."""
+        return layout.combination_dir(
+            self.results, self.dataset_label, initializer, activation, depth
+        )
 
     def run_dir(self, spec: RunSpec) -> str:
-        """Folder of one run: ``<combination_dir>/s<seed>``."""
-        return f"{self.combination_dir(spec.initializer, spec.activation, spec.depth)}/s{spec.seed}"
+        """Folder of one run (:func:`initlab.layout.run_dir`)."""
+        return layout.run_dir(
+            self.results,
+            self.dataset_label,
+            spec.initializer,
+            spec.activation,
+            spec.depth,
+            spec.seed,
+        )
 
     def training_json(self, initializer: str, activation: str, depth: int) -> str:
         """The spec shared by a combination's seeds, as canonical JSON (a rule parameter, so
@@ -414,6 +430,66 @@ class Study:
     def to_json(self) -> str:
         """The resolved configuration as canonical JSON."""
         return json.dumps(self.config, sort_keys=True, indent=2) + "\n"
+
+
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_NUMBER_TEXT = re.compile(r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def _typed_number(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` as a number if it is text spelling one and ``schema`` asks for a number."""
+    kind = schema.get("type")
+    if not isinstance(value, str):
+        return value
+    if kind == "integer" and _INTEGER_TEXT.fullmatch(value.strip()):
+        return int(value)
+    if kind == "number" and _NUMBER_TEXT.fullmatch(value.strip()):
+        return float(value) if not _INTEGER_TEXT.fullmatch(value.strip()) else int(value)
+    return value
+
+
+def numbers_from_command_line(
+    config: Mapping[str, Any], typed: Mapping[str, Any], schema: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``config`` with the numbers typed on the command line read as numbers.
+
+    ``snakemake --config depths=[1,2]`` parses list values with YAML's base loader, so every
+    element arrives as text (``['1', '2']``). In the keys the user typed (``typed``, Snakemake's
+    ``--config`` values) text that spells a number is read as one wherever ``schema`` asks for
+    an integer or a number; everything else, and every value from a config file, is left as it
+    is (a quoted number in a YAML file stays an error that explains the quotes).
+
+    Parameters
+    ----------
+    config : mapping
+        The merged configuration (config file, then command line).
+    typed : mapping
+        The values given with ``--config`` only.
+    schema : mapping
+        The JSON schema (``workflow/schemas/config.schema.yaml``).
+
+    Returns
+    -------
+    dict
+        A copy of ``config``.
+    """
+    out = copy.deepcopy(dict(config))
+
+    def walk(target: dict[str, Any], given: Mapping[str, Any], node: Mapping[str, Any]) -> None:
+        props = node.get("properties", {})
+        for key, value in given.items():
+            sub = props.get(key, node.get("additionalProperties"))
+            if not isinstance(sub, Mapping) or key not in target:
+                continue
+            if isinstance(value, Mapping) and isinstance(target[key], dict):
+                walk(target[key], value, sub)
+            elif isinstance(target[key], list) and isinstance(sub.get("items"), Mapping):
+                target[key] = [_typed_number(v, sub["items"]) for v in target[key]]
+            else:
+                target[key] = _typed_number(target[key], sub)
+
+    walk(out, typed, schema)
+    return out
 
 
 def load_study(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Study:

@@ -38,7 +38,6 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -49,7 +48,7 @@ from initlab import activations as _activations
 from initlab import initializers as _initializers
 from initlab.activations import Activation
 from initlab.initializers import Initializer
-from initlab.quadrature import Z_MAX, gaussian_expectation
+from initlab.quadrature import Z_MAX, gaussian_expectation, legendre, normal_density, piecewise_rule
 
 __all__ = [
     "MeanField",
@@ -127,34 +126,6 @@ def _at_zero(f: Fn) -> float:
     return float(f(np.zeros(1))[0])
 
 
-@lru_cache(maxsize=8)
-def _legendre(n: int) -> tuple[FloatArray, FloatArray]:
-    x, w = np.polynomial.legendre.leggauss(n)
-    return x, w
-
-
-def _density(z: FloatArray) -> FloatArray:
-    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-
-
-@lru_cache(maxsize=256)
-def _outer_rule(breaks: tuple[float, ...]) -> tuple[FloatArray, FloatArray]:
-    """Nodes and weights (standard normal density included) of a piecewise Gauss-Legendre rule
-    between sorted ``breaks``; every piece is at most ``_PIECE`` long."""
-    x, w = _legendre(_PAIR_NODES)
-    edges = [breaks[0]]
-    for lo, hi in itertools.pairwise(breaks):
-        n = max(1, math.ceil((hi - lo) / _PIECE))
-        edges.extend(np.linspace(lo, hi, n + 1)[1:].tolist())
-    e = np.asarray(edges)
-    lo_, hi_ = e[:-1, None], e[1:, None]
-    z = 0.5 * (hi_ - lo_) * x + 0.5 * (hi_ + lo_)
-    weight = 0.5 * (hi_ - lo_) * w * _density(z)
-    z.setflags(write=False)
-    weight.setflags(write=False)
-    return z.ravel(), weight.ravel()
-
-
 def pair_expectation(f: Fn, g: Fn, q: float, c: float, kinks: Iterable[float] = ()) -> float:
     """Return ``E[f(u1) g(u2)]`` for ``u1 = sqrt(q) z1``, ``u2 = sqrt(q) (c z1 + sqrt(1-c^2) z2)``.
 
@@ -208,7 +179,7 @@ def pair_expectation(f: Fn, g: Fn, q: float, c: float, kinks: Iterable[float] = 
             width *= 2.0
         outer += [k / (sq * c) + d for k in true_kinks for d in steps]
     breaks = tuple(sorted({b for b in outer if abs(b) < Z_MAX} | {-Z_MAX, Z_MAX}))
-    z1, w1 = _outer_rule(breaks)
+    z1, w1 = piecewise_rule(breaks, _PAIR_NODES, _PIECE)
     # inner rule in z2, one row per outer node: the unit grid on [-Z_MAX, Z_MAX] merged with the
     # z2 where sqrt(q) (c z1 + s z2) hits a split point, so no piece is longer than 1
     rows = z1.size
@@ -216,9 +187,9 @@ def pair_expectation(f: Fn, g: Fn, q: float, c: float, kinks: Iterable[float] = 
     t = (np.asarray(ks)[None, :] / sq - c * z1[:, None]) / s
     cuts = np.sort(np.concatenate([grid, np.clip(t, -Z_MAX, Z_MAX)], axis=1), axis=1)
     lo, hi = cuts[:, :-1, None], cuts[:, 1:, None]
-    x, w = _legendre(_PAIR_NODES)
+    x, w = legendre(_PAIR_NODES)
     z2 = 0.5 * (hi - lo) * x + 0.5 * (hi + lo)  # (rows, pieces, nodes)
-    w2 = 0.5 * (hi - lo) * w * _density(z2)
+    w2 = 0.5 * (hi - lo) * w * normal_density(z2)
     u2 = sq * (c * z1[:, None, None] + s * z2)
     inner = np.sum(w2 * g(u2), axis=(1, 2))
     return float(np.dot(w1, f(sq * z1) * inner))

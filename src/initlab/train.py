@@ -37,6 +37,7 @@ from initlab.config import RunSpec
 from initlab.data import Dataset, load_dataset
 from initlab.model import Layer, cross_entropy, init_mlp, loss_and_grads, predict_logits
 from initlab.optim import make_optimizer
+from initlab.records import CHECKPOINT_COLUMNS, JACOBIAN_PROBES, LAYER_COLUMNS, RECORD_FORMAT
 from initlab.stats import (
     SPECTRUM_COLUMNS,
     SPECTRUM_SUMMARY_KEYS,
@@ -47,18 +48,6 @@ from initlab.stats import (
 )
 
 __all__ = ["CHECKPOINT_COLUMNS", "LAYER_COLUMNS", "RunResult", "evaluate", "train", "versions"]
-
-CHECKPOINT_COLUMNS = ("step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc")
-LAYER_COLUMNS: tuple[str, ...] = (
-    *CHECKPOINT_COLUMNS,
-    "layer",
-    "fan_in",
-    "fan_out",
-    *STAT_COLUMNS,
-    "update_ratio",
-    *SPECTRUM_COLUMNS,
-)
-"""Columns of a run's ``layers.csv``: one row per checkpoint x layer."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +147,113 @@ class _Recorder:
         }
 
 
+class _Training:
+    """One run's state: parameters, optimizer, data splits, probe batch and recorder."""
+
+    def __init__(self, spec: RunSpec, ds: Dataset, record: bool) -> None:
+        self.spec, self.ds, self.record = spec, ds, record
+        self.dtype = np.dtype(spec.dtype)
+        self.act = spec.resolve_activation()
+        init_rng, self.order_rng = spec.rngs()
+        sizes = [ds.n_features, *([spec.width] * spec.depth), ds.n_classes]
+        self.params = init_mlp(
+            init_rng, sizes, spec.resolve_initializer(), dtype=self.dtype, bias_std=spec.bias_std
+        )
+        self.opt = make_optimizer(
+            spec.optimizer,  # type: ignore[arg-type]
+            self.params,
+            lr=spec.learning_rate,
+            momentum=spec.momentum,
+            nesterov=spec.nesterov,
+        )
+        self.X_tr, self.y_tr = ds.X_train.astype(self.dtype), ds.y_train
+        self.X_va, self.y_va = ds.X_val.astype(self.dtype), ds.y_val
+        probe = min(spec.probe_size, len(self.X_tr))
+        self.X_pr, self.y_pr = self.X_tr[:probe], self.y_tr[:probe]
+        self.steps_per_epoch = -(-len(self.X_tr) // spec.batch_size)
+        self.checkpoints = {
+            e * self.steps_per_epoch for e in range(0, spec.epochs, spec.checkpoint_every)
+        }
+        self.rec = _Recorder(sizes)
+        self.spectrum = dict.fromkeys(SPECTRUM_SUMMARY_KEYS, float("nan"))
+
+    def checkpoint(self, step: int) -> None:
+        """Loss and accuracy on the full splits; statistics on the probe batch (spectra at 0)."""
+        tr_loss, tr_acc = evaluate(self.params, self.X_tr, self.y_tr, self.act)
+        va_loss, va_acc = evaluate(self.params, self.X_va, self.y_va, self.act)
+        point = {
+            "step": step,
+            "epoch": step / self.steps_per_epoch,
+            "train_loss": tr_loss,
+            "train_acc": tr_acc,
+            "val_loss": va_loss,
+            "val_acc": va_acc,
+        }
+        n = len(self.params)
+        stats = {c: np.full(n, np.nan) for c in (*STAT_COLUMNS, *SPECTRUM_COLUMNS)}
+        if self.record:
+            _, grads, fwd = loss_and_grads(self.params, self.X_pr, self.y_pr, self.act)
+            stats.update(layer_stats(self.params, fwd, grads, self.act))
+            if step == 0:
+                columns, init_spectrum = spectrum_stats(self.params, self.X_pr, self.act)
+                stats.update(columns)
+                self.spectrum.update(init_spectrum)
+        self.rec.add(point, stats)
+
+    def run(self) -> tuple[int, int | None]:
+        """Every epoch's mini-batches; return the steps taken and the diverged step (or None).
+
+        Floating-point warnings are silenced by the caller: overflow is an expected outcome.
+        """
+        n, bs, step = len(self.X_tr), self.spec.batch_size, 0
+        for _ in range(self.spec.epochs):
+            order = self.order_rng.permutation(n)
+            for start in range(0, n, bs):
+                idx = order[start : start + bs]
+                at_checkpoint = step in self.checkpoints
+                if at_checkpoint:
+                    self.checkpoint(step)
+                loss, grads, _ = loss_and_grads(
+                    self.params, self.X_tr[idx], self.y_tr[idx], self.act
+                )
+                if not np.isfinite(loss):
+                    return step, step
+                before = (
+                    [p.W.copy() for p in self.params] if at_checkpoint and self.record else None
+                )
+                self.opt.step(self.params, grads)
+                if before is not None:
+                    self.rec.set_update(update_ratios(before, self.params))
+                step += 1
+        self.checkpoint(step)
+        finite = all(np.isfinite(p.W).all() and np.isfinite(p.b).all() for p in self.params)
+        if not finite or not np.isfinite(self.rec.rows[-1]["point"]["train_loss"]):
+            return step, step
+        return step, None
+
+    def test(self, diverged_step: int | None) -> tuple[float, float]:
+        """Loss and accuracy on the test split (NaN after divergence)."""
+        if diverged_step is not None:
+            return float("nan"), float("nan")
+        return evaluate(self.params, self.ds.X_test.astype(self.dtype), self.ds.y_test, self.act)
+
+
+def _input_facts(ds: Dataset, n_probe: int) -> dict[str, Any]:
+    """Split sizes and the facts mean-field predictions start from (records.INPUT_FACT_KEYS):
+    the mean square of the probe batch's features and of the Jacobian's probe inputs."""
+    probe64 = np.asarray(ds.X_train[:n_probe], dtype=np.float64)
+    jac64 = probe64[:JACOBIAN_PROBES]
+    return {
+        "n_train": len(ds.X_train),
+        "n_val": len(ds.X_val),
+        "n_test": len(ds.X_test),
+        "n_features": ds.n_features,
+        "n_classes": ds.n_classes,
+        "probe_second_moment": float(np.mean(probe64 * probe64)),
+        "jacobian_second_moment": float(np.mean(jac64 * jac64)),
+    }
+
+
 def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True) -> RunResult:
     """Train the network ``spec`` describes.
 
@@ -177,90 +273,24 @@ def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True)
     """
     t0 = time.perf_counter()
     ds = dataset if dataset is not None else load_dataset(spec.dataset)
-    dtype = np.dtype(spec.dtype)
-    act = spec.resolve_activation()
-    init = spec.resolve_initializer()
-    init_rng, order_rng = spec.rngs()
-    sizes = [ds.n_features, *([spec.width] * spec.depth), ds.n_classes]
-    params = init_mlp(init_rng, sizes, init, dtype=dtype, bias_std=spec.bias_std)
-    opt = make_optimizer(
-        spec.optimizer,  # type: ignore[arg-type]
-        params,
-        lr=spec.learning_rate,
-        momentum=spec.momentum,
-        nesterov=spec.nesterov,
-    )
-    X_tr, y_tr = ds.X_train.astype(dtype), ds.y_train
-    X_va, y_va = ds.X_val.astype(dtype), ds.y_val
-    probe = min(spec.probe_size, len(X_tr))
-    X_pr, y_pr = X_tr[:probe], y_tr[:probe]
-
-    n, bs = len(X_tr), spec.batch_size
-    steps_per_epoch = -(-n // bs)
-    checkpoints = {e * steps_per_epoch for e in range(0, spec.epochs, spec.checkpoint_every)}
-    rec = _Recorder(sizes)
-    diverged_step: int | None = None
-    spectrum = dict.fromkeys(SPECTRUM_SUMMARY_KEYS, float("nan"))
-
-    def checkpoint(step: int) -> None:
-        tr_loss, tr_acc = evaluate(params, X_tr, y_tr, act)
-        va_loss, va_acc = evaluate(params, X_va, y_va, act)
-        point = {
-            "step": step,
-            "epoch": step / steps_per_epoch,
-            "train_loss": tr_loss,
-            "train_acc": tr_acc,
-            "val_loss": va_loss,
-            "val_acc": va_acc,
-        }
-        stats = {c: np.full(len(params), np.nan) for c in (*STAT_COLUMNS, *SPECTRUM_COLUMNS)}
-        if record:
-            _, grads, fwd = loss_and_grads(params, X_pr, y_pr, act)
-            stats.update(layer_stats(params, fwd, grads, act))
-            if step == 0:
-                columns, init_spectrum = spectrum_stats(params, X_pr, act)
-                stats.update(columns)
-                spectrum.update(init_spectrum)
-        rec.add(point, stats)
-
-    step = 0
+    run = _Training(spec, ds, record)
     with np.errstate(all="ignore"):
-        for _ in range(spec.epochs):
-            order = order_rng.permutation(n)
-            for start in range(0, n, bs):
-                idx = order[start : start + bs]
-                at_checkpoint = step in checkpoints
-                if at_checkpoint:
-                    checkpoint(step)
-                loss, grads, _ = loss_and_grads(params, X_tr[idx], y_tr[idx], act)
-                if not np.isfinite(loss):
-                    diverged_step = step
-                    break
-                before = [p.W.copy() for p in params] if at_checkpoint and record else None
-                opt.step(params, grads)
-                if before is not None:
-                    rec.set_update(update_ratios(before, params))
-                step += 1
-            if diverged_step is not None:
-                break
-        if diverged_step is None:
-            checkpoint(step)
-            finite = all(np.isfinite(p.W).all() and np.isfinite(p.b).all() for p in params)
-            if not finite or not np.isfinite(rec.rows[-1]["point"]["train_loss"]):
-                diverged_step = step
-        test_loss, test_acc = (
-            evaluate(params, ds.X_test.astype(dtype), ds.y_test, act)
-            if diverged_step is None
-            else (float("nan"), float("nan"))
-        )
+        step, diverged_step = run.run()
+        test_loss, test_acc = run.test(diverged_step)
     wall = time.perf_counter() - t0
 
-    layers = rec.table()
+    layers = run.rec.table()
     summary = _summarize(
-        spec, rec, layers, diverged_step, test_loss, test_acc, steps_per_epoch, spectrum
+        spec,
+        run.rec,
+        layers,
+        diverged_step,
+        test_loss,
+        test_acc,
+        run.steps_per_epoch,
+        run.spectrum,
     )
-    summary["n_train"], summary["n_val"], summary["n_test"] = len(X_tr), len(X_va), len(ds.X_test)
-    summary["n_features"], summary["n_classes"] = ds.n_features, ds.n_classes
+    summary.update(_input_facts(ds, len(run.X_pr)))
     timing = {
         "run_id": spec.run_id,
         "wall_seconds": wall,
@@ -289,6 +319,7 @@ def _summarize(
     finite_val = [v for v in val_acc if np.isfinite(v)]
     return {
         "run_id": spec.run_id,
+        "record_format": RECORD_FORMAT,
         "config": spec.to_dict(),
         "versions": versions(),
         "steps_per_epoch": steps_per_epoch,

@@ -1,31 +1,26 @@
-# layers.csv (tens of MB for a large grid) stays out of Snakemake's HTML report; every other
-# table is attached to it.
-REPORTED_TABLES = [name for name in TABLE_NAMES if name != "layers"]
-
-
 rule aggregate_tables:
     input:
-        study=f"{RESULTS}/study.json",
+        study=layout.study_json(RESULTS),
         summaries=run_files("summary.json"),
         layers=run_files("layers.csv"),
         timings=run_files("timing.json"),
     output:
         **{
             name: (
-                report(
-                    f"{RESULTS}/tables/{name}.csv",
+                layout.table_path(RESULTS, name)
+                if name in layout.REPORT_FREE_TABLES
+                else report(
+                    layout.table_path(RESULTS, name),
                     caption=f"../report/table_{name}.rst",
                     category="Tables",
                 )
-                if name in REPORTED_TABLES
-                else f"{RESULTS}/tables/{name}.csv"
             )
-            for name in TABLE_NAMES
+            for name in layout.TABLE_NAMES
         },
     params:
         tables=lambda wildcards, output: os.path.dirname(output.runs),
     log:
-        f"{RESULTS}/logs/aggregate_tables.log",
+        layout.log_path(RESULTS, "aggregate_tables"),
     threads: 1
     resources:
         mem_mb=4000,

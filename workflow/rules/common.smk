@@ -7,11 +7,17 @@ import re
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from initlab import activations, initializers
-from initlab.study import ConfigError, load_schema, load_study
+from initlab import activations, initializers, layout, records
+from initlab.study import ConfigError, load_schema, load_study, numbers_from_command_line
 
 _SCHEMA = "../schemas/config.schema.yaml"
 
+# `--config depths=[1,2]` arrives as text ('1', '2'): read numbers typed on the command line
+config.update(
+    numbers_from_command_line(
+        config, workflow.config_settings.config, load_schema(workflow.source_path(_SCHEMA))
+    )
+)
 try:
     STUDY = load_study(config, load_schema(workflow.source_path(_SCHEMA)))
 except ConfigError as err:
@@ -20,11 +26,10 @@ except ConfigError as err:
 validate(config, _SCHEMA)
 
 RESULTS = STUDY.results
-DATA = f"{RESULTS}/data/{STUDY.dataset_label}.npz"
+DATA = layout.data_path(RESULTS, STUDY.dataset_label)
 SEEDS = [int(s) for s in STUDY.config["seeds"]]
-COMBO_DIR = f"{RESULTS}/runs/{STUDY.dataset_label}/{{initializer}}/{{activation}}/d{{depth}}"
-TABLE_NAMES = ["runs", "layers", "curves", "summary", "timings", "theory", "claims"]
-TABLES = [f"{RESULTS}/tables/{name}.csv" for name in TABLE_NAMES]
+COMBO_DIR = STUDY.combination_dir("{initializer}", "{activation}", "{depth}")
+TABLES = [layout.table_path(RESULTS, name) for name in layout.TABLE_NAMES]
 
 
 def _alternatives(names):
@@ -46,7 +51,15 @@ def run_files(name):
 
 def seed_files(name):
     """One file per seed of a combination, wildcards left for Snakemake to fill."""
-    return [f"{COMBO_DIR}/s{seed}/{name}" for seed in SEEDS]
+    return [
+        os.path.join(
+            layout.run_dir(
+                RESULTS, STUDY.dataset_label, "{initializer}", "{activation}", "{depth}", seed
+            ),
+            name,
+        )
+        for seed in SEEDS
+    ]
 
 
 def training_spec(wildcards):

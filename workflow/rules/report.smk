@@ -1,29 +1,26 @@
-FIGURES = ["heatmaps", "gradient_flow", "depth_scaling", "learning_curves", "theory"]
-
-
 rule write_report:
     input:
-        study=f"{RESULTS}/study.json",
+        study=layout.study_json(RESULTS),
         tables=TABLES,
     output:
         pdf=report(
-            f"{RESULTS}/report.pdf",
+            layout.report_path(RESULTS),
             caption="../report/report_pdf.rst",
             category="Report",
         ),
         figures=[
             report(
-                f"{RESULTS}/figures/{name}.png",
+                layout.figure_path(RESULTS, name),
                 caption=f"../report/figure_{name}.rst",
                 category="Figures",
             )
-            for name in FIGURES
+            for name in layout.FIGURE_NAMES
         ],
     params:
         tables=lambda wildcards, input: os.path.dirname(input.tables[0]),
         figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     log:
-        f"{RESULTS}/logs/write_report.log",
+        layout.log_path(RESULTS, "write_report"),
     threads: 1
     resources:
         mem_mb=4000,

@@ -1,10 +1,10 @@
 rule plan_study:
     output:
-        f"{RESULTS}/study.json",
+        layout.study_json(RESULTS),
     params:
         study=STUDY.to_json(),
     log:
-        f"{RESULTS}/logs/plan_study.log",
+        layout.log_path(RESULTS, "plan_study"),
     conda:
         "../envs/initlab.yaml"
     shell:
@@ -17,7 +17,7 @@ rule prepare_data:
     params:
         dataset=STUDY.config["dataset"],
     log:
-        f"{RESULTS}/logs/prepare_data.log",
+        layout.log_path(RESULTS, "prepare_data"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -41,8 +41,10 @@ rule train_networks:
         spec=training_spec,
         seeds=" ".join(str(s) for s in SEEDS),
         outdir=COMBO_DIR,
+        # not used by the command: a new record format retrains the runs (params trigger)
+        record_format=records.RECORD_FORMAT,
     log:
-        f"{RESULTS}/logs/train/{{initializer}}__{{activation}}__d{{depth}}.log",
+        layout.train_log(RESULTS, "{initializer}", "{activation}", "{depth}"),
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: train_resources(wc, attempt)["mem_mb"],

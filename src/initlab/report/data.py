@@ -20,6 +20,7 @@ __all__ = [
     "Grid",
     "Tables",
     "choose_highlights",
+    "dropped_highlights",
     "final_layer_rows",
     "grid_from_config",
     "hidden_sigma_w2",
@@ -27,7 +28,7 @@ __all__ = [
     "zero_gradient_combinations",
 ]
 
-TABLES = ("runs", "layers", "curves", "summary", "theory")
+TABLES = ("runs", "layers", "curves", "summary", "theory", "phase")
 """The tables the report reads (``timings`` is deliberately absent: it is not reproducible)."""
 
 Combination = tuple[str, str, int]
@@ -67,6 +68,7 @@ class Tables:
     curves: pd.DataFrame
     summary: pd.DataFrame
     theory: pd.DataFrame
+    phase: pd.DataFrame
     claims: pd.DataFrame | None = None
 
 
@@ -136,21 +138,34 @@ def hidden_sigma_w2(theory: pd.DataFrame, depth: int) -> dict[str, float]:
     return out
 
 
+def dropped_highlights(config: Mapping[str, Any], grid: Grid) -> list[tuple[str, str]]:
+    """The configured ``report.highlight`` pairs that are not in the grid (a grid set with
+    ``--config initializers=[...]`` keeps the configuration file's highlight list); the report
+    drops them and says so on its first page."""
+    return [
+        (str(i), str(a))
+        for i, a in config.get("report", {}).get("highlight", [])
+        if i not in grid.initializers or a not in grid.activations
+    ]
+
+
 def choose_highlights(
     config: Mapping[str, Any], summary: pd.DataFrame, grid: Grid, n: int = 4
 ) -> list[tuple[tuple[str, str], str]]:
     """The (initializer, activation) pairs the detailed pages show, each with the reason.
 
-    The configuration's ``report.highlight`` list wins when it is not empty. Otherwise up to
+    The configuration's ``report.highlight`` pairs that are in the grid win when there are any
+    (the others are listed by :func:`dropped_highlights`). Otherwise up to
     ``n`` contrasting pairs at the deepest depth are chosen: the best combination, the
     non-diverged combination with the most vanishing gradient at init, the best combination of
     another activation, the one with the largest gradient ratio (diverged included), a
     diverged one, the best initializer of each activation, then the remaining pairs in
     configuration order.
     """
-    configured = [tuple(p) for p in config.get("report", {}).get("highlight", [])]
-    if configured:
-        return [((str(i), str(a)), "configured") for i, a in configured]
+    configured = [(str(i), str(a)) for i, a in config.get("report", {}).get("highlight", [])]
+    in_grid = [p for p in configured if p not in dropped_highlights(config, grid)]
+    if in_grid:
+        return [(pair, "configured") for pair in in_grid]
     deep = summary[summary["depth"] == grid.deepest]
     ratio = deep["log10_delta_ratio_hidden_mean"]
     acc = deep["final_test_acc_mean"]

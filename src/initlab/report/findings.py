@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from initlab.records import SATURATION_THRESHOLD
 from initlab.report.data import Combination, Grid
 
 __all__ = [
@@ -309,7 +310,7 @@ def unhealthy_units(summary: pd.DataFrame, grid: Grid) -> list[str]:
         (
             "saturated_frac_init_mean",
             SATURATED_SHARE,
-            "saturated (derivative below 5% of its maximum)",
+            f"saturated (derivative below {SATURATION_THRESHOLD:.0%} of its maximum)",
         ),
     ):
         sel = summary[summary[col] > share]

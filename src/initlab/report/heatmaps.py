@@ -24,6 +24,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from initlab.records import SATURATION_THRESHOLD
 from initlab.report.data import Combination
 from initlab.report.style import new_page, set_footnote, text_color_for
 
@@ -319,7 +320,8 @@ def plot_heatmaps(
             "Panels at init use step 0 and exist even for diverged runs. 'n/a': undefined; "
             "'-inf': the first-layer gradient is exactly zero. The gradient panel's colours "
             "saturate at ±10 decades. Dead: a hidden unit whose derivative is ~0 for every probe "
-            "example; saturated: activation derivative below 5% of its maximum (for ReLU-like "
+            f"example; saturated: activation derivative below {SATURATION_THRESHOLD:.0%} of its "
+            "maximum (for ReLU-like "
             "activations every negative "
             "pre-activation counts, so about 0.5 is normal)."
         ),

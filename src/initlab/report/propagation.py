@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from initlab.report.style import (
 
 __all__ = [
     "GRADIENT_QUANTITIES",
+    "draw_distribution_panel",
     "draw_gradient_flow",
     "draw_quantile_bands",
     "gradient_flow_means",
@@ -266,6 +268,170 @@ def _note(ax: Axes, text: str) -> None:
     ax.set_yticks([])
 
 
+@dataclass(frozen=True)
+class _PairRuns:
+    """The layer rows and runs of one (initializer, activation) pair at one depth."""
+
+    init: str
+    act: str
+    init_rows: pd.DataFrame
+    end_rows: pd.DataFrame
+    comb: pd.DataFrame
+    div: pd.DataFrame
+    linthresh: float | None
+
+    def panels(self) -> tuple[tuple[pd.DataFrame, str, str], ...]:
+        """(rows, quantile prefix, when) of the four panels of the pair's row."""
+        return (
+            (self.init_rows, "a", "at init"),
+            (self.end_rows, "a", "at end"),
+            (self.init_rows, "absdelta", "at init"),
+            (self.end_rows, "absdelta", "at end"),
+        )
+
+
+def _pair_runs(
+    layers: pd.DataFrame, final: pd.DataFrame, runs: pd.DataFrame, init: str, act: str, depth: int
+) -> _PairRuns:
+    """Rows at init and at the end, the runs (and diverged runs) of ``init`` x ``act`` at
+    ``depth``, and the symlog threshold shared by its activation panels."""
+    key = (
+        (layers["initializer"] == init) & (layers["activation"] == act) & (layers["depth"] == depth)
+    )
+    init_rows = layers[key & (layers["step"] == 0)]
+    end_rows = final[
+        (final["initializer"] == init) & (final["activation"] == act) & (final["depth"] == depth)
+    ]
+    comb = runs[
+        (runs["initializer"] == init) & (runs["activation"] == act) & (runs["depth"] == depth)
+    ]
+    hidden_init = init_rows[init_rows["layer"] <= depth]
+    hidden_end = end_rows[end_rows["layer"] <= depth]
+    linthresh = symlog_threshold(
+        [_quantile_frame(hidden_init, "a"), _quantile_frame(hidden_end, "a")], "a"
+    )
+    return _PairRuns(init, act, init_rows, end_rows, comb, comb[comb["diverged"]], linthresh)
+
+
+def _note_missing(ax: Axes, pair: _PairRuns) -> None:
+    """Say why a panel is empty: every seed diverged, or no data."""
+    div, comb = pair.div, pair.comb
+    steps = ", ".join(str(int(s)) for s in div["diverged_step"].dropna())
+    all_div = len(comb) > 0 and len(div) == len(comb)
+    _note(
+        ax,
+        (
+            f"{DIVERGED_MARKER} all {len(comb)} seeds diverged (steps {steps}):\n"
+            "no end-of-training state"
+        )
+        if all_div
+        else "no data",
+    )
+
+
+def draw_distribution_panel(
+    ax: Axes,
+    rows: pd.DataFrame,
+    prefix: str,
+    when: str,
+    depth: int,
+    color: Color,
+    *,
+    linthresh: float | None = None,
+    n_diverged: int = 0,
+    n_runs: int = 0,
+) -> None:
+    """Quantile bands of ``prefix`` quantiles against layer in one panel.
+
+    Parameters
+    ----------
+    ax : Axes
+        The panel.
+    rows : DataFrame
+        The layer rows to draw (the hidden layers only for activations).
+    prefix : {"a", "absdelta"}
+        Activations (linear or symmetric-log axis) or |dL/dz| (log axis, output layer dotted).
+    when : {"at init", "at end"}
+        At the end of training the panel says how many seeds diverged and are left out.
+    depth : int
+        The depth shown.
+    color : tuple of float
+        Colour of the initializer.
+    linthresh : float, optional
+        Symmetric-log threshold of the activation axis (:func:`symlog_threshold`).
+    n_diverged, n_runs : int
+        Diverged seeds and all seeds of the combination.
+    """
+    draw_quantile_bands(
+        ax,
+        _quantile_frame(rows, prefix),
+        prefix,
+        color,
+        log=prefix == "absdelta",
+        linthresh=linthresh if prefix == "a" else None,
+    )
+    ax.set_xlim(0.5, depth + (0.5 if prefix == "a" else 1.5))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    if prefix == "absdelta":
+        ax.axvline(depth + 1, color="0.5", lw=0.8, ls=":")
+    if when == "at end" and n_diverged:
+        ax.text(
+            0.02,
+            0.97,
+            f"{n_diverged}/{n_runs} seeds diverged, not included",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=7.5,
+        )
+
+
+def _draw_distribution_row(
+    axes: Sequence[Axes], pair: _PairRuns, depth: int, color: Color, *, first: bool, last: bool
+) -> None:
+    """The four panels of one pair; titles on the ``first`` row, x labels on the ``last``."""
+    for c, (rows, prefix, when) in enumerate(pair.panels()):
+        ax = axes[c]
+        what = "activations a" if prefix == "a" else "|dL/dz|"
+        if first:
+            ax.set_title(f"{what} {when}")
+        sel = rows[rows["layer"] <= depth] if prefix == "a" else rows
+        if last:
+            ax.set_xlabel("layer l")
+        if sel.empty:
+            _note_missing(ax, pair)
+            if c == 0:
+                ax.set_ylabel(f"{pair.init} \u00d7 {pair.act}")
+            continue
+        draw_distribution_panel(
+            ax,
+            sel,
+            prefix,
+            when,
+            depth,
+            color,
+            linthresh=pair.linthresh,
+            n_diverged=len(pair.div),
+            n_runs=len(pair.comb),
+        )
+        if c == 0:
+            scale = " (symlog)" if ax.get_yscale() == "symlog" else ""
+            ax.set_ylabel(f"{pair.init} \u00d7 {pair.act}\na = phi(z){scale}")
+        elif c == 2:
+            ax.set_ylabel("|dL/dz| (log)")
+    _share_ylim(axes)
+
+
+def _share_ylim(axes: Sequence[Axes]) -> None:
+    """The same y range at init and at the end, per quantity (panels 0-1 and 2-3)."""
+    for c0 in (0, 2):
+        a0, a1 = axes[c0], axes[c0 + 1]
+        if a0.has_data() and a1.has_data():
+            lo = min(a0.get_ylim()[0], a1.get_ylim()[0])
+            hi = max(a0.get_ylim()[1], a1.get_ylim()[1])
+            a0.set_ylim(lo, hi)
+            a1.set_ylim(lo, hi)
+
+
 def plot_distributions(
     layers: pd.DataFrame,
     runs: pd.DataFrame,
@@ -309,91 +475,10 @@ def plot_distributions(
     axes = fig.subplots(len(pairs), 4, squeeze=False)
     final = final_layer_rows(layers, runs)
     for r, (init, act) in enumerate(pairs):
-        color = colors[init]
-        key = (
-            (layers["initializer"] == init)
-            & (layers["activation"] == act)
-            & (layers["depth"] == depth)
+        pair = _pair_runs(layers, final, runs, init, act, depth)
+        _draw_distribution_row(
+            axes[r], pair, depth, colors[init], first=r == 0, last=r == len(pairs) - 1
         )
-        init_rows = layers[key & (layers["step"] == 0)]
-        end_rows = final[
-            (final["initializer"] == init)
-            & (final["activation"] == act)
-            & (final["depth"] == depth)
-        ]
-        comb = runs[
-            (runs["initializer"] == init) & (runs["activation"] == act) & (runs["depth"] == depth)
-        ]
-        div = comb[comb["diverged"]]
-        hidden_init = init_rows[init_rows["layer"] <= depth]
-        hidden_end = end_rows[end_rows["layer"] <= depth]
-        linthresh = symlog_threshold(
-            [_quantile_frame(hidden_init, "a"), _quantile_frame(hidden_end, "a")], "a"
-        )
-        for c, (rows, prefix, when) in enumerate(
-            (
-                (init_rows, "a", "at init"),
-                (end_rows, "a", "at end"),
-                (init_rows, "absdelta", "at init"),
-                (end_rows, "absdelta", "at end"),
-            )
-        ):
-            ax = axes[r, c]
-            what = "activations a" if prefix == "a" else "|dL/dz|"
-            if r == 0:
-                ax.set_title(f"{what} {when}")
-            sel = rows[rows["layer"] <= depth] if prefix == "a" else rows
-            if r == len(pairs) - 1:
-                ax.set_xlabel("layer l")
-            if sel.empty:
-                steps = ", ".join(str(int(s)) for s in div["diverged_step"].dropna())
-                all_div = len(comb) > 0 and len(div) == len(comb)
-                _note(
-                    ax,
-                    (
-                        f"{DIVERGED_MARKER} all {len(comb)} seeds diverged (steps {steps}):\n"
-                        "no end-of-training state"
-                    )
-                    if all_div
-                    else "no data",
-                )
-                if c == 0:
-                    ax.set_ylabel(f"{init} \u00d7 {act}")
-                continue
-            draw_quantile_bands(
-                ax,
-                _quantile_frame(sel, prefix),
-                prefix,
-                color,
-                log=prefix == "absdelta",
-                linthresh=linthresh if prefix == "a" else None,
-            )
-            ax.set_xlim(0.5, depth + (0.5 if prefix == "a" else 1.5))
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
-            if prefix == "absdelta":
-                ax.axvline(depth + 1, color="0.5", lw=0.8, ls=":")
-            if when == "at end" and len(div):
-                ax.text(
-                    0.02,
-                    0.97,
-                    f"{len(div)}/{len(comb)} seeds diverged, not included",
-                    transform=ax.transAxes,
-                    va="top",
-                    fontsize=7.5,
-                )
-            if c == 0:
-                scale = " (symlog)" if ax.get_yscale() == "symlog" else ""
-                ax.set_ylabel(f"{init} \u00d7 {act}\na = phi(z){scale}")
-            elif c == 2:
-                ax.set_ylabel("|dL/dz| (log)")
-        # the same y range at init and at the end, per quantity
-        for c0 in (0, 2):
-            a0, a1 = axes[r, c0], axes[r, c0 + 1]
-            if a0.has_data() and a1.has_data():
-                lo = min(a0.get_ylim()[0], a1.get_ylim()[0])
-                hi = max(a0.get_ylim()[1], a1.get_ylim()[1])
-                a0.set_ylim(lo, hi)
-                a1.set_ylim(lo, hi)
     set_footnote(
         fig,
         (

@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
+from initlab.records import JACOBIAN_PROBES, PAIR_COSINE
 from initlab.report.style import log_y, new_page, panel_grid, place_legend, set_footnote, wrap
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "SPECTRUM_ACTIVATIONS_PER_PAGE",
     "correlation_activations",
     "correlation_rows",
+    "draw_correlation_panel",
+    "draw_spectrum_column",
     "orthogonal_initializers",
     "page_chunks",
     "plot_correlation_map",
@@ -52,11 +55,7 @@ __all__ = [
 Color = tuple[float, ...]
 FloatArray = npt.NDArray[np.float64]
 
-JACOBIAN_PROBES = 16
-"""Probe inputs per run whose Jacobian singular values the study pools (its measurement
-protocol; the tables do not repeat it)."""
-
-INPUT_COSINE = 0.5
+INPUT_COSINE = PAIR_COSINE
 """Cosine of the two equal-length inputs whose pre-activation cosine ``c^l`` is measured."""
 
 SPECTRUM_ACTIVATIONS_PER_PAGE = 4
@@ -508,26 +507,83 @@ def plot_jacobian_spectra(
     skipped_s2: dict[str, list[str]] = {}
     for c, act in enumerate(activations):
         stats = spectrum_by_depth(runs, theory_df, act, initializers, depths)
-        top, bottom = axes[0, c], axes[1, c]
-        n_no_spread += _draw_spread(top, stats, initializers, depths, colors, orthogonal)
-        if not np.isfinite(stats["spread_mean"].to_numpy(dtype=float)).any():
-            top.set_ylim(0.0, 1.0)
-            top.set_yticks([])
-            _centre_note(top, "std(ln s) undefined for every initializer\n(J rank-deficient)")
-        top.set_title(act)
-        skipped, drawn = _draw_mean_s2(bottom, stats, initializers, depths, colors, orthogonal)
+        n_missing, skipped = draw_spectrum_column(
+            axes[0, c], axes[1, c], stats, act, initializers, depths, colors, orthogonal
+        )
+        n_no_spread += n_missing
         if skipped:
             skipped_s2[act] = skipped
-        if not drawn:
-            _centre_note(bottom, "no positive mean s^2")
-        bottom.set_xlabel("depth L" + (" (log)" if _log_x(depths) else ""))
         if c == 0:
-            top.set_ylabel("spread std(ln s)")
-            bottom.set_ylabel("mean s^2 (log)")
-        top.tick_params(labelbottom=True)
+            axes[0, c].set_ylabel("spread std(ln s)")
+            axes[1, c].set_ylabel("mean s^2 (log)")
+        axes[0, c].tick_params(labelbottom=True)
     for c in range(len(activations), ncols):
         axes[0, c].set_visible(False)
         axes[1, c].set_visible(False)
+    handles = _spectra_handles(initializers, colors, orthogonal, with_missing=n_no_spread > 0)
+    fig.legend(handles=handles, loc="outside right center", title="initializer")
+    set_footnote(
+        fig,
+        _spectra_footnote(initializers, orthogonal, n_seeds, n_no_spread, skipped_s2, activations),
+    )
+    return fig
+
+
+def draw_spectrum_column(
+    top: Axes,
+    bottom: Axes,
+    stats: pd.DataFrame,
+    activation: str,
+    initializers: Sequence[str],
+    depths: Sequence[int],
+    colors: Mapping[str, Color],
+    orthogonal: Collection[str] = frozenset(),
+) -> tuple[int, list[str]]:
+    """The two panels of one activation: spread against depth in ``top``, mean ``s^2`` (and
+    its prediction) in ``bottom``.
+
+    Parameters
+    ----------
+    top, bottom : Axes
+        The spread and the mean ``s^2`` panels.
+    stats : DataFrame
+        :func:`spectrum_by_depth` of ``activation``.
+    activation : str
+        The activation (the column title).
+    initializers, depths : sequence
+        Lines and x positions, in grid order.
+    colors : mapping
+        Colour per initializer.
+    orthogonal : collection of str
+        Initializers drawn with emphasis.
+
+    Returns
+    -------
+    tuple
+        The number of initializer x depth points without a finite spread, and the
+        initializers whose mean ``s^2`` cannot be drawn on the log axis.
+    """
+    n_missing = _draw_spread(top, stats, initializers, depths, colors, orthogonal)
+    if not np.isfinite(stats["spread_mean"].to_numpy(dtype=float)).any():
+        top.set_ylim(0.0, 1.0)
+        top.set_yticks([])
+        _centre_note(top, "std(ln s) undefined for every initializer\n(J rank-deficient)")
+    top.set_title(activation)
+    skipped, drawn = _draw_mean_s2(bottom, stats, initializers, depths, colors, orthogonal)
+    if not drawn:
+        _centre_note(bottom, "no positive mean s^2")
+    bottom.set_xlabel("depth L" + (" (log)" if _log_x(depths) else ""))
+    return n_missing, skipped
+
+
+def _spectra_handles(
+    initializers: Sequence[str],
+    colors: Mapping[str, Color],
+    orthogonal: Collection[str],
+    *,
+    with_missing: bool,
+) -> list[Line2D]:
+    """Legend of the spectrum page; ``with_missing`` adds the top-edge triangle."""
     handles = _legend_handles(
         initializers,
         colors,
@@ -535,7 +591,7 @@ def plot_jacobian_spectra(
         "measured: mean over seeds,\nbars min to max",
         "mean-field prediction\nof mean s^2",
     )
-    if n_no_spread:
+    if with_missing:
         handles.append(
             Line2D(
                 [],
@@ -547,7 +603,19 @@ def plot_jacobian_spectra(
                 label="top edge: no\nfinite spread",
             )
         )
-    fig.legend(handles=handles, loc="outside right center", title="initializer")
+    return handles
+
+
+def _spectra_footnote(
+    initializers: Sequence[str],
+    orthogonal: Collection[str],
+    n_seeds: int | None,
+    n_no_spread: int,
+    skipped_s2: Mapping[str, Sequence[str]],
+    activations: Sequence[str],
+) -> str:
+    """Footnote of the spectrum page: how points and bars are made, the references, and what
+    is not drawn."""
     seeds = f"{n_seeds} seeds" if n_seeds else "the seeds"
     names = sorted(set(orthogonal) & set(initializers))
     emph = ""
@@ -576,8 +644,7 @@ def plot_jacobian_spectra(
             " Not drawn on the log axis (mean s^2 or its prediction zero or not finite, e.g. "
             "zero weights give J = 0): " + _describe(skipped_s2, activations) + "."
         )
-    set_footnote(fig, text)
-    return fig
+    return text
 
 
 def plot_correlation_map(
@@ -625,58 +692,13 @@ def plot_correlation_map(
     nrows, ncols = panel_grid(len(activations) + 1)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     sel = correlation_rows(theory_df, depth)
-    empty: dict[str, list[str]] = {}
-    for act in activations:
-        rows_act = sel[sel["activation"] == act]
-        for init in initializers:
-            rows = rows_act[rows_act["initializer"] == init]
-            vals = rows[["c_meas_mean", "c_pred"]].to_numpy(dtype=float)
-            if len(rows) and not np.isfinite(vals).any():
-                empty.setdefault(act, []).append(init)
+    empty = _empty_correlations(sel, activations, initializers)
     _, own = _group_notes(empty, activations)
     for k, act in enumerate(activations):
         ax = axes[k]
         rows_act = sel[sel["activation"] == act]
-        for init in initializers:
-            rows = rows_act[rows_act["initializer"] == init].sort_values("layer")
-            if rows.empty or init in empty.get(act, []):
-                continue
-            x = rows["layer"].to_numpy(dtype=float)
-            meas = rows["c_meas_mean"].to_numpy(dtype=float)
-            std = rows["c_meas_std"].to_numpy(dtype=float)
-            pred = rows["c_pred"].to_numpy(dtype=float)
-            ok_m, ok_p = np.isfinite(meas), np.isfinite(pred)
-            style = _style(init, orthogonal)
-            marker: dict[str, Any] = {"marker": None}
-            if depth <= 12:
-                marker = {"marker": style["marker"], "markersize": style["markersize"] * 0.6}
-            if ok_p.any():
-                ax.plot(
-                    x,
-                    pred,
-                    color=colors[init],
-                    ls="--",
-                    lw=style["lw"] * 0.8,
-                    alpha=style["alpha"],
-                    zorder=style["zorder"] - 1,
-                )
-            if ok_m.any():
-                band = np.where(np.isfinite(std), std, 0.0)
-                ax.fill_between(
-                    x, meas - band, meas + band, color=colors[init], alpha=0.15, lw=0, zorder=1
-                )
-                ax.plot(
-                    x,
-                    meas,
-                    color=colors[init],
-                    lw=style["lw"],
-                    alpha=style["alpha"],
-                    zorder=style["zorder"],
-                    **marker,
-                )
-        ax.axhline(INPUT_COSINE, color="0.45", lw=0.8, ls=":", zorder=0)
-        ax.set_xlim(0.5, depth + 0.5)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+        drawn = [i for i in initializers if i not in empty.get(act, [])]
+        draw_correlation_panel(ax, rows_act, drawn, depth, colors, orthogonal)
         title = act
         if act in own:
             title += "\n" + wrap("no finite value: " + ", ".join(own[act]), 45)
@@ -693,6 +715,99 @@ def plot_correlation_map(
         "c-map prediction",
     )
     place_legend(fig, axes, len(activations), handles, title="initializer")
+    set_footnote(fig, _correlation_footnote(empty, activations))
+    return fig
+
+
+def _empty_correlations(
+    sel: pd.DataFrame, activations: Sequence[str], initializers: Sequence[str]
+) -> dict[str, list[str]]:
+    """Per activation, the initializers with rows but neither a finite measured nor a finite
+    predicted cosine."""
+    empty: dict[str, list[str]] = {}
+    for act in activations:
+        rows_act = sel[sel["activation"] == act]
+        for init in initializers:
+            rows = rows_act[rows_act["initializer"] == init]
+            vals = rows[["c_meas_mean", "c_pred"]].to_numpy(dtype=float)
+            if len(rows) and not np.isfinite(vals).any():
+                empty.setdefault(act, []).append(init)
+    return empty
+
+
+def _draw_correlation_lines(
+    ax: Axes, rows: pd.DataFrame, color: Color, style: Mapping[str, Any], depth: int
+) -> None:
+    """Predicted (dashed) and measured (solid, ± std band) cosine of one initializer."""
+    x = rows["layer"].to_numpy(dtype=float)
+    meas = rows["c_meas_mean"].to_numpy(dtype=float)
+    std = rows["c_meas_std"].to_numpy(dtype=float)
+    pred = rows["c_pred"].to_numpy(dtype=float)
+    ok_m, ok_p = np.isfinite(meas), np.isfinite(pred)
+    marker: dict[str, Any] = {"marker": None}
+    if depth <= 12:
+        marker = {"marker": style["marker"], "markersize": style["markersize"] * 0.6}
+    if ok_p.any():
+        ax.plot(
+            x,
+            pred,
+            color=color,
+            ls="--",
+            lw=style["lw"] * 0.8,
+            alpha=style["alpha"],
+            zorder=style["zorder"] - 1,
+        )
+    if ok_m.any():
+        band = np.where(np.isfinite(std), std, 0.0)
+        ax.fill_between(x, meas - band, meas + band, color=color, alpha=0.15, lw=0, zorder=1)
+        ax.plot(
+            x,
+            meas,
+            color=color,
+            lw=style["lw"],
+            alpha=style["alpha"],
+            zorder=style["zorder"],
+            **marker,
+        )
+
+
+def draw_correlation_panel(
+    ax: Axes,
+    rows: pd.DataFrame,
+    initializers: Sequence[str],
+    depth: int,
+    colors: Mapping[str, Color],
+    orthogonal: Collection[str] = frozenset(),
+) -> None:
+    """Measured and predicted cosine ``c^l`` against hidden layer, one line per initializer.
+
+    Parameters
+    ----------
+    ax : Axes
+        The panel.
+    rows : DataFrame
+        :func:`correlation_rows` of one activation.
+    initializers : sequence of str
+        The initializers to draw (those without rows are skipped).
+    depth : int
+        The depth shown.
+    colors : mapping
+        Colour per initializer.
+    orthogonal : collection of str
+        Initializers drawn with emphasis.
+    """
+    for init in initializers:
+        sel = rows[rows["initializer"] == init].sort_values("layer")
+        if sel.empty:
+            continue
+        _draw_correlation_lines(ax, sel, colors[init], _style(init, orthogonal), depth)
+    ax.axhline(INPUT_COSINE, color="0.45", lw=0.8, ls=":", zorder=0)
+    ax.set_xlim(0.5, depth + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+
+
+def _correlation_footnote(empty: Mapping[str, Sequence[str]], activations: Sequence[str]) -> str:
+    """Footnote of the correlation map: how to read it, and the combinations not drawn."""
     text = (
         f"The two inputs have equal length and cosine {INPUT_COSINE:g} (dotted line); c^l is "
         "the cosine of their pre-activation vectors in hidden layer l. In the ordered phase "
@@ -710,5 +825,4 @@ def plot_correlation_map(
             + _describe(empty, activations)
             + "."
         )
-    set_footnote(fig, text)
-    return fig
+    return text

@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from initlab.aggregate import VERDICT_RULE
+from initlab.layout import VERDICT_RULE
 from initlab.report.data import Combination, Grid
 from initlab.report.findings import Finding, verdict_counts
 from initlab.report.style import PAGE_SIZE, RC, VERDICT_COLORS, wrap
@@ -194,11 +194,32 @@ def plot_title_page(
     highlights: Sequence[tuple[tuple[str, str], str]],
     versions: Mapping[str, str],
     contents: Sequence[tuple[str, str]] = (),
+    dropped: Sequence[tuple[str, str]] = (),
 ) -> Figure:
     """Title page: the study, its grid and training settings, counts, software versions and
-    the table of contents (``contents``: (section title, page range) pairs)."""
-    title = str(config["report"]["title"])
+    the table of contents (``contents``: (section title, page range) pairs); ``dropped``: the
+    configured highlight pairs that are not in the grid."""
     fig = Figure(figsize=PAGE_SIZE)
+    _title_header(fig, config)
+    left = [*_grid_lines(config, grid), TextLine(""), *_training_lines(config["training"])]
+    if contents:
+        left += [TextLine(""), *_contents_lines(contents)]
+    right = [
+        *_count_lines(runs, summary),
+        TextLine(""),
+        *_highlight_lines(highlights, dropped),
+        TextLine(""),
+        *_software_lines(versions),
+    ]
+    _draw_lines(fig, left, top=0.74, left=0.06)
+    _draw_lines(fig, right, top=0.74, left=0.54)
+    _title_footer(fig)
+    return fig
+
+
+def _title_header(fig: Figure, config: Mapping[str, Any]) -> None:
+    """The report title and the line naming the study and the dataset."""
+    title = str(config["report"]["title"])
     fig.text(0.5, 0.93, wrap(title, 70), fontsize=20, fontweight="bold", ha="center", va="top")
     fig.text(
         0.5,
@@ -208,50 +229,76 @@ def plot_title_page(
         ha="center",
         va="top",
     )
-    tr = config["training"]
+
+
+def _grid_lines(config: Mapping[str, Any], grid: Grid) -> list[TextLine]:
+    """The grid: initializers, activations, depths, seeds, width, bias and custom definitions."""
     custom_i = config.get("custom_initializers") or {}
     custom_a = config.get("custom_activations") or {}
-    left = [TextLine("Grid", bold=True)]
-    left += _kv("initializers", ", ".join(grid.initializers))
-    left += _kv("activations", ", ".join(grid.activations))
-    left += _kv("depths (hidden layers)", ", ".join(map(str, grid.depths)))
-    left += _kv("seeds", ", ".join(map(str, grid.seeds)))
-    left += _kv("width (units per hidden layer)", config["width"])
-    left += _kv("bias std at init", config["bias_std"])
+    lines = [TextLine("Grid", bold=True)]
+    lines += _kv("initializers", ", ".join(grid.initializers))
+    lines += _kv("activations", ", ".join(grid.activations))
+    lines += _kv("depths (hidden layers)", ", ".join(map(str, grid.depths)))
+    lines += _kv("seeds", ", ".join(map(str, grid.seeds)))
+    lines += _kv("width (units per hidden layer)", config["width"])
+    lines += _kv("bias std at init", config["bias_std"])
     for name, definition in {**custom_i, **custom_a}.items():
         params = ", ".join(f"{k}={v}" for k, v in sorted(definition.items()))
-        left += _kv(f"custom {name}", params)
-    left += [TextLine(""), TextLine("Training", bold=True)]
+        lines += _kv(f"custom {name}", params)
+    return lines
+
+
+def _training_lines(tr: Mapping[str, Any]) -> list[TextLine]:
+    """The training settings (the ``training`` section of the configuration)."""
+    lines = [TextLine("Training", bold=True)]
     momentum = ""
     if tr["optimizer"] == "momentum":  # sgd and adam do not use the momentum settings
         momentum = f", momentum {tr['momentum']}" + (" (Nesterov)" if tr["nesterov"] else "")
-    left += _kv("optimizer", f"{tr['optimizer']}, learning rate {tr['learning_rate']}" + momentum)
-    left += _kv("epochs, batch size", f"{tr['epochs']}, {tr['batch_size']}")
-    left += _kv("checkpoint every", f"{tr['checkpoint_every']} epoch(s)")
-    left += _kv("target accuracy", tr["target_accuracy"])
-    left += _kv(
+    lines += _kv("optimizer", f"{tr['optimizer']}, learning rate {tr['learning_rate']}" + momentum)
+    lines += _kv("epochs, batch size", f"{tr['epochs']}, {tr['batch_size']}")
+    lines += _kv("checkpoint every", f"{tr['checkpoint_every']} epoch(s)")
+    lines += _kv("target accuracy", tr["target_accuracy"])
+    lines += _kv(
         "probe batch, dtype, base seed",
         f"{tr['probe_size']} examples, {tr['dtype']}, {tr['base_seed']}",
     )
-    counts = verdict_counts(summary)
+    return lines
+
+
+def _count_lines(runs: pd.DataFrame, summary: pd.DataFrame) -> list[TextLine]:
+    """Runs, diverged runs, combinations and the combinations of each verdict."""
     n_div = int(runs["diverged"].sum())
-    right = [TextLine("Counts", bold=True)]
-    right += _kv("runs (networks trained)", len(runs))
-    right += _kv("diverged runs", f"{n_div} ({n_div / max(len(runs), 1):.0%})")
-    right += _kv("combinations", len(summary))
-    for verdict, n in counts.items():
-        right += _kv(f"  verdict {verdict}", n)
-    right += [TextLine(""), TextLine("Highlighted pairs (detail pages)", bold=True)]
+    lines = [TextLine("Counts", bold=True)]
+    lines += _kv("runs (networks trained)", len(runs))
+    lines += _kv("diverged runs", f"{n_div} ({n_div / max(len(runs), 1):.0%})")
+    lines += _kv("combinations", len(summary))
+    for verdict, n in verdict_counts(summary).items():
+        lines += _kv(f"  verdict {verdict}", n)
+    return lines
+
+
+def _highlight_lines(
+    highlights: Sequence[tuple[tuple[str, str], str]], dropped: Sequence[tuple[str, str]]
+) -> list[TextLine]:
+    """The highlighted pairs with the reason for each, then the configured ones dropped."""
+    lines = [TextLine("Highlighted pairs (detail pages)", bold=True)]
     for (init, act), reason in highlights:
-        right += _kv(f"{init} \u00d7 {act}", reason)
-    right += [TextLine(""), TextLine("Software", bold=True)]
-    right += _kv("versions", ", ".join(f"{k} {v}" for k, v in versions.items()))
-    if contents:
-        left += [TextLine(""), TextLine("Contents", bold=True)]
-        for section, pages in contents:
-            left += _kv(("pages " if "-" in pages else "page ") + pages, section)
-    _draw_lines(fig, left, top=0.74, left=0.06)
-    _draw_lines(fig, right, top=0.74, left=0.54)
+        lines += _kv(f"{init} \u00d7 {act}", reason)
+    for init, act in dropped:
+        lines += _kv(f"{init} \u00d7 {act}", "configured, not in the grid: dropped")
+    return lines
+
+
+def _software_lines(versions: Mapping[str, str]) -> list[TextLine]:
+    """The versions of the software that made the report."""
+    return [
+        TextLine("Software", bold=True),
+        *_kv("versions", ", ".join(f"{k} {v}" for k, v in versions.items())),
+    ]
+
+
+def _title_footer(fig: Figure) -> None:
+    """Where the numbers come from, and the verdict rule."""
     fig.text(
         0.06,
         0.03,
@@ -265,7 +312,14 @@ def plot_title_page(
         va="bottom",
         ha="left",
     )
-    return fig
+
+
+def _contents_lines(contents: Sequence[tuple[str, str]]) -> list[TextLine]:
+    """The table of contents: one line per (section title, page range)."""
+    lines = [TextLine("Contents", bold=True)]
+    for section, pages in contents:
+        lines += _kv(("pages " if "-" in pages else "page ") + pages, section)
+    return lines
 
 
 def summary_table_rows(

@@ -4,7 +4,7 @@
 pre-activations and the predicted rms of ``dL/dz`` relative to the output layer beside the
 measurements at initialization (Poole et al. 2016, NeurIPS; Schoenholz et al. 2017, ICLR). The
 phase diagram draws the edge of chaos ``chi_1 = 1`` in the ``(sigma_w^2, sigma_b^2)`` plane for
-the grid's activations (:func:`initlab.theory.critical_line`) and marks each initializer at its
+the grid's activations (``phase.csv``, computed by aggregation) and marks each initializer at its
 hidden-layer ``sigma_w^2`` (from ``theory.csv``) and the study's ``sigma_b^2 = bias_std^2``.
 """
 
@@ -20,14 +20,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from initlab import theory
-from initlab.activations import Activation
 from initlab.report.style import log_y, new_page, set_footnote, wrap
 from initlab.report.text_pages import draw_table
 
 __all__ = [
-    "PHASE_POINTS",
-    "critical_lines",
     "draw_phase_diagram",
     "draw_theory_panel",
     "largest_disagreements",
@@ -38,10 +34,7 @@ __all__ = [
 
 Color = tuple[float, ...]
 FloatArray = npt.NDArray[np.float64]
-PHASE_POINTS = 25
-"""sigma_b^2 values per critical line (each costs a fixed-point search and a root search)."""
 
-_LINEAR_FAMILIES = ("linear", "relu", "leaky_relu")
 WHY_TEXT = (
     "Why theory and measurement disagree. (1) Finite width: the theory is the infinite-width "
     "limit; with n units per layer, q^l fluctuates by about sqrt(2/n) from layer to layer and "
@@ -296,23 +289,6 @@ def plot_theory_table(theory_df: pd.DataFrame, n: int = 20) -> Figure:
 # --- phase diagram ---------------------------------------------------------------------------
 
 
-def _is_vertical(act: Activation) -> bool:
-    """Positively homogeneous piecewise-linear activations: chi_1 = sigma_w2 E[phi'^2] does not
-    depend on q, so the critical line is vertical at 1 / E[phi'(z)^2]."""
-    return act.name in _LINEAR_FAMILIES or act.family == "leaky_relu"
-
-
-def critical_lines(acts: Sequence[Activation], sigma_b2: FloatArray) -> dict[str, FloatArray]:
-    """Critical ``sigma_w2`` at each ``sigma_b2`` for every activation (edge of chaos)."""
-    out = {}
-    for act in acts:
-        if _is_vertical(act):
-            out[act.name] = np.full(len(sigma_b2), 1.0 / act.grad_second_moment)
-        else:
-            out[act.name] = theory.critical_line(act, sigma_b2)
-    return out
-
-
 _LINE_STYLES = (
     "-",
     "--",
@@ -326,18 +302,11 @@ _LINE_STYLES = (
 _LINE_GREYS = ("0.05", "0.45")
 
 
-def draw_phase_diagram(
-    ax: Axes,
-    lines: Mapping[str, FloatArray],
-    sigma_b2: FloatArray,
-    points: Mapping[str, float],
-    point_b2: float,
-    colors: Mapping[str, Color],
-    markers: Mapping[str, str],
-    x_max: float,
-) -> list[str]:
-    """Critical lines (labelled where they leave the plot) and initializer points; return notes
-    about lines beyond ``x_max``. Points beyond ``x_max`` are drawn as ``>`` at the right edge."""
+def _draw_critical_lines(
+    ax: Axes, lines: Mapping[str, FloatArray], sigma_b2: FloatArray, x_max: float
+) -> tuple[list[tuple[float, float, str]], list[str]]:
+    """Draw each critical line that reaches the plot; return where each drawn line leaves it
+    (``(sigma_w^2, sigma_b^2, name)``) and notes on the lines not drawn."""
     notes = []
     ends: list[tuple[float, float, str]] = []
     for k, (name, sw2) in enumerate(lines.items()):
@@ -362,7 +331,12 @@ def draw_phase_diagram(
         inside = np.flatnonzero(finite & (sw2 <= x_max))
         j = int(inside[-1])
         ends.append((float(sw2[j]), float(sigma_b2[j]), name))
-    # name each line where it leaves the plot; neighbours step down so names do not overprint
+    return ends, notes
+
+
+def _name_line_ends(ax: Axes, ends: Sequence[tuple[float, float, str]], x_max: float) -> None:
+    """Name each line where it leaves the plot; neighbours step down so names do not
+    overprint."""
     last_x, level = -np.inf, 0
     for x, y, name in sorted(ends):
         level = level + 1 if x - last_x < 0.09 * x_max else 0
@@ -377,7 +351,59 @@ def draw_phase_diagram(
             va="top",
             color="0.15",
         )
-    # stagger the labels of points that sit close together along the axis
+
+
+def _draw_initializer_point(
+    ax: Axes,
+    init: str,
+    sw2: float,
+    point_b2: float,
+    color: Color,
+    marker: str,
+    x_max: float,
+    level: int,
+) -> None:
+    """One initializer at ``(sw2, point_b2)`` with its name ``level`` steps above it; beyond
+    ``x_max`` it is a ``>`` at the right edge, named with its sigma_w^2."""
+    x = min(sw2, x_max)
+    off_scale = sw2 > x_max
+    ax.plot(
+        [x],
+        [point_b2],
+        marker=">" if off_scale else marker,
+        color=color,
+        markersize=9,
+        mec="black",
+        mew=0.6,
+        ls="none",
+        clip_on=False,
+        zorder=5,
+    )
+    text = f"{init}\n(sigma_w^2 = {sw2:.3g})" if off_scale else init
+    ax.annotate(
+        text,
+        (x, point_b2),
+        xytext=(0, 12 + 12 * (level % 4)),
+        textcoords="offset points",
+        fontsize=8,
+        color=color,
+        ha="right" if off_scale else "center",
+        va="bottom",
+        arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5},
+    )
+
+
+def _draw_initializer_points(
+    ax: Axes,
+    points: Mapping[str, float],
+    point_b2: float,
+    colors: Mapping[str, Color],
+    markers: Mapping[str, str],
+    x_max: float,
+) -> list[str]:
+    """Every initializer with a known sigma_w^2, labels staggered where points sit close
+    together along the axis; return notes on the initializers not drawn."""
+    notes = []
     order = sorted(points, key=lambda n: (min(points[n], x_max), n))
     last_x, level = -np.inf, 0
     for init in order:
@@ -388,57 +414,51 @@ def draw_phase_diagram(
         x = min(sw2, x_max)
         level = level + 1 if x - last_x < 0.08 * x_max else 0
         last_x = x
-        off_scale = sw2 > x_max
-        ax.plot(
-            [x],
-            [point_b2],
-            marker=">" if off_scale else markers[init],
-            color=colors[init],
-            markersize=9,
-            mec="black",
-            mew=0.6,
-            ls="none",
-            clip_on=False,
-            zorder=5,
-        )
-        text = f"{init}\n(sigma_w^2 = {sw2:.3g})" if off_scale else init
-        ax.annotate(
-            text,
-            (x, point_b2),
-            xytext=(0, 12 + 12 * (level % 4)),
-            textcoords="offset points",
-            fontsize=8,
-            color=colors[init],
-            ha="right" if off_scale else "center",
-            va="bottom",
-            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5},
-        )
+        _draw_initializer_point(ax, init, sw2, point_b2, colors[init], markers[init], x_max, level)
+    return notes
+
+
+def draw_phase_diagram(
+    ax: Axes,
+    lines: Mapping[str, FloatArray],
+    sigma_b2: FloatArray,
+    points: Mapping[str, float],
+    point_b2: float,
+    colors: Mapping[str, Color],
+    markers: Mapping[str, str],
+    x_max: float,
+) -> list[str]:
+    """Critical lines (labelled where they leave the plot) and initializer points; return notes
+    about lines beyond ``x_max``. Points beyond ``x_max`` are drawn as ``>`` at the right edge."""
+    ends, notes = _draw_critical_lines(ax, lines, sigma_b2, x_max)
+    _name_line_ends(ax, ends, x_max)
+    notes += _draw_initializer_points(ax, points, point_b2, colors, markers, x_max)
     return notes
 
 
 def plot_phase_diagram(
-    acts: Sequence[Activation],
+    phase: pd.DataFrame,
+    activations: Sequence[str],
     points: Mapping[str, float],
     bias_std: float,
     colors: Mapping[str, Color],
     markers: Mapping[str, str],
-    n_points: int = PHASE_POINTS,
 ) -> Figure:
     """Order/chaos phase diagram (Poole et al. 2016 Fig. 1d; google/neural-tangents
     phase_diagram notebook): ``chi_1 = 1`` lines, initializers as points.
 
     Parameters
     ----------
-    acts : sequence of Activation
-        The grid's activations (built-in or custom); one critical line each.
+    phase : DataFrame
+        ``phase.csv``: ``activation``, ``sigma_b2``, ``critical_sigma_w2``.
+    activations : sequence of str
+        The grid's activations, in configuration order (one line each).
     points : mapping of str to float
         Hidden-layer ``sigma_w2`` per initializer (:func:`initlab.report.data.hidden_sigma_w2`).
     bias_std : float
         The study's bias standard deviation; the points sit at ``sigma_b2 = bias_std**2``.
     colors, markers : mapping
         Colour and marker per initializer.
-    n_points : int
-        ``sigma_b2`` values per critical line (quadratically spaced from 0).
 
     Returns
     -------
@@ -452,65 +472,83 @@ def plot_phase_diagram(
         "fan_in E[W^2] and the study's sigma_b^2 = bias_std^2",
     )
     point_b2 = float(bias_std) ** 2
-    b2_max = max(1.0, 2.0 * point_b2)
-    # quadratic spacing: the lines bend sharply near sigma_b^2 = 0 (tanh: 1 -> 1.7 by 0.04)
-    sigma_b2 = b2_max * np.linspace(0.0, 1.0, n_points) ** 2
-    lines = critical_lines(acts, sigma_b2)
-    near = [v[np.isfinite(v)] for v in lines.values()]
-    near = [v for v in near if v.size and v.min() <= 6.0]
-    line_max = max((float(v[v <= 6.0].max()) for v in near), default=2.0)
-    finite_pts = [v for v in points.values() if np.isfinite(v) and v <= 6.0]
-    x_max = max(4.0, 1.1 * line_max, 1.1 * max(finite_pts, default=0.0))
+    lines = _critical_lines(phase, activations)
+    sigma_b2 = phase.loc[phase["activation"] == activations[0], "sigma_b2"].to_numpy(dtype=float)
+    b2_max = float(sigma_b2.max()) if sigma_b2.size else 1.0
+    x_max = _phase_x_max(lines, points)
     ax = fig.subplots()
     notes = draw_phase_diagram(ax, lines, sigma_b2, points, point_b2, colors, markers, x_max)
     ax.set_xlim(0, x_max)
     ax.set_ylim(-0.05 * b2_max, b2_max)
     ax.set_xlabel(r"$\sigma_w^2$ = fan_in $\cdot$ E[W$^2$] (weight variance times fan-in)")
     ax.set_ylabel(r"$\sigma_b^2$ (bias variance)")
+    _name_phases(ax, lines, sigma_b2, 0.7 * b2_max, x_max)
+    ax.legend(loc="upper left", title=r"critical lines $\chi_1 = 1$")
+    set_footnote(fig, _phase_footnote(notes))
+    return fig
+
+
+def _critical_lines(phase: pd.DataFrame, activations: Sequence[str]) -> dict[str, FloatArray]:
+    """Critical sigma_w^2 along the sigma_b^2 grid of ``phase.csv``, per activation."""
+    return {
+        name: phase.loc[phase["activation"] == name, "critical_sigma_w2"].to_numpy(dtype=float)
+        for name in activations
+    }
+
+
+def _phase_x_max(lines: Mapping[str, FloatArray], points: Mapping[str, float]) -> float:
+    """Right edge of the phase diagram: at least 4, room for the lines and points up to 6."""
+    near = [v[np.isfinite(v)] for v in lines.values()]
+    near = [v for v in near if v.size and v.min() <= 6.0]
+    line_max = max((float(v[v <= 6.0].max()) for v in near), default=2.0)
+    finite_pts = [v for v in points.values() if np.isfinite(v) and v <= 6.0]
+    return max(4.0, 1.1 * line_max, 1.1 * max(finite_pts, default=0.0))
+
+
+def _name_phases(
+    ax: Axes, lines: Mapping[str, FloatArray], sigma_b2: FloatArray, y: float, x_max: float
+) -> None:
+    """Name the ordered and chaotic phases on both sides of a reference line (tanh, else the
+    first drawn), at height ``y``, where the lines of the other activations are usually far
+    away."""
     drawable = [n for n, v in lines.items() if np.isfinite(v).any() and np.nanmin(v) <= x_max]
     ref = "tanh" if "tanh" in drawable else (drawable[0] if drawable else None)
-    if ref is not None:
-        # label the phases on both sides of the reference line, high up where the lines of
-        # the other activations are usually far away
-        sw = lines[ref]
-        ok = np.isfinite(sw)
-        y = 0.7 * b2_max
-        x = float(np.interp(y, sigma_b2[ok], sw[ok]))
-        if x <= x_max:
-            ax.annotate(
-                "← ordered\n" + rf"($\chi_1 < 1$ for {ref})",
-                (x, y),
-                xytext=(-10, 0),
-                textcoords="offset points",
-                ha="right",
-                va="center",
-                fontsize=10,
-                color="#2166ac",
-                fontweight="bold",
-            )
-            ax.annotate(
-                "chaotic →\n" + rf"($\chi_1 > 1$ for {ref})",
-                (x, y),
-                xytext=(10, 0),
-                textcoords="offset points",
-                ha="left",
-                va="center",
-                fontsize=10,
-                color="#b2182b",
-                fontweight="bold",
-            )
-    ax.legend(loc="upper left", title=r"critical lines $\chi_1 = 1$")
+    if ref is None:
+        return
+    sw = lines[ref]
+    ok = np.isfinite(sw)
+    x = float(np.interp(y, sigma_b2[ok], sw[ok]))
+    if not x <= x_max:  # also when x is not a number
+        return
+    for text, dx, ha, color in (
+        ("← ordered\n" + rf"($\chi_1 < 1$ for {ref})", -10, "right", "#2166ac"),
+        ("chaotic →\n" + rf"($\chi_1 > 1$ for {ref})", 10, "left", "#b2182b"),
+    ):
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(dx, 0),
+            textcoords="offset points",
+            ha=ha,
+            va="center",
+            fontsize=10,
+            color=color,
+            fontweight="bold",
+        )
+
+
+def _phase_footnote(notes: Sequence[str]) -> str:
+    """Footnote of the phase diagram: how to read it, and what is not drawn."""
     text = (
         "Left of an activation's line the back-propagated gradients vanish exponentially "
         "with depth (ordered phase), right of it they explode (chaotic phase); deep networks "
         "train best near the line (Schoenholz et al. 2017: trainable depth ~ 6 xi_c). "
         "Vertical lines: piecewise-linear activations, for which chi1 does not depend on q "
         "(ReLU at 2, linear at 1). Points beyond the right edge are drawn as > with their "
-        "sigma_w^2. An initializer's sigma_w^2 is that of a hidden-to-hidden layer at the "
-        "deepest depth (theory.csv); whether it lies in the ordered or chaotic phase depends "
-        "on the activation it is paired with."
+        "sigma_w^2. An initializer's sigma_w^2 is the network's (theory.csv sigma_w2_hidden: "
+        "fan_in E[W^2] of the hidden layers); whether it lies in the ordered or chaotic phase "
+        "depends on the activation it is paired with. Lines: phase.csv."
     )
     if notes:
         text += " Not drawn: " + "; ".join(notes) + "."
-    set_footnote(fig, text)
-    return fig
+    return text

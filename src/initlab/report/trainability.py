@@ -12,12 +12,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 from initlab.report.style import new_page, panel_grid, set_footnote
 
-__all__ = ["MIN_SWEEP", "plot_sigma_depth_heatmaps", "sweep_activations"]
+__all__ = [
+    "MIN_SWEEP",
+    "draw_sigma_depth_heatmap",
+    "plot_sigma_depth_heatmaps",
+    "sweep_activations",
+]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 MIN_SWEEP = 3
 """Distinct hidden sigma_w^2 values an activation needs for the page to be drawn."""
@@ -39,6 +50,99 @@ def sweep_activations(theory: pd.DataFrame, activations: Sequence[str]) -> list[
     if theory.empty or "layer" not in theory:
         return []
     return [a for a in activations if _sweep(theory, a)["sigma_w2"].round(6).nunique() >= MIN_SWEEP]
+
+
+def _accuracy_grid(
+    summary: pd.DataFrame, sweep: pd.DataFrame, activation: str, depths: Sequence[int]
+) -> tuple[FloatArray, BoolArray]:
+    """Mean test accuracy (NaN where absent) and the diverged verdicts, depth x initializer."""
+    acc = np.full((len(depths), len(sweep)), np.nan)
+    diverged = np.zeros_like(acc, dtype=bool)
+    for j, init in enumerate(sweep["initializer"]):
+        for i, depth in enumerate(depths):
+            row = summary[
+                (summary["initializer"] == init)
+                & (summary["activation"] == activation)
+                & (summary["depth"] == depth)
+            ]
+            if len(row):
+                acc[i, j] = row["final_test_acc_mean"].iloc[0]
+                diverged[i, j] = row["verdict"].iloc[0] == "diverged"
+    return acc, diverged
+
+
+def _label_cells(ax: Axes, acc: FloatArray, diverged: BoolArray, target: float) -> None:
+    """Write each cell's accuracy ('div' when diverged), bold at or above ``target``."""
+    for i in range(acc.shape[0]):
+        for j in range(acc.shape[1]):
+            label = "div" if diverged[i, j] else f"{acc[i, j]:.2f}"
+            if np.isfinite(acc[i, j]) or diverged[i, j]:
+                color = "white" if not np.isfinite(acc[i, j]) or acc[i, j] < 0.6 else "black"
+                weight = "bold" if np.isfinite(acc[i, j]) and acc[i, j] >= target else None
+                ax.text(
+                    j,
+                    i,
+                    label,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color=color,
+                    fontweight=weight,
+                )
+
+
+def _draw_six_xi(ax: Axes, sweep: pd.DataFrame, depths: Sequence[int]) -> None:
+    """Draw 6 xi_c over the cells: depth units mapped to row coordinates by interpolating over
+    the depth axis, clipped to the panel."""
+    six_xi = 6.0 * sweep["xi_c"].to_numpy(dtype=float)
+    idx = np.arange(len(depths), dtype=float)
+    finite_depths = np.asarray(depths, dtype=float)
+    y = np.interp(np.minimum(six_xi, 1e9), finite_depths, idx, left=-0.5, right=len(depths))
+    ax.plot(
+        np.arange(len(sweep)),
+        np.clip(y, -0.5, len(depths) - 0.5),
+        color="white",
+        lw=2.0,
+        marker="o",
+        ms=3,
+    )
+
+
+def draw_sigma_depth_heatmap(
+    ax: Axes, summary: pd.DataFrame, sweep: pd.DataFrame, activation: str, target: float
+) -> AxesImage:
+    """One panel: mean test accuracy over hidden ``sigma_w^2`` x depth with 6 xi_c over it.
+
+    Parameters
+    ----------
+    ax : Axes
+        The panel.
+    summary : DataFrame
+        ``summary.csv`` of the study.
+    sweep : DataFrame
+        One row per initializer of ``activation``, sorted by ``sigma_w2``, with ``xi_c``.
+    activation : str
+        The activation (the panel title).
+    target : float
+        The study's target accuracy (values at or above it are bold).
+
+    Returns
+    -------
+    AxesImage
+        The heatmap, for the colour bar.
+    """
+    depths = sorted(summary.loc[summary["activation"] == activation, "depth"].unique())
+    acc, diverged = _accuracy_grid(summary, sweep, activation, depths)
+    image = ax.imshow(acc, origin="lower", aspect="auto", vmin=0, vmax=1, cmap="viridis")
+    _label_cells(ax, acc, diverged, target)
+    _draw_six_xi(ax, sweep, depths)
+    ax.set_xticks(range(len(sweep)), [f"{v:.3g}" for v in sweep["sigma_w2"]], rotation=45)
+    ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+    ax.set_xlabel("hidden sigma_w^2 = fan_in Var[W]", fontsize=8)
+    ax.set_ylabel("depth (hidden layers)")
+    ax.set_title(activation)
+    ax.grid(False)
+    return image
 
 
 def plot_sigma_depth_heatmaps(
@@ -70,56 +174,7 @@ def plot_sigma_depth_heatmaps(
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     image = None
     for ax, act in zip(axes, activations, strict=False):
-        sweep = _sweep(theory, act)
-        depths = sorted(summary.loc[summary["activation"] == act, "depth"].unique())
-        acc = np.full((len(depths), len(sweep)), np.nan)
-        diverged = np.zeros_like(acc, dtype=bool)
-        for j, init in enumerate(sweep["initializer"]):
-            for i, depth in enumerate(depths):
-                row = summary[
-                    (summary["initializer"] == init)
-                    & (summary["activation"] == act)
-                    & (summary["depth"] == depth)
-                ]
-                if len(row):
-                    acc[i, j] = row["final_test_acc_mean"].iloc[0]
-                    diverged[i, j] = row["verdict"].iloc[0] == "diverged"
-        image = ax.imshow(acc, origin="lower", aspect="auto", vmin=0, vmax=1, cmap="viridis")
-        for i in range(len(depths)):
-            for j in range(len(sweep)):
-                label = "div" if diverged[i, j] else f"{acc[i, j]:.2f}"
-                if np.isfinite(acc[i, j]) or diverged[i, j]:
-                    color = "white" if not np.isfinite(acc[i, j]) or acc[i, j] < 0.6 else "black"
-                    weight = "bold" if np.isfinite(acc[i, j]) and acc[i, j] >= target else None
-                    ax.text(
-                        j,
-                        i,
-                        label,
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color=color,
-                        fontweight=weight,
-                    )
-        # 6 xi_c in depth units -> row coordinates by interpolating over the depth axis
-        six_xi = 6.0 * sweep["xi_c"].to_numpy(dtype=float)
-        idx = np.arange(len(depths), dtype=float)
-        finite_depths = np.asarray(depths, dtype=float)
-        y = np.interp(np.minimum(six_xi, 1e9), finite_depths, idx, left=-0.5, right=len(depths))
-        ax.plot(
-            np.arange(len(sweep)),
-            np.clip(y, -0.5, len(depths) - 0.5),
-            color="white",
-            lw=2.0,
-            marker="o",
-            ms=3,
-        )
-        ax.set_xticks(range(len(sweep)), [f"{v:.3g}" for v in sweep["sigma_w2"]], rotation=45)
-        ax.set_yticks(range(len(depths)), [str(d) for d in depths])
-        ax.set_xlabel("hidden sigma_w^2 = fan_in Var[W]", fontsize=8)
-        ax.set_ylabel("depth (hidden layers)")
-        ax.set_title(act)
-        ax.grid(False)
+        image = draw_sigma_depth_heatmap(ax, summary, _sweep(theory, act), act, target)
     for ax in axes[len(activations) :]:
         ax.set_visible(False)
     if image is not None:

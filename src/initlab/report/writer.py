@@ -20,6 +20,7 @@ import matplotlib as mpl
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from initlab.layout import FIGURE_NAMES
 from initlab.report import findings as fnd
 from initlab.report import (
     heatmaps,
@@ -31,15 +32,16 @@ from initlab.report import (
     training,
 )
 from initlab.report.data import (
+    Combination,
     Grid,
     Tables,
     choose_highlights,
+    dropped_highlights,
     grid_from_config,
     hidden_sigma_w2,
     zero_gradient_combinations,
 )
 from initlab.report.style import initializer_colors, initializer_markers, rc_context
-from initlab.study import Study
 
 __all__ = [
     "FIGURE_NAMES",
@@ -51,7 +53,7 @@ __all__ = [
     "render_report",
 ]
 
-FIGURE_NAMES = ("heatmaps", "gradient_flow", "depth_scaling", "learning_curves", "theory")
+
 """PNG figures written for Snakemake's HTML report (one representative page of each kind)."""
 
 MAX_CURVE_ACTIVATIONS = 6
@@ -76,12 +78,329 @@ def _part(k: int, n: int) -> str:
     return f"part {k + 1} of {n}" if n > 1 else ""
 
 
-def _activations(config: Mapping[str, Any], grid: Grid) -> list[Any]:
-    study = Study(dict(config))
-    init, depth, seed = grid.initializers[0], grid.depths[0], grid.seeds[0]
+@dataclass(frozen=True)
+class _Plan:
+    """What every section planner reads: the configuration, the tables and what is derived
+    from them once (grid, colours, highlighted pairs, combinations without gradient)."""
+
+    config: Mapping[str, Any]
+    tables: Tables
+    grid: Grid
+    colors: dict[str, tuple[float, float, float, float]]
+    markers: dict[str, str]
+    highlights: list[tuple[tuple[str, str], str]]
+    zero_grad: set[Combination]
+    n_classes: int | None
+    target: float
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """The highlighted (initializer, activation) pairs."""
+        return [p for p, _ in self.highlights]
+
+
+def _plan(config: Mapping[str, Any], tables: Tables) -> _Plan:
+    grid = grid_from_config(config)
+    return _Plan(
+        config=config,
+        tables=tables,
+        grid=grid,
+        colors=initializer_colors(grid.initializers),
+        markers=initializer_markers(grid.initializers),
+        highlights=choose_highlights(config, tables.summary, grid),
+        zero_grad=zero_gradient_combinations(tables.layers),
+        n_classes=_n_classes(tables),
+        target=float(config["training"]["target_accuracy"]),
+    )
+
+
+def _claims_pages(plan: _Plan) -> list[Page]:
+    """The published claims checked by the study (only when ``claims.csv`` has rows)."""
+    claims = plan.tables.claims
+    if claims is None or not len(claims):
+        return []
+    chunks = text_pages.paginate(
+        text_pages.claims_lines(claims), text_pages.FINDINGS_LINES_PER_PAGE
+    )
     return [
-        study.base_spec(init, act, depth, seed).resolve_activation() for act in grid.activations
+        Page("claims", partial(text_pages.plot_claims, lines, _part(k, len(chunks))))
+        for k, lines in enumerate(chunks)
     ]
+
+
+def _findings_pages(plan: _Plan) -> list[Page]:
+    """The plain statements derived from the tables."""
+    tables = plan.tables
+    found = fnd.derive_findings(tables.summary, tables.runs, plan.grid, plan.zero_grad)
+    chunks = text_pages.paginate(
+        text_pages.findings_lines(found), text_pages.FINDINGS_LINES_PER_PAGE
+    )
+    return [
+        Page("findings", partial(text_pages.plot_findings, lines, _part(k, len(chunks))))
+        for k, lines in enumerate(chunks)
+    ]
+
+
+def _heatmap_pages(plan: _Plan) -> list[Page]:
+    """Heatmaps at every depth, split by ``report.max_heatmap_cells`` and panels per page."""
+    grid = plan.grid
+    max_cells = int(plan.config["report"].get("max_heatmap_cells", 400))
+    parts = heatmaps.heatmap_chunks(len(grid.initializers), len(grid.activations), max_cells)
+    pages: list[Page] = []
+    for depth in grid.depths:
+        for k, (rs, cs) in enumerate(parts):
+            rows, cols = grid.initializers[rs], grid.activations[cs]
+            per = heatmaps.metrics_per_page(len(rows) * len(cols))
+            metrics = heatmaps.HEATMAP_METRICS
+            groups = [metrics[m : m + per] for m in range(0, len(metrics), per)]
+            for g, group in enumerate(groups):
+                build = partial(
+                    heatmaps.plot_heatmaps,
+                    plan.tables.summary,
+                    depth,
+                    rows,
+                    cols,
+                    group,
+                    zero_gradient=plan.zero_grad,
+                    n_seeds=len(grid.seeds),
+                    part=_part(k * len(groups) + g, len(parts) * len(groups)),
+                )
+                first = depth == grid.deepest and k == 0 and g == 0
+                pages.append(Page("heatmaps", build, "heatmaps" if first else None))
+    return pages
+
+
+def _gradient_flow_pages(plan: _Plan) -> list[Page]:
+    """Gradient flow at init at the deepest depth, one page per gradient quantity."""
+    pages = []
+    for quantity in propagation.GRADIENT_QUANTITIES:
+        build = partial(
+            propagation.plot_gradient_flow,
+            plan.tables.layers,
+            plan.tables.summary,
+            plan.grid.deepest,
+            plan.grid.initializers,
+            plan.grid.activations,
+            plan.colors,
+            quantity,
+        )
+        png = "gradient_flow" if quantity == "delta_rms" else None
+        pages.append(Page("gradient_flow", build, png))
+    return pages
+
+
+def _distribution_pages(plan: _Plan) -> list[Page]:
+    """Per-layer distributions of the highlighted pairs, a few pairs per page."""
+    chunks = propagation.pair_rows(plan.pairs)
+    return [
+        Page(
+            "distributions",
+            partial(
+                propagation.plot_distributions,
+                plan.tables.layers,
+                plan.tables.runs,
+                chunk,
+                plan.grid.deepest,
+                plan.colors,
+                _part(k, len(chunks)),
+            ),
+        )
+        for k, chunk in enumerate(chunks)
+    ]
+
+
+def _curve_activations(plan: _Plan) -> list[str]:
+    """Every activation, or only the highlighted ones above :data:`MAX_CURVE_ACTIVATIONS`."""
+    if len(plan.grid.activations) <= MAX_CURVE_ACTIVATIONS:
+        return list(plan.grid.activations)
+    chosen = {a for _, a in plan.pairs}
+    return [a for a in plan.grid.activations if a in chosen]
+
+
+def _learning_curve_pages(plan: _Plan) -> list[Page]:
+    """Learning curves, one page per activation."""
+    pages = []
+    for k, act in enumerate(_curve_activations(plan)):
+        build = partial(
+            training.plot_learning_curves,
+            plan.tables.curves,
+            plan.tables.runs,
+            act,
+            plan.grid.depths,
+            plan.grid.initializers,
+            plan.colors,
+            target=plan.target,
+            n_classes=plan.n_classes,
+        )
+        pages.append(Page("learning_curves", build, "learning_curves" if k == 0 else None))
+    return pages
+
+
+def _depth_scaling_pages(plan: _Plan) -> list[Page]:
+    """Test accuracy against depth."""
+    build = partial(
+        training.plot_depth_scaling,
+        plan.tables.summary,
+        plan.grid.initializers,
+        plan.grid.activations,
+        plan.grid.depths,
+        plan.colors,
+        target=plan.target,
+        n_classes=plan.n_classes,
+    )
+    return [Page("depth_scaling", build, "depth_scaling")]
+
+
+def _theory_pages(plan: _Plan) -> list[Page]:
+    """Theory against measurement (figure), then the largest disagreements (table)."""
+    theory = plan.tables.theory
+    figure = partial(
+        theory_pages.plot_theory_vs_measurement,
+        theory,
+        plan.pairs,
+        plan.grid.deepest,
+        plan.colors,
+    )
+    return [
+        Page("theory", figure, "theory"),
+        Page("theory", partial(theory_pages.plot_theory_table, theory)),
+    ]
+
+
+def _orthogonal(plan: _Plan) -> set[str]:
+    return spectra_pages.orthogonal_initializers(plan.config, plan.grid.initializers)
+
+
+def _spectra_pages(plan: _Plan) -> list[Page]:
+    """Jacobian spectra against depth, a few activations per page."""
+    grid, runs = plan.grid, plan.tables.runs
+    acts = spectra_pages.spectrum_activations(runs, grid.activations)
+    chunks = spectra_pages.page_chunks(acts, spectra_pages.SPECTRUM_ACTIVATIONS_PER_PAGE)
+    orthogonal = _orthogonal(plan)
+    return [
+        Page(
+            "spectra",
+            partial(
+                spectra_pages.plot_jacobian_spectra,
+                runs,
+                plan.tables.theory,
+                chunk,
+                grid.initializers,
+                grid.depths,
+                plan.colors,
+                orthogonal,
+                len(grid.seeds),
+                _part(k, len(chunks)),
+            ),
+        )
+        for k, chunk in enumerate(chunks)
+    ]
+
+
+def _correlation_pages(plan: _Plan) -> list[Page]:
+    """The correlation map at the deepest depth, a few activations per page."""
+    grid, theory = plan.grid, plan.tables.theory
+    acts = spectra_pages.correlation_activations(theory, grid.deepest, grid.activations)
+    chunks = spectra_pages.page_chunks(acts, spectra_pages.CORRELATION_PANELS_PER_PAGE)
+    orthogonal = _orthogonal(plan)
+    return [
+        Page(
+            "correlation_map",
+            partial(
+                spectra_pages.plot_correlation_map,
+                theory,
+                grid.deepest,
+                chunk,
+                grid.initializers,
+                plan.colors,
+                orthogonal,
+                _part(k, len(chunks)),
+            ),
+        )
+        for k, chunk in enumerate(chunks)
+    ]
+
+
+def _phase_pages(plan: _Plan) -> list[Page]:
+    """The order/chaos phase diagram with every initializer at its hidden sigma_w^2."""
+    grid = plan.grid
+    sw2 = hidden_sigma_w2(plan.tables.theory, grid.deepest)
+    points = {i: sw2.get(i, math.nan) for i in grid.initializers}
+    bias_std = float(plan.config.get("bias_std", 0.0))
+    build = partial(
+        theory_pages.plot_phase_diagram,
+        plan.tables.phase,
+        grid.activations,
+        points,
+        bias_std,
+        plan.colors,
+        plan.markers,
+    )
+    return [Page("phase_diagram", build)]
+
+
+def _trainability_pages(plan: _Plan) -> list[Page]:
+    """Trainability over sigma_w^2 x depth (only when the study sweeps sigma_w^2)."""
+    theory = plan.tables.theory
+    swept = trainability.sweep_activations(theory, plan.grid.activations)
+    if not swept:
+        return []
+    build = partial(
+        trainability.plot_sigma_depth_heatmaps, plan.tables.summary, theory, swept, plan.target
+    )
+    return [Page("trainability", build)]
+
+
+def _appendix_pages(plan: _Plan) -> list[Page]:
+    """The summary table, :data:`~initlab.report.text_pages.SUMMARY_ROWS_PER_PAGE` a page."""
+    rows = text_pages.summary_table_rows(plan.tables.summary, plan.zero_grad)
+    per = text_pages.SUMMARY_ROWS_PER_PAGE
+    n_app = max(1, math.ceil(len(rows) / per))
+    return [
+        Page(
+            "appendix",
+            partial(
+                text_pages.plot_summary_table,
+                rows[k * per : (k + 1) * per],
+                f"page {k + 1} of {n_app}",
+            ),
+        )
+        for k in range(n_app)
+    ]
+
+
+def _title_page(plan: _Plan, pages: Sequence[Page]) -> Page:
+    """The title page, with the contents of ``pages`` (numbered from page 2)."""
+    build = partial(
+        text_pages.plot_title_page,
+        plan.config,
+        plan.grid,
+        plan.tables.runs,
+        plan.tables.summary,
+        plan.highlights,
+        text_pages.software_versions(),
+        contents(pages, first_page=2),
+        dropped_highlights(plan.config, plan.grid),
+    )
+    return Page("title", build)
+
+
+_SECTION_PLANNERS: tuple[Callable[[_Plan], list[Page]], ...] = (
+    _claims_pages,
+    _findings_pages,
+    _heatmap_pages,
+    _gradient_flow_pages,
+    _distribution_pages,
+    _learning_curve_pages,
+    _depth_scaling_pages,
+    _theory_pages,
+    _spectra_pages,
+    _correlation_pages,
+    _phase_pages,
+    _trainability_pages,
+    _appendix_pages,
+)
+"""The planners of the sections after the title page, in report order."""
 
 
 def plan_pages(config: Mapping[str, Any], tables: Tables) -> list[Page]:
@@ -99,202 +418,9 @@ def plan_pages(config: Mapping[str, Any], tables: Tables) -> list[Page]:
     list of Page
         One entry per PDF page; nothing is drawn yet.
     """
-    grid = grid_from_config(config)
-    colors = initializer_colors(grid.initializers)
-    markers = initializer_markers(grid.initializers)
-    summary, runs, layers = tables.summary, tables.runs, tables.layers
-    highlights = choose_highlights(config, summary, grid)
-    pairs = [p for p, _ in highlights]
-    zero_grad = zero_gradient_combinations(layers)
-    n_classes = _n_classes(tables)
-    target = float(config["training"]["target_accuracy"])
-    deepest = grid.deepest
-    pages: list[Page] = []
-
-    if tables.claims is not None and len(tables.claims):
-        chunks = text_pages.paginate(
-            text_pages.claims_lines(tables.claims), text_pages.FINDINGS_LINES_PER_PAGE
-        )
-        for k, lines in enumerate(chunks):
-            build = partial(text_pages.plot_claims, lines, _part(k, len(chunks)))
-            pages.append(Page("claims", build))
-
-    found = fnd.derive_findings(summary, runs, grid, zero_grad)
-    chunks = text_pages.paginate(
-        text_pages.findings_lines(found), text_pages.FINDINGS_LINES_PER_PAGE
-    )
-    for k, lines in enumerate(chunks):
-        pages.append(
-            Page("findings", partial(text_pages.plot_findings, lines, _part(k, len(chunks))))
-        )
-
-    # heatmaps: every depth, split by report.max_heatmap_cells and by panels per page
-    max_cells = int(config["report"].get("max_heatmap_cells", 400))
-    parts = heatmaps.heatmap_chunks(len(grid.initializers), len(grid.activations), max_cells)
-    for depth in grid.depths:
-        for k, (rs, cs) in enumerate(parts):
-            rows, cols = grid.initializers[rs], grid.activations[cs]
-            per = heatmaps.metrics_per_page(len(rows) * len(cols))
-            metrics = heatmaps.HEATMAP_METRICS
-            groups = [metrics[m : m + per] for m in range(0, len(metrics), per)]
-            for g, group in enumerate(groups):
-                build = partial(
-                    heatmaps.plot_heatmaps,
-                    summary,
-                    depth,
-                    rows,
-                    cols,
-                    group,
-                    zero_gradient=zero_grad,
-                    n_seeds=len(grid.seeds),
-                    part=_part(k * len(groups) + g, len(parts) * len(groups)),
-                )
-                first = depth == deepest and k == 0 and g == 0
-                pages.append(Page("heatmaps", build, "heatmaps" if first else None))
-
-    for quantity in propagation.GRADIENT_QUANTITIES:
-        build = partial(
-            propagation.plot_gradient_flow,
-            layers,
-            summary,
-            deepest,
-            grid.initializers,
-            grid.activations,
-            colors,
-            quantity,
-        )
-        png = "gradient_flow" if quantity == "delta_rms" else None
-        pages.append(Page("gradient_flow", build, png))
-
-    pair_pages = propagation.pair_rows(pairs)
-    for k, chunk in enumerate(pair_pages):
-        build = partial(
-            propagation.plot_distributions,
-            layers,
-            runs,
-            chunk,
-            deepest,
-            colors,
-            _part(k, len(pair_pages)),
-        )
-        pages.append(Page("distributions", build))
-
-    if len(grid.activations) <= MAX_CURVE_ACTIVATIONS:
-        curve_acts = list(grid.activations)
-    else:
-        chosen = {a for _, a in pairs}
-        curve_acts = [a for a in grid.activations if a in chosen]
-    for k, act in enumerate(curve_acts):
-        build = partial(
-            training.plot_learning_curves,
-            tables.curves,
-            runs,
-            act,
-            grid.depths,
-            grid.initializers,
-            colors,
-            target=target,
-            n_classes=n_classes,
-        )
-        pages.append(Page("learning_curves", build, "learning_curves" if k == 0 else None))
-
-    pages.append(
-        Page(
-            "depth_scaling",
-            partial(
-                training.plot_depth_scaling,
-                summary,
-                grid.initializers,
-                grid.activations,
-                grid.depths,
-                colors,
-                target=target,
-                n_classes=n_classes,
-            ),
-            "depth_scaling",
-        )
-    )
-
-    pages.append(
-        Page(
-            "theory",
-            partial(theory_pages.plot_theory_vs_measurement, tables.theory, pairs, deepest, colors),
-            "theory",
-        )
-    )
-    pages.append(Page("theory", partial(theory_pages.plot_theory_table, tables.theory)))
-
-    orthogonal = spectra_pages.orthogonal_initializers(config, grid.initializers)
-    spec_acts = spectra_pages.spectrum_activations(runs, grid.activations)
-    spec_chunks = spectra_pages.page_chunks(spec_acts, spectra_pages.SPECTRUM_ACTIVATIONS_PER_PAGE)
-    for k, chunk in enumerate(spec_chunks):
-        build = partial(
-            spectra_pages.plot_jacobian_spectra,
-            runs,
-            tables.theory,
-            chunk,
-            grid.initializers,
-            grid.depths,
-            colors,
-            orthogonal,
-            len(grid.seeds),
-            _part(k, len(spec_chunks)),
-        )
-        pages.append(Page("spectra", build))
-    corr_acts = spectra_pages.correlation_activations(tables.theory, deepest, grid.activations)
-    corr_chunks = spectra_pages.page_chunks(corr_acts, spectra_pages.CORRELATION_PANELS_PER_PAGE)
-    for k, chunk in enumerate(corr_chunks):
-        build = partial(
-            spectra_pages.plot_correlation_map,
-            tables.theory,
-            deepest,
-            chunk,
-            grid.initializers,
-            colors,
-            orthogonal,
-            _part(k, len(corr_chunks)),
-        )
-        pages.append(Page("correlation_map", build))
-
-    sw2 = hidden_sigma_w2(tables.theory, deepest)
-    points = {i: sw2.get(i, math.nan) for i in grid.initializers}
-    bias_std = float(config.get("bias_std", 0.0))
-    pages.append(
-        Page(
-            "phase_diagram",
-            lambda: theory_pages.plot_phase_diagram(
-                _activations(config, grid), points, bias_std, colors, markers
-            ),
-        )
-    )
-
-    swept = trainability.sweep_activations(tables.theory, grid.activations)
-    if swept:
-        build = partial(
-            trainability.plot_sigma_depth_heatmaps, summary, tables.theory, swept, target
-        )
-        pages.append(Page("trainability", build))
-
-    rows = text_pages.summary_table_rows(summary, zero_grad)
-    per = text_pages.SUMMARY_ROWS_PER_PAGE
-    n_app = max(1, math.ceil(len(rows) / per))
-    for k in range(n_app):
-        build = partial(
-            text_pages.plot_summary_table, rows[k * per : (k + 1) * per], f"page {k + 1} of {n_app}"
-        )
-        pages.append(Page("appendix", build))
-
-    title = partial(
-        text_pages.plot_title_page,
-        config,
-        grid,
-        runs,
-        summary,
-        highlights,
-        text_pages.software_versions(),
-        contents(pages, first_page=2),
-    )
-    return [Page("title", title), *pages]
+    plan = _plan(config, tables)
+    pages = [page for planner in _SECTION_PLANNERS for page in planner(plan)]
+    return [_title_page(plan, pages), *pages]
 
 
 SECTION_TITLES = {

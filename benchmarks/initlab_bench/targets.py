@@ -1,0 +1,102 @@
+"""The closing table: the measured figures against the project's targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .common import mb, pct, table
+from .engine_runs import time_weighted_overhead
+
+TARGETS = {
+    "engine_large": 0.70,  # engine / matmul rate at width >= 512, batch 256
+    "engine_w128_b64": 0.40,  # at width 128, batch 64
+    "stats_overhead": 0.10,
+    "plan_10k_s": 30.0,
+    "aggregate_10k_s": 60.0,
+    "aggregate_10k_mb": 2048.0,
+    "report_10k_s": 60.0,
+}
+
+
+def verdicts(cache: dict[str, Any]) -> None:
+    """Print the targets the sections that ran can be checked against, with their verdicts."""
+    print()
+    print("## Targets")
+    print()
+    rows = engine_verdicts(cache.get("engine") or [])
+    rows += scale_verdicts(cache.get("scale", {}))
+    if rows:
+        table(["target", "measured", "verdict"], rows)
+    else:
+        print("(no section with a target was run)")
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def _worst_ratio(label: str, rows: Sequence[dict[str, Any]], target: float) -> list[list[str]]:
+    """One row for the worst engine/matmul ratio among ``rows`` (none without rows)."""
+    if not rows:
+        return []
+    worst = min(r["ratio"] for r in rows)
+    return [[label, f"{pct(worst)} (worst of {len(rows)})", _verdict(worst >= target)]]
+
+
+def engine_verdicts(eng: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """Return the engine and statistics-overhead rows of the targets table."""
+    if not eng:
+        return []
+    rows = _worst_ratio(
+        "engine >= 70% of matmul at width >= 512, batch 256",
+        [r for r in eng if r["width"] >= 512 and r["batch"] == 256],
+        TARGETS["engine_large"],
+    )
+    rows += _worst_ratio(
+        "engine >= 40% of matmul at width 128, batch 64",
+        [r for r in eng if r["width"] == 128 and r["batch"] == 64],
+        TARGETS["engine_w128_b64"],
+    )
+    over = max(r["overhead"] for r in eng)
+    total = time_weighted_overhead(eng)
+    if over <= TARGETS["stats_overhead"]:
+        verdict = "met"
+    elif total <= TARGETS["stats_overhead"]:
+        verdict = "NOT met per shape (met time-weighted)"
+    else:
+        verdict = "NOT met"
+    rows.append(
+        ["statistics overhead <= 10%", f"max {pct(over)}, time-weighted {pct(total)}", verdict]
+    )
+    return rows
+
+
+def scale_verdicts(sc: dict[int, dict[str, Any]]) -> list[list[str]]:
+    """Return the planning, aggregation and report rows of the targets table."""
+    if 10_000 not in sc:
+        if 1_000 in sc:
+            return [["scale targets (10,000 runs)", "not measured in --quick", "-"]]
+        return []
+    r = sc[10_000]
+    agg_ok = (
+        r["agg_s"] <= TARGETS["aggregate_10k_s"]
+        and r["agg_kib"] / 1024 <= TARGETS["aggregate_10k_mb"]
+    )
+    return [
+        [
+            "planning 10,000 runs <= 30 s",
+            f"{r['plan_s']:.1f} s",
+            _verdict(r["plan_s"] <= TARGETS["plan_10k_s"]),
+        ],
+        [
+            "aggregating 10,000 runs <= 60 s and <= 2 GB",
+            f"{r['agg_s']:.1f} s, {mb(r['agg_kib'])} MB",
+            _verdict(agg_ok),
+        ],
+        [
+            "report at 10,000 runs <= 60 s",
+            f"{r['report_s']:.1f} s",
+            _verdict(r["report_s"] <= TARGETS["report_10k_s"]),
+        ],
+    ]

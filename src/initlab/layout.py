@@ -1,0 +1,131 @@
+"""Names and places of a study's outputs: the one definition the workflow rules, aggregation
+and the report import.
+
+Every path is relative to the working directory and built from the study's ``results`` folder
+and the dataset label; the arguments may be Snakemake wildcards (``"{initializer}"``), so the
+rules and :class:`initlab.study.Study` build the same strings from the same function. The
+trainability verdict is defined here as well, with the sentence that states it.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = [
+    "FIGURE_NAMES",
+    "REPORT_FREE_TABLES",
+    "TABLE_NAMES",
+    "VERDICTS",
+    "VERDICT_RULE",
+    "combination_dir",
+    "data_path",
+    "figure_path",
+    "log_path",
+    "report_path",
+    "run_dir",
+    "study_json",
+    "table_path",
+    "train_log",
+    "verdict",
+]
+
+TABLE_NAMES = ("runs", "layers", "curves", "summary", "timings", "theory", "phase", "claims")
+"""The tables of ``<results>/tables/`` (CSV), in the order they are documented."""
+
+REPORT_FREE_TABLES = ("layers",)
+"""Tables kept out of Snakemake's HTML report (tens of MB for a large grid)."""
+
+FIGURE_NAMES = ("heatmaps", "gradient_flow", "depth_scaling", "learning_curves", "theory")
+"""PNG copies of report pages written to ``<results>/figures/`` (for Snakemake's HTML report)."""
+
+VERDICTS = ("trains", "partial", "fails", "diverged")
+
+VERDICT_RULE = (
+    "diverged: more than half of the seeds diverged; otherwise, with the mean final test "
+    "accuracy over all seeds (a diverged seed counted at chance = 1 / n_classes): trains: "
+    ">= target_accuracy; partial: >= chance + 0.25 (1 - chance); fails: below"
+)
+"""The verdict rule in words, as the report and the README print it (:func:`verdict`)."""
+
+
+def verdict(share_diverged: float, mean_acc: float, target: float, n_classes: int) -> str:
+    """Trainability verdict of one combination (rule: :data:`VERDICT_RULE`).
+
+    Parameters
+    ----------
+    share_diverged : float
+        Share of the combination's seeds that diverged.
+    mean_acc : float
+        Mean final test accuracy over all seeds, a diverged seed counted at chance.
+    target : float
+        The study's target accuracy.
+    n_classes : int
+        Number of classes (chance = ``1 / n_classes``).
+
+    Returns
+    -------
+    str
+        One of :data:`VERDICTS`.
+    """
+    chance = 1.0 / n_classes
+    if share_diverged > 0.5:
+        return "diverged"
+    if math.isfinite(mean_acc) and mean_acc >= target:
+        return "trains"
+    if math.isfinite(mean_acc) and mean_acc >= chance + 0.25 * (1.0 - chance):
+        return "partial"
+    return "fails"
+
+
+def data_path(results: str, dataset_label: str) -> str:
+    """The prepared dataset: ``<results>/data/<label>.npz``."""
+    return f"{results}/data/{dataset_label}.npz"
+
+
+def study_json(results: str) -> str:
+    """The resolved configuration the later stages read: ``<results>/study.json``."""
+    return f"{results}/study.json"
+
+
+def combination_dir(
+    results: str, dataset_label: str, initializer: str, activation: str, depth: int | str
+) -> str:
+    """Folder of one combination's runs: ``<results>/runs/<label>/<init>/<act>/d<depth>``."""
+    return f"{results}/runs/{dataset_label}/{initializer}/{activation}/d{depth}"
+
+
+def run_dir(
+    results: str,
+    dataset_label: str,
+    initializer: str,
+    activation: str,
+    depth: int | str,
+    seed: int | str,
+) -> str:
+    """Folder of one run: ``<combination_dir>/s<seed>``."""
+    return f"{combination_dir(results, dataset_label, initializer, activation, depth)}/s{seed}"
+
+
+def table_path(results: str, name: str) -> str:
+    """``<results>/tables/<name>.csv`` (``name`` from :data:`TABLE_NAMES`)."""
+    return f"{results}/tables/{name}.csv"
+
+
+def figure_path(results: str, name: str) -> str:
+    """``<results>/figures/<name>.png`` (``name`` from :data:`FIGURE_NAMES`)."""
+    return f"{results}/figures/{name}.png"
+
+
+def report_path(results: str) -> str:
+    """The PDF report: ``<results>/report.pdf``."""
+    return f"{results}/report.pdf"
+
+
+def log_path(results: str, step: str) -> str:
+    """Log of a one-off step (``plan_study``, ``aggregate_tables`` ...): ``<results>/logs/``."""
+    return f"{results}/logs/{step}.log"
+
+
+def train_log(results: str, initializer: str, activation: str, depth: int | str) -> str:
+    """Log of one training job: ``<results>/logs/train/<init>__<act>__d<depth>.log``."""
+    return f"{results}/logs/train/{initializer}__{activation}__d{depth}.log"

@@ -1,0 +1,94 @@
+"""The study configuration's schema, as the one definition of every setting.
+
+``config.schema.yaml`` (shipped inside the package; ``workflow/schemas/config.schema.yaml`` links
+to it) states each key's type, range, default and meaning. Everything else is generated from it:
+:class:`initlab.config.RunSpec`'s defaults and range checks, the options of ``initlab run`` (their
+defaults and help texts), Snakemake's validation and defaults. A setting changed in the schema
+changes everywhere at once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "RUN_SETTINGS",
+    "default",
+    "describe",
+    "int_limits",
+    "real_limits",
+    "schema",
+    "schema_path",
+    "setting",
+]
+
+
+def schema_path() -> str:
+    """File path of the packaged ``config.schema.yaml``."""
+    return str(resources.files("initlab") / "config.schema.yaml")
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    """The parsed JSON schema of a study configuration (cached; do not modify)."""
+    return yaml.safe_load(resources.files("initlab").joinpath("config.schema.yaml").read_text())
+
+
+RUN_SETTINGS: Mapping[str, str] = {
+    "depth": "depths.items",
+    "seed": "seeds.items",
+    "width": "width",
+    "bias_std": "bias_std",
+    "dataset": "dataset",
+    **{key: f"training.{key}" for key in schema()["properties"]["training"]["properties"]},
+}
+"""Each field of a run -> its key path in the schema (``items``: the elements of a list); the
+training fields are the schema's ``training`` keys."""
+
+
+def setting(path: str) -> Mapping[str, Any]:
+    """The schema node of a key path such as ``"training.epochs"`` or ``"depths.items"``."""
+    node: Mapping[str, Any] = schema()
+    for part in path.split("."):
+        node = node["items"] if part == "items" else node["properties"][part]
+    return node
+
+
+def default(field: str) -> Any:
+    """The schema's default of a run field (:data:`RUN_SETTINGS`)."""
+    return setting(RUN_SETTINGS[field])["default"]
+
+
+def describe(field: str) -> str:
+    """Help text of a run field: the schema's description and its default."""
+    node = setting(RUN_SETTINGS[field])
+    text = str(node.get("description", field)).strip().rstrip(".")
+    if "enum" in node:
+        text += f" ({'|'.join(str(v) for v in node['enum'])})"
+    return f"{text} (default {node['default']})" if "default" in node else text
+
+
+def int_limits() -> dict[str, tuple[int, int]]:
+    """Inclusive ``(low, high)`` of every integer run field."""
+    return {
+        field: (int(node["minimum"]), int(node["maximum"]))
+        for field, path in RUN_SETTINGS.items()
+        if (node := setting(path)).get("type") == "integer"
+    }
+
+
+def real_limits() -> dict[str, tuple[float, float, bool]]:
+    """``(low, high, low_inclusive)`` of every real-valued run field."""
+    out = {}
+    for field, path in RUN_SETTINGS.items():
+        node = setting(path)
+        if node.get("type") == "number":
+            inclusive = "exclusiveMinimum" not in node
+            low = node["minimum"] if inclusive else node["exclusiveMinimum"]
+            out[field] = (float(low), float(node["maximum"]), inclusive)
+    return out
