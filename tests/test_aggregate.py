@@ -37,6 +37,7 @@ def _runs(accs: list[float | None], n_classes: int = 10) -> pd.DataFrame:
                 "log10_wgrad_ratio_init": 0.0,
                 "dead_frac_init": 0.0,
                 "saturated_frac_init": 0.5,
+                "still_learning": math.nan if diverged else 0.0,
                 "n_classes": n_classes,
             }
         )
@@ -134,3 +135,16 @@ def test_runs_recorded_in_an_older_format_are_named(tmp_path: Path) -> None:
     io.write_json(tmp_path / "summary.json", result.summary)
     summary, _, _ = aggregate._read_run(spec, tmp_path)
     assert summary["record_format"] == RECORD_FORMAT
+
+
+def test_still_learning_compares_the_last_two_checkpoints() -> None:
+    """Loss 2.0 -> 1.0 -> 0.9: fell by 10% over the last interval (> 1%): still learning;
+    0.9 -> 0.895 (0.6%): not; one checkpoint or a non-finite loss: undefined."""
+
+    def frame(losses: list[float]) -> pd.DataFrame:
+        return pd.DataFrame({"step": range(len(losses)), "layer": 1, "train_loss": losses})
+
+    assert aggregate._still_learning(frame([2.0, 1.0, 0.9])) == 1.0
+    assert aggregate._still_learning(frame([2.0, 0.9, 0.895])) == 0.0
+    assert math.isnan(aggregate._still_learning(frame([2.0])))
+    assert math.isnan(aggregate._still_learning(frame([2.0, math.nan])))

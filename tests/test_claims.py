@@ -370,8 +370,8 @@ def test_depth_bound() -> None:
     ("bad", "message"),
     [
         ({"rule": "majority"}, "claims.0.rule: got 'majority'"),
-        ({"cell": cell("kaiming")}, "claims.0.cell.initializer: got 'kaiming'; allowed: one of"),
-        ({"cell": cell("he", depth=22)}, "claims.0.cell.depth: got 22"),
+        ({"cell": cell("kaiming")}, "claims.0.cell.initializer: got 'kaiming'; allowed: a known"),
+        ({"cell": cell("he", depth=0)}, "claims.0.cell.depth: got 0"),
         ({"test": "bigger"}, "claims.0.test: got 'bigger'"),
         ({"measure": {"table": "layers", "column": "z_q"}}, "claims.0.measure.slope"),
         ({"reference": {"theory": "q_pred"}}, "not a rule key"),
@@ -398,9 +398,10 @@ def test_bad_claims_fail_naming_the_key(bad: dict[str, Any], message: str) -> No
 def test_config_with_claims_is_validated_before_any_job(tmp_path: Path) -> None:
     config = yaml.safe_load((ROOT / "config/studies/glorot2010.yaml").read_text())
     assert len(validate_config(config, SCHEMA)["claims"]) == 8
-    config["claims"][0]["cell"]["depth"] = 7
-    with pytest.raises(ConfigError, match=r"claims\.0\.cell\.depth: got 7"):
+    config["claims"][0]["cell"]["initializer"] = "glorot_unifrom"
+    with pytest.raises(ConfigError, match=r"claims\.0\.cell\.initializer: got 'glorot_unifrom'"):
         validate_config(config, SCHEMA)
+    config["claims"][0]["cell"]["initializer"] = "standard_uniform"
     config["claims"][0]["threshhold"] = 1
     with pytest.raises(ConfigError, match="threshhold"):
         validate_config(config, SCHEMA)
@@ -481,3 +482,19 @@ def test_moment_band_first_layer_beyond_the_depth_is_rejected() -> None:
     band = {**band_spec("inside", 5)}
     with pytest.raises(C.ClaimError, match=r"claims\.0\.first_layer: got 5"):
         C.check_claims([band], GRID)
+
+
+def test_a_claim_outside_a_narrowed_grid_is_not_measurable() -> None:
+    """`--config depths=[1,2]` keeps the config file's claims about depth 30: they are not an
+    error but 'not measurable' (the cell is not in the tables)."""
+    s = spec(
+        "difference",
+        cell=cell("he", depth=7),
+        versus=cell("xavier", depth=7),
+        measure=ACC,
+        test="greater",
+        threshold=0.0,
+    )
+    C.check_claims([s], GRID)  # known names, a depth outside the grid: accepted
+    out = decide(s, runs=runs("he", [0.9, 0.9]) + runs("xavier", [0.1, 0.1]))
+    assert out.verdict == "not measurable" and "not in this grid" in out.note

@@ -19,6 +19,8 @@ import pandas as pd
 import pytest
 
 from initlab import aggregate, io
+from initlab.init_table import initializer_table
+from initlab.recommend import recommendation_table
 from initlab.report import FIGURE_NAMES, plan_pages, write_report
 from initlab.report import findings as fnd
 from initlab.report.data import (
@@ -207,6 +209,7 @@ def make_tables(out: Path) -> dict[str, pd.DataFrame]:
                     "dead_frac_init": 0.6 if (init, act) == ("zeros", "relu") else 0.0,
                     "saturated_frac_init": 0.1,
                     "dead_frac_final": nan,
+                    "still_learning": nan if diverged else float(acc < 0.9),
                     "jac_mean_s2": s2,
                     "jac_std_log_s": spread,
                     "jac_max_s": 0.0 if init == "zeros" else s2**0.5 * np.exp(2 * spread),
@@ -228,6 +231,10 @@ def make_tables(out: Path) -> dict[str, pd.DataFrame]:
         "theory": aggregate.theory_table(study, layers, 64, 10, 1.0),
         "phase": aggregate.phase_table(study, n_points=5),
     }
+    tables["initializers"] = initializer_table(study, 64, 10)
+    tables["recommendations"] = recommendation_table(
+        tables["summary"], runs_df, tables["theory"], INITS, ACTS, DEPTHS
+    )
     aggregate.write_tables(tables, out)
     (out / "timings.csv").write_text("not,a\nreproducible,table\n")  # must never be read
     io.write_json(out / "study.json", config)
@@ -271,21 +278,36 @@ def count_pages(pdf: bytes) -> int:
 def test_page_count_matches_the_grid(rendered: dict[str, Path], tables_dir: Path) -> None:
     pdf = rendered["a"].read_bytes()
     assert pdf.startswith(b"%PDF-")
-    # title, findings, heatmaps (2 depths), gradient flow (rms dL/dz, ||dL/dW||),
-    # distributions (2 highlight pairs on one page), learning curves (2 activations),
-    # depth scaling, theory (figure + table), Jacobian spectra and correlation map (2
-    # activations: one page each), phase diagram, sigma_w^2 x depth trainability (the three
+    # recommendations (first page), title, reading guide and initializers, findings, heatmaps
+    # (2 depths), gradient flow (rms
+    # dL/dz, ||dL/dW||), distributions (2 highlight pairs on one page), learning curves (2
+    # activations), depth scaling, theory (figure + table), Jacobian spectra and correlation map
+    # (2 activations: one page each), phase diagram, sigma_w^2 x depth trainability (the three
     # initializers span three hidden sigma_w^2 values), appendix (12 rows)
-    expected = 1 + 1 + 2 + 2 + 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1
+    expected = 1 + 1 + 2 + 1 + 2 + 2 + 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1
     assert count_pages(pdf) == expected
     pages = plan_pages(make_config(), load_tables(tables_dir))
     assert len(pages) == expected
-    assert [p.section for p in pages][:3] == ["title", "findings", "heatmaps"]
+    sections = [p.section for p in pages][:6]
+    assert sections == ["recommendations", "title", "guide", "initializers", "findings", "heatmaps"]
     assert pages[-1].section == "appendix"
-    toc = contents(pages[1:], first_page=2)
-    assert toc[0] == ("Findings", "2")
-    assert toc[1] == ("Trainability heatmaps per depth", "3-4")
+    toc = contents(pages[2:], first_page=3)
+    assert toc[2] == ("Findings", "5")
+    assert toc[3] == ("Trainability heatmaps per depth", "6-7")
     assert toc[-1] == ("Appendix: summary table", str(expected))
+
+
+def test_the_first_page_answers_which_initializer(tables_dir: Path) -> None:
+    """Page 1 is the recommendation table, built from recommendations.csv alone."""
+    tables = load_tables(tables_dir)
+    first = plan_pages(make_config(), tables)[0]
+    assert first.section == "recommendations"
+    fig = first.build()
+    texts = [t.get_text() for t in fig.texts]
+    assert any("which initializer for which activation and depth" in t for t in texts)
+    table = tables.recommendations
+    for row in table.itertuples(index=False):
+        assert str(row.test_acc_seeds) in texts  # every seed's accuracy, as in the table
 
 
 def test_two_renders_are_byte_identical(rendered: dict[str, Path]) -> None:

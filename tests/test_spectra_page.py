@@ -214,6 +214,8 @@ def test_plan_places_the_pages_after_theory(tables: Tables) -> None:
         summary=tables.summary,
         theory=tables.theory.drop(columns=["c_pred", "c_meas_mean"]),
         phase=tables.phase,
+        recommendations=tables.recommendations,
+        initializers=tables.initializers,
     )
     sections = [p.section for p in plan_pages(make_config(), old)]
     assert "spectra" not in sections and "correlation_map" not in sections

@@ -10,6 +10,10 @@ Tables (columns documented in the README's data dictionary):
 - ``timings.csv``: wall time per run, kept apart so every other table is byte-reproducible.
 - ``theory.csv``: mean-field predictions per layer beside the measurement at initialization.
 - ``phase.csv``: the edge of chaos (critical ``sigma_w2`` against ``sigma_b2``) per activation.
+- ``initializers.csv``: per initializer, its formula, variance and sigma_w2 of the first, hidden
+  and output layers, and which initializers coincide (:mod:`initlab.init_table`).
+- ``recommendations.csv``: per activation x depth, the recommended initializer(s)
+  (:mod:`initlab.recommend`).
 - ``claims.csv``: the claims the study declares (:mod:`initlab.claims`): each published claim,
   what this study measured, the rule and threshold, and the verdict (no rows without claims).
 
@@ -30,8 +34,10 @@ from scipy import stats as sps
 
 from initlab import claims, io, theory
 from initlab.config import RunSpec
+from initlab.init_table import initializer_table
 from initlab.io import CorruptFileError
 from initlab.layout import VERDICT_RULE, verdict
+from initlab.recommend import recommendation_table
 from initlab.records import (
     INPUT_FACT_KEYS,
     LAYER_COLUMNS,
@@ -112,6 +118,7 @@ _SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
     "steps_to_target": _INTEGER + _NULL,
     "n_classes": _INTEGER,
     "n_features": _INTEGER,
+    "n_test": _INTEGER,
     "probe_second_moment": _NUMBER,
     "jacobian_second_moment": _NUMBER,
     "n_checkpoints": _INTEGER,
@@ -278,6 +285,63 @@ def _hidden_mean(layers: pd.DataFrame, column: str, step: int) -> float:
     return float(rows[column].mean()) if len(rows) else float("nan")
 
 
+STILL_LEARNING_DROP = 0.01
+"""A run is still learning at the end when its training loss fell by more than this share of
+its value between the last two checkpoints: more epochs would lower it further, so a poor
+verdict of such a run is a statement about the budget ("slow"), not about trainability."""
+
+
+def _still_learning(layers: pd.DataFrame) -> float:
+    """1.0 / 0.0: the training loss fell by more than :data:`STILL_LEARNING_DROP` over the last
+    checkpoint interval; NaN with fewer than two finite checkpoints."""
+    losses = layers.loc[layers["layer"] == 1].sort_values("step")["train_loss"].to_numpy(float)
+    if len(losses) < 2 or not np.all(np.isfinite(losses[-2:])):
+        return math.nan
+    return float(losses[-1] < (1.0 - STILL_LEARNING_DROP) * losses[-2])
+
+
+def _run_row(
+    spec: RunSpec, config: dict[str, Any], summary: dict[str, Any], layers: pd.DataFrame
+) -> dict[str, Any]:
+    """runs.csv row of one run (plus the input facts, dropped before writing)."""
+    last_step = int(layers["step"].max())
+    row = {**config, **{k: summary.get(k) for k in HEADLINE}}
+    row.update(
+        {k: summary.get(k) for k in ("final_val_loss", "final_test_loss", "init_train_loss")}
+    )
+    row.update({k: summary[k] for k in SPECTRUM_SUMMARY_KEYS})
+    row["log10_delta_ratio_hidden"] = _hidden_log10_ratio(layers, "delta_rms", spec.depth)
+    row["log10_wgrad_rms_ratio_hidden"] = _hidden_log10_ratio(layers, "wgrad_rms", spec.depth)
+    row["dead_frac_init"] = _hidden_mean(layers, "dead_frac", 0)
+    row["saturated_frac_init"] = _hidden_mean(layers, "saturated_frac", 0)
+    final_ok = not summary["diverged"]
+    nan = float("nan")
+    row["dead_frac_final"] = _hidden_mean(layers, "dead_frac", last_step) if final_ok else nan
+    row["saturated_frac_final"] = (
+        _hidden_mean(layers, "saturated_frac", last_step) if final_ok else nan
+    )
+    row["still_learning"] = _still_learning(layers) if final_ok else nan
+    row["n_test"] = summary["n_test"]
+    row.update({key: summary[key] for key in INPUT_FACT_KEYS})
+    return row
+
+
+def _config_columns(study: Study, spec: RunSpec) -> dict[str, Any]:
+    return {
+        "run_id": spec.run_id,
+        "dataset": study.dataset_label,
+        "initializer": spec.initializer,
+        "activation": spec.activation,
+        "depth": spec.depth,
+        "width": spec.width,
+        "seed": spec.seed,
+        "optimizer": spec.optimizer,
+        "learning_rate": spec.learning_rate,
+        "epochs": spec.epochs,
+        "batch_size": spec.batch_size,
+    }
+
+
 def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
     """Read every run of ``study``; return the ``runs``, ``layers``, ``curves``, ``timings`` tables.
 
@@ -292,49 +356,12 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
     run_rows, layer_frames, timing_rows = [], [], []
     for spec in study.specs():
         summary, layers, timing = _read_run(spec, root / study.run_dir(spec))
-        config = {
-            "run_id": spec.run_id,
-            "dataset": study.dataset_label,
-            "initializer": spec.initializer,
-            "activation": spec.activation,
-            "depth": spec.depth,
-            "width": spec.width,
-            "seed": spec.seed,
-            "optimizer": spec.optimizer,
-            "learning_rate": spec.learning_rate,
-            "epochs": spec.epochs,
-            "batch_size": spec.batch_size,
-        }
-        last_step = int(layers["step"].max())
-        row = {**config, **{k: summary.get(k) for k in HEADLINE}}
-        row.update(
-            {k: summary.get(k) for k in ("final_val_loss", "final_test_loss", "init_train_loss")}
-        )
-        row.update({k: summary[k] for k in SPECTRUM_SUMMARY_KEYS})
-        row["log10_delta_ratio_hidden"] = _hidden_log10_ratio(layers, "delta_rms", spec.depth)
-        row["log10_wgrad_rms_ratio_hidden"] = _hidden_log10_ratio(layers, "wgrad_rms", spec.depth)
-        row["dead_frac_init"] = _hidden_mean(layers, "dead_frac", 0)
-        row["saturated_frac_init"] = _hidden_mean(layers, "saturated_frac", 0)
-        final_ok = not summary["diverged"]
-        row["dead_frac_final"] = (
-            _hidden_mean(layers, "dead_frac", last_step) if final_ok else (float("nan"))
-        )
-        row["saturated_frac_final"] = (
-            _hidden_mean(layers, "saturated_frac", last_step) if final_ok else float("nan")
-        )
-        row.update({key: summary[key] for key in INPUT_FACT_KEYS})
-        run_rows.append(row)
+        config = _config_columns(study, spec)
+        run_rows.append(_run_row(spec, config, summary, layers))
         for key, value in reversed(list(config.items())[:7]):
             layers.insert(0, key, value)
         layer_frames.append(layers)
-        timing_rows.append(
-            {
-                "run_id": spec.run_id,
-                "wall_seconds": timing.get("wall_seconds"),
-                "steps": timing.get("steps"),
-                "steps_per_second": timing.get("steps_per_second"),
-            }
-        )
+        timing_rows.append({"run_id": spec.run_id, **{k: timing.get(k) for k in _TIMING_TYPES}})
     runs = pd.DataFrame(run_rows)
     for col in ("steps_to_target", "diverged_step"):
         runs[col] = runs[col].astype("Int64")
@@ -436,6 +463,8 @@ def summarize(runs: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
                 values = grp[metric].astype("float64").to_numpy()
                 _put(row, metric, interval95(values, bounds), bounded)
         row["share_reached_target"] = float(grp["steps_to_target"].notna().mean())
+        learning = grp["still_learning"].astype("float64")
+        row["share_still_learning"] = float(learning.mean()) if learning.notna().any() else math.nan
         row["verdict"] = verdict(
             row["share_diverged"],
             row["final_test_acc_mean"],
@@ -635,6 +664,16 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
             study.config.get("claims", []), {n: tables[n] for n in claims.TABLE_NAMES}
         )
     )
+    cfg = study.config
+    tables["recommendations"] = recommendation_table(
+        tables["summary"],
+        tables["runs"],
+        tables["theory"],
+        cfg["initializers"],
+        cfg["activations"],
+        cfg["depths"],
+    )
+    tables["initializers"] = initializer_table(study, n_features, n_classes)
     tables["runs"] = tables["runs"].drop(columns=list(INPUT_FACT_KEYS))
     write_tables(tables, out)
     return tables

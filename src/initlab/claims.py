@@ -291,7 +291,7 @@ def measure(tables: Tables, cell: Mapping[str, Any], spec: Mapping[str, Any]) ->
     if table == "runs":
         rows = _select(tables.get("runs"), **_cell(cell))
         if rows.empty or column not in rows.columns:
-            raise NotMeasurable(f"runs.csv has no {column} for {name}")
+            raise NotMeasurable(f"runs.csv has no {column} for {name} (not in this grid?)")
         values = rows.sort_values("seed")[column].astype("float64").to_numpy().copy()
         if column.endswith("_acc") and "diverged" in rows.columns:
             # a diverged seed's final accuracy is undefined: a failed run at chance (an
@@ -554,7 +554,7 @@ _MEASURE_TABLES = ("runs", "curves", "layers")
 
 
 _Grid = Mapping[str, Sequence[Any]]
-"""``initializers``, ``activations``, ``depths`` of a study."""
+"""``initializers`` and ``activations``: the names a study knows (built-in and custom)."""
 
 
 class ClaimError(ValueError):
@@ -571,11 +571,15 @@ def _check_cell(key: str, cell: Any, grid: _Grid, extra: set[str]) -> None:
     unknown = set(cell) - set(CELL_KEYS) - extra
     if unknown:
         raise _fail(f"{key}.{sorted(unknown)[0]}", cell[sorted(unknown)[0]], "no such key")
-    for k, plural in zip(CELL_KEYS, ("initializers", "activations", "depths"), strict=True):
+    for k in CELL_KEYS:
         if k not in cell:
             raise ClaimError(f"config key {key}: '{k}' is missing")
+    for k, plural in (("initializer", "initializers"), ("activation", "activations")):
         if cell[k] not in grid[plural]:
-            raise _fail(f"{key}.{k}", cell[k], f"one of the study's {plural} {list(grid[plural])}")
+            raise _fail(f"{key}.{k}", cell[k], f"a known {k} name ({', '.join(grid[plural])})")
+    depth = cell["depth"]
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+        raise _fail(f"{key}.depth", depth, "a number of hidden layers >= 1")
 
 
 def _check_measure(key: str, m: Any) -> None:
@@ -676,7 +680,7 @@ def _check_depth_bound(key: str, spec: Mapping[str, Any], grid: _Grid) -> None:
         raise _fail(
             f"{key}.activation",
             spec["activation"],
-            f"one of the study's activations {list(grid['activations'])}",
+            f"a known activation name ({', '.join(grid['activations'])})",
         )
 
 
@@ -697,7 +701,10 @@ def check_claims(claims: Sequence[Mapping[str, Any]], grid: _Grid) -> None:
     claims : sequence of mapping
         The config's ``claims`` list (the schema has checked types and the common keys).
     grid : mapping
-        ``initializers``, ``activations``, ``depths`` of the study.
+        ``initializers`` and ``activations``: every name the study knows (built-in and custom).
+        A claim may name a cell outside the study's grid (a grid narrowed with ``--config``
+        keeps the config file's claims): it is then "not measurable", not an error; a name
+        that does not exist at all is an error.
 
     Raises
     ------

@@ -13,8 +13,10 @@ import math
 
 __all__ = [
     "FIGURE_NAMES",
+    "RECOMMENDATION_RULE",
     "REPORT_FREE_TABLES",
     "TABLE_NAMES",
+    "TIE_MARGIN",
     "VERDICTS",
     "VERDICT_RULE",
     "combination_dir",
@@ -29,7 +31,18 @@ __all__ = [
     "verdict",
 ]
 
-TABLE_NAMES = ("runs", "layers", "curves", "summary", "timings", "theory", "phase", "claims")
+TABLE_NAMES = (
+    "runs",
+    "layers",
+    "curves",
+    "summary",
+    "timings",
+    "theory",
+    "phase",
+    "claims",
+    "recommendations",
+    "initializers",
+)
 """The tables of ``<results>/tables/`` (CSV), in the order they are documented."""
 
 REPORT_FREE_TABLES = ("layers",)
@@ -46,6 +59,18 @@ VERDICT_RULE = (
     ">= target_accuracy; partial: >= chance + 0.25 (1 - chance); fails: below"
 )
 """The verdict rule in words, as the report and the README print it (:func:`verdict`)."""
+
+
+TIE_MARGIN = 0.005
+"""Mean accuracies within half a percentage point of the best count as a tie when recommending
+an initializer (on digits' 359 test images under two images, inside the seed-to-seed spread)."""
+
+RECOMMENDATION_RULE = (
+    "best: highest mean final test accuracy over all seeds (a diverged seed counted at chance); "
+    f"ties: within {TIE_MARGIN:g} of the best or identical per-seed accuracies; nothing is "
+    "recommended where even the best cell's verdict is 'fails' or 'diverged'"
+)
+"""How :mod:`initlab.recommend` picks the first page's initializers, in words."""
 
 
 def verdict(share_diverged: float, mean_acc: float, target: float, n_classes: int) -> str:

@@ -233,7 +233,11 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dic
     _check_finite(resolved)
     _check_names(resolved)
     try:
-        claims.check_claims(resolved["claims"], resolved)
+        known = {
+            "initializers": sorted({*initializers.INITIALIZERS, *resolved["custom_initializers"]}),
+            "activations": sorted({*activations.ACTIVATIONS, *resolved["custom_activations"]}),
+        }
+        claims.check_claims(resolved["claims"], known)
     except claims.ClaimError as err:
         raise ConfigError(str(err)) from None
     _check_dataset(resolved["dataset"])

@@ -28,7 +28,16 @@ __all__ = [
     "zero_gradient_combinations",
 ]
 
-TABLES = ("runs", "layers", "curves", "summary", "theory", "phase")
+TABLES = (
+    "runs",
+    "layers",
+    "curves",
+    "summary",
+    "theory",
+    "phase",
+    "recommendations",
+    "initializers",
+)
 """The tables the report reads (``timings`` is deliberately absent: it is not reproducible)."""
 
 Combination = tuple[str, str, int]
@@ -69,6 +78,8 @@ class Tables:
     summary: pd.DataFrame
     theory: pd.DataFrame
     phase: pd.DataFrame
+    recommendations: pd.DataFrame
+    initializers: pd.DataFrame
     claims: pd.DataFrame | None = None
 
 

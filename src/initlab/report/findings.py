@@ -19,6 +19,8 @@ from initlab.records import SATURATION_THRESHOLD
 from initlab.report.data import Combination, Grid
 
 __all__ = [
+    "TIE_RULE",
+    "TIE_TOLERANCE",
     "Finding",
     "best_initializer_per_activation",
     "depth_robustness",
@@ -26,6 +28,7 @@ __all__ = [
     "diverged_runs",
     "exploding_gradients",
     "never_trained",
+    "tied_best",
     "unhealthy_units",
     "vanishing_gradients",
     "verdict_counts",
@@ -112,52 +115,144 @@ def group_combinations(
     return items
 
 
+TIE_TOLERANCE = 0.005
+"""Initializers whose mean final test accuracy is within this of the best (0.5 percentage
+point) are reported as tied with it."""
+
+TIE_RULE = (
+    "Ties: initializers whose mean final test accuracy is within 0.005 (0.5 percentage point) "
+    "of the best are named together as a tie (identical per-seed accuracies have equal means "
+    "and always tie); when every combination of an activation fails (below chance + 0.25 "
+    "(1 - chance)) or diverged, no best is named"
+)
+"""The tie rule of :func:`best_initializer_per_activation`, for the findings page's footnote."""
+
+
+def tied_best(rows: pd.DataFrame, tolerance: float = TIE_TOLERANCE) -> pd.DataFrame:
+    """The rows of ``rows`` whose ``final_test_acc_mean`` is within ``tolerance`` of the
+    highest, highest first (ties in the order of ``rows``).
+
+    Parameters
+    ----------
+    rows : DataFrame
+        Candidate ``summary.csv`` rows with a finite ``final_test_acc_mean``.
+    tolerance : float
+        Largest shortfall from the best mean that still counts as a tie.
+
+    Returns
+    -------
+    DataFrame
+        One row (a clear winner) or several (a tie).
+    """
+    ranked = rows.sort_values("final_test_acc_mean", ascending=False, kind="stable")
+    best = float(ranked["final_test_acc_mean"].iloc[0])
+    # a small slack keeps 0.9 - 0.895 (0.00500000000000001 in floating point) a tie
+    return ranked[ranked["final_test_acc_mean"] >= best - tolerance - 1e-12]
+
+
+def _none_trains(act: str, depth: int, rows: pd.DataFrame, n_diverged: int) -> str:
+    """Statement for an activation where every candidate fails: the range of the means, no
+    winner."""
+    lo, hi = rows["final_test_acc_mean"].min(), rows["final_test_acc_mean"].max()
+    span = f"{hi:.3f}" if round(lo, 3) == round(hi, 3) else f"{lo:.3f} to {hi:.3f}"
+    seeds = _seed_text(rows)
+    text = (
+        f"{act} at depth {depth}: no initializer trains it at this budget (mean test accuracy "
+        f"{span} over {len(rows)} initializers, {seeds}, every one below chance + 0.25 "
+        "(1 - chance))"
+    )
+    if n_diverged:
+        text += f"; {n_diverged} more diverged"
+    return text + "."
+
+
+def _seed_text(rows: pd.DataFrame) -> str:
+    """``2 seeds each`` (or ``2-5 seeds each``) for the rows' ``n_seeds``."""
+    counts = sorted({int(n) for n in rows["n_seeds"]})
+    n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return f"{n} seed{'s' if counts[-1] != 1 else ''} each"
+
+
+def _tie_text(act: str, depth: int, tied: pd.DataFrame) -> str:
+    """``tanh at depth 30: tie: a 0.909 [0.89, 0.93], b 0.906 [0.88, 0.93] (95% CI, 2 seeds
+    each; within 0.005 of the best), verdict trains``."""
+    each = ", ".join(
+        f"{r.initializer} {r.final_test_acc_mean:.3f}"
+        + (
+            f" [{r.final_test_acc_ci95_lo:.3f}, {r.final_test_acc_ci95_hi:.3f}]"
+            if np.isfinite(r.final_test_acc_ci95_lo) and np.isfinite(r.final_test_acc_ci95_hi)
+            else " (no interval)"
+        )
+        for r in tied.itertuples()
+    )
+    verdicts = list(dict.fromkeys(str(v) for v in tied["verdict"]))
+    word = "verdict" if len(verdicts) == 1 else "verdicts"
+    return (
+        f"{act} at depth {depth}: tie: {each} (95% CI, {_seed_text(tied)}; means within "
+        f"{TIE_TOLERANCE:g} of the best), {word} {', '.join(verdicts)}"
+    )
+
+
 def best_initializer_per_activation(
     summary: pd.DataFrame, grid: Grid, depth: int | None = None
 ) -> list[str]:
     """For each activation, the initializer with the highest mean test accuracy at ``depth``
-    (default: the deepest), with its 95% interval and the runner-up.
+    (default: the deepest), with its 95% interval and the runner-up; ties are named as ties.
 
-    Combinations whose verdict is ``diverged`` are not candidates.
+    Combinations whose verdict is ``diverged`` are not candidates. Tie rule: every candidate
+    whose mean final test accuracy is within :data:`TIE_TOLERANCE` (0.005, half a percentage
+    point) of the best is named with it as a tie (identical per-seed accuracies give equal
+    means, so they always tie); the runner-up is then the best candidate outside the tie, by
+    the same rule, and is not named when every other candidate fails. When
+    no candidate trains (every verdict is ``fails``: mean test accuracy below chance + 0.25
+    (1 - chance)), no best is named: the statement says that no initializer trains the
+    activation at this budget and gives the range of the means.
     """
     depth = grid.deepest if depth is None else depth
     out = []
     for act in grid.activations:
-        rows = summary[
-            (summary["activation"] == act)
-            & (summary["depth"] == depth)
-            & (summary["verdict"] != "diverged")
-            & summary["final_test_acc_mean"].notna()
-        ]
+        here = summary[(summary["activation"] == act) & (summary["depth"] == depth)]
+        rows = here[(here["verdict"] != "diverged") & here["final_test_acc_mean"].notna()]
         if rows.empty:
             out.append(f"{act} at depth {depth}: every initializer diverged.")
             continue
-        rows = _ordered(rows, grid).sort_values(
-            "final_test_acc_mean", ascending=False, kind="stable"
-        )
-        top = rows.iloc[0]
-        acc = _acc(
-            top["final_test_acc_mean"],
-            top["final_test_acc_ci95_lo"],
-            top["final_test_acc_ci95_hi"],
-            int(top["n_seeds"]),
-        )
-        if top["verdict"] == "fails":
-            text = (
-                f"{act} at depth {depth}: no initializer trains it; the best is "
-                f"{top['initializer']} with mean test accuracy {acc}."
-            )
+        rows = _ordered(rows, grid)
+        if (rows["verdict"] == "fails").all():
+            out.append(_none_trains(act, depth, rows, int((here["verdict"] == "diverged").sum())))
+            continue
+        tied = tied_best(rows)
+        top = tied.iloc[0]
+        if len(tied) > 1:
+            text = _tie_text(act, depth, tied)
         else:
+            acc = _acc(
+                top["final_test_acc_mean"],
+                top["final_test_acc_ci95_lo"],
+                top["final_test_acc_ci95_hi"],
+                int(top["n_seeds"]),
+            )
             text = (
                 f"{act} at depth {depth}: best initializer {top['initializer']}, mean test "
                 f"accuracy {acc}, verdict {top['verdict']}"
             )
-            if len(rows) > 1:
-                second = rows.iloc[1]
-                text += f"; runner-up {second['initializer']} {second['final_test_acc_mean']:.3f}"
-            text += "."
-        out.append(text)
+        out.append(text + _runner_up(rows[~rows.index.isin(tied.index)]) + ".")
     return out
+
+
+def _runner_up(rest: pd.DataFrame) -> str:
+    """``; runner-up b 0.853``, ``; runner-up tie: b, c 0.853`` (same tie rule), or, when
+    every other candidate fails, ``; the other 7 fail (0.100 to 0.102)`` without a name."""
+    if rest.empty:
+        return ""
+    if (rest["verdict"] == "fails").all():
+        lo, hi = rest["final_test_acc_mean"].min(), rest["final_test_acc_mean"].max()
+        span = f"{hi:.3f}" if round(lo, 3) == round(hi, 3) else f"{lo:.3f} to {hi:.3f}"
+        n = len(rest)
+        return f"; the other {n} fail{'s' if n == 1 else ''} ({span})"
+    second = tied_best(rest)
+    names = ", ".join(str(n) for n in second["initializer"])
+    tie = "tie: " if len(second) > 1 else ""
+    return f"; runner-up {tie}{names} {second['final_test_acc_mean'].iloc[0]:.3f}"
 
 
 def vanishing_gradients(
@@ -363,7 +458,8 @@ def derive_findings(
     findings = [
         Finding("Overview", (overview,)),
         Finding(
-            f"Best initializer per activation at the deepest depth ({grid.deepest})",
+            f"Best initializer per activation at the deepest depth ({grid.deepest}; means "
+            f"within {TIE_TOLERANCE:g} of the best are named as a tie)",
             tuple(best_initializer_per_activation(summary, grid)),
         ),
         Finding("Robustness to depth", tuple(depth_robustness(summary, grid))),

@@ -29,9 +29,11 @@ from initlab.report.data import Combination
 from initlab.report.style import new_page, set_footnote, text_color_for
 
 __all__ = [
+    "DIVERGING_CAP",
     "HEATMAP_METRICS",
     "HeatmapCells",
     "HeatmapMetric",
+    "diverging_limit",
     "draw_heatmap",
     "heatmap_cells",
     "heatmap_chunks",
@@ -188,24 +190,63 @@ def metrics_per_page(n_cells: int) -> int:
     return 1
 
 
-def _norm(metric: HeatmapMetric, values: FloatArray) -> Normalize:
+DIVERGING_CAP = 10.0
+"""Largest colour range of a diverging panel (decades): beyond it the colours saturate."""
+
+
+def diverging_limit(summary: pd.DataFrame, column: str, cap: float = DIVERGING_CAP) -> float:
+    """Half-range of a diverging panel's colour scale, computed once for the whole study.
+
+    The largest finite ``|summary[column]|`` over every depth, initializer and activation,
+    rounded up to a whole number and kept within ``[1, cap]``, so that every depth's page uses
+    the same colours for the same value.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv`` (all depths).
+    column : str
+        The diverging panel's column.
+    cap : float
+        Upper limit of the half-range.
+
+    Returns
+    -------
+    float
+        ``L`` of the colour scale ``[-L, +L]``.
+    """
+    values = pd.to_numeric(summary[column], errors="coerce").to_numpy(dtype=float)
+    finite = np.abs(values[np.isfinite(values)])
+    top = float(finite.max()) if finite.size else 1.0
+    return float(min(max(math.ceil(top), 1.0), cap))
+
+
+def _norm(metric: HeatmapMetric, values: FloatArray, limit: float | None = None) -> Normalize:
     if not metric.diverging:
         return Normalize(metric.vmin, metric.vmax)
-    finite = np.abs(values[np.isfinite(values)])
-    lim = float(min(max(finite.max() if finite.size else 1.0, 1.0), 10.0))
-    return Normalize(-lim, lim)
+    if limit is None:
+        finite = np.abs(values[np.isfinite(values)])
+        limit = float(min(max(finite.max() if finite.size else 1.0, 1.0), DIVERGING_CAP))
+    return Normalize(-limit, limit)
 
 
 def draw_heatmap(
-    ax: Axes, cells: HeatmapCells, metric: HeatmapMetric, *, show_rows: bool = True
+    ax: Axes,
+    cells: HeatmapCells,
+    metric: HeatmapMetric,
+    *,
+    show_rows: bool = True,
+    limit: float | None = None,
 ) -> mpl.cm.ScalarMappable:
     """Draw one annotated heatmap on ``ax``; return the mappable for a colorbar.
 
     NaN cells are light grey with ``n/a`` (``-inf`` for an exactly zero gradient, coloured as the
-    lowest value); diverged cells are hatched with a ``div`` label.
+    lowest value); diverged cells are hatched with a ``div`` label. A diverging panel's colours
+    span ``[-limit, +limit]`` (default: this panel's own largest |value|, at most
+    :data:`DIVERGING_CAP`; pages of one study pass :func:`diverging_limit`).
     """
     cmap = mpl.colormaps[metric.cmap]
-    norm = _norm(metric, cells.values)
+    norm = _norm(metric, cells.values, limit)
     n_r, n_c = cells.values.shape
     # cells font: about 7.5 pt unless the grid is dense
     size = 8.0 if n_c <= 6 and n_r <= 6 else 7.0
@@ -305,25 +346,41 @@ def plot_heatmaps(
     ncols = 2 if n >= 2 else 1
     nrows = math.ceil(n / ncols)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    limits: dict[str, float] = {}
     for k, (ax, metric) in enumerate(zip(axes, metrics, strict=False)):
         cells = heatmap_cells(summary, depth, rows, cols, metric.column, zero_gradient)
-        mappable = draw_heatmap(ax, cells, metric, show_rows=(k % ncols == 0))
-        fig.colorbar(mappable, ax=ax, shrink=0.9, pad=0.01, aspect=25)
+        limit = None
+        if metric.diverging:
+            limit = limits[metric.column] = diverging_limit(summary, metric.column)
+        mappable = draw_heatmap(ax, cells, metric, show_rows=(k % ncols == 0), limit=limit)
+        cbar = fig.colorbar(mappable, ax=ax, shrink=0.9, pad=0.01, aspect=25)
+        if limit is not None:
+            cbar.set_label(f"decades; fixed \u00b1{limit:g} at every depth", fontsize=7.5)
     for ax in axes[n:]:
         ax.set_visible(False)
-    set_footnote(
-        fig,
-        (
-            "Hatched cells labelled 'div': more than half of the seeds diverged (non-finite "
-            "loss); 'k/n div': k of n seeds diverged. Accuracy is the mean over all seeds, a "
-            "diverged seed counted as a failed run at chance accuracy. "
-            "Panels at init use step 0 and exist even for diverged runs. 'n/a': undefined; "
-            "'-inf': the first-layer gradient is exactly zero. The gradient panel's colours "
-            "saturate at ±10 decades. Dead: a hidden unit whose derivative is ~0 for every probe "
-            f"example; saturated: activation derivative below {SATURATION_THRESHOLD:.0%} of its "
-            "maximum (for ReLU-like "
-            "activations every negative "
-            "pre-activation counts, so about 0.5 is normal)."
-        ),
-    )
+    set_footnote(fig, _heatmap_footnote(limits))
     return fig
+
+
+def _heatmap_footnote(limits: dict[str, float]) -> str:
+    """Footnote of a heatmap page; ``limits`` holds the diverging panels' colour ranges."""
+    scale = ""
+    if limits:
+        lim = max(limits.values())
+        scale = (
+            f"The gradient panel uses one colour scale at every depth of this study: -{lim:g} to "
+            f"+{lim:g} decades (the largest |log10 ratio| over all depths, rounded up, at most "
+            f"{DIVERGING_CAP:g}); larger values saturate at the end colours. "
+        )
+    return (
+        "Hatched cells labelled 'div': more than half of the seeds diverged (non-finite "
+        "loss); 'k/n div': k of n seeds diverged. Accuracy is the mean over all seeds, a "
+        "diverged seed counted as a failed run at chance accuracy. "
+        "Panels at init use step 0 and exist even for diverged runs. 'n/a': undefined; "
+        "'-inf': the first-layer gradient is exactly zero (coloured as the lowest value). "
+        + scale
+        + "Dead: a hidden unit whose derivative is ~0 for every probe "
+        f"example; saturated: activation derivative below {SATURATION_THRESHOLD:.0%} of its "
+        "maximum (for ReLU-like activations every negative pre-activation counts, so about 0.5 "
+        "is normal)."
+    )

@@ -4,8 +4,10 @@ Gradient flow follows Glorot & Bengio (2010, AISTATS, Figs. 7-8): the rms of the
 back-propagated gradient ``dL/dz`` and the norm of ``dL/dW`` against the layer index on a log
 axis, at initialization, at the deepest depth; exponential decay or growth across layers is a
 straight line. The distribution pages show per-layer quantile bands of the activations and of
-``|dL/dz|`` (``layers.csv``: ``a_qXX``, ``absdelta_qXX``) at initialization and at the end of
-training.
+``|dL/dz|`` (``layers.csv``: ``a_qXX``, ``absdelta_qXX``, per run) at initialization and at the
+end of training: every seed's median as its own line and each band from the lowest to the
+highest value over seeds (per-run quantiles cannot be pooled exactly, and a mean of medians is
+no quantile).
 """
 
 from __future__ import annotations
@@ -35,13 +37,18 @@ from initlab.report.style import (
 )
 
 __all__ = [
+    "DISTRIBUTION_FOOTNOTE",
     "GRADIENT_QUANTITIES",
+    "MEDIAN_NOISE",
+    "SeedQuantiles",
     "draw_distribution_panel",
     "draw_gradient_flow",
     "draw_quantile_bands",
     "gradient_flow_means",
+    "log_floor",
     "plot_distributions",
     "plot_gradient_flow",
+    "seed_quantiles",
     "symlog_threshold",
 ]
 
@@ -54,6 +61,10 @@ GRADIENT_QUANTITIES = {
 }
 _SHORT = {"delta_rms": "rms dL/dz (log)", "wgrad_norm": "||dL/dW|| (log)"}
 _QUANTILES = ("q05", "q25", "q50", "q75", "q95")
+MEDIAN_NOISE = 0.02
+"""On a symmetric-log axis a median within this fraction of its own interquartile range of 0
+is drawn at 0: it is sampling noise of a distribution centred on 0, which the symlog scale
+would otherwise blow up into a zigzag across decades."""
 
 
 def gradient_flow_means(layers: pd.DataFrame, depth: int, quantity: str) -> pd.DataFrame:
@@ -194,14 +205,47 @@ def plot_gradient_flow(
     return fig
 
 
-def _quantile_frame(rows: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    cols = [f"{prefix}_{q}" for q in _QUANTILES]
-    return rows.groupby("layer")[cols].mean().sort_index()
+@dataclass(frozen=True)
+class SeedQuantiles:
+    """Per-layer quantiles of one quantity, one row per seed (no averaging over seeds).
+
+    ``values[q]`` (``q`` in ``q05 .. q95``) has one row per seed of ``seeds`` and one column per
+    layer of ``layers``; NaN where a seed has no row for a layer.
+    """
+
+    layers: FloatArray
+    seeds: tuple[int, ...]
+    values: Mapping[str, FloatArray]
+
+    def lowest(self, q: str) -> FloatArray:
+        """The lowest value of quantile ``q`` over seeds, per layer (NaN if no seed has one)."""
+        return np.fmin.reduce(self.values[q], axis=0)
+
+    def highest(self, q: str) -> FloatArray:
+        """The highest value of quantile ``q`` over seeds, per layer (NaN if no seed has one)."""
+        return np.fmax.reduce(self.values[q], axis=0)
+
+
+def seed_quantiles(rows: pd.DataFrame, prefix: str) -> SeedQuantiles:
+    """The ``{prefix}_q05 .. _q95`` quantiles of ``rows`` (one row per seed and layer of one
+    combination at one step) arranged as seeds x layers."""
+    layers = np.sort(rows["layer"].unique())
+    seeds = tuple(sorted(int(s) for s in rows["seed"].unique()))
+    values = {}
+    for q in _QUANTILES:
+        table = rows.groupby(["seed", "layer"])[f"{prefix}_{q}"].mean().unstack("layer")
+        values[q] = table.reindex(index=list(seeds), columns=layers).to_numpy(dtype=float)
+    return SeedQuantiles(layers.astype(float), seeds, values)
 
 
 def symlog_threshold(frames: Sequence[pd.DataFrame], prefix: str) -> float | None:
     """Linear threshold of a symmetric-log axis for signed quantiles whose spread grows over
-    more than two decades across layers (exploding activations), else None (linear axis)."""
+    more than two decades across layers (exploding activations), else None (linear axis).
+
+    ``frames`` hold one row per seed and layer (or per layer); the spread of a row is
+    ``max(|q05|, |q95|)`` and the threshold is the smallest positive spread, so every layer's
+    5-95% band reaches beyond the linear part of the axis.
+    """
     spreads = [
         np.abs(f[[f"{prefix}_q05", f"{prefix}_q95"]].to_numpy(dtype=float)).max(axis=1)
         for f in frames
@@ -216,6 +260,16 @@ def symlog_threshold(frames: Sequence[pd.DataFrame], prefix: str) -> float | Non
     return None
 
 
+def log_floor(frames: Sequence[pd.DataFrame], prefix: str) -> float:
+    """Where exact zeros of non-negative quantiles are drawn on a log axis: a third of the
+    smallest positive quantile of ``frames`` (1e-12 when none is positive)."""
+    cols = [f"{prefix}_{q}" for q in _QUANTILES]
+    values = [f[cols].to_numpy(dtype=float).ravel() for f in frames if len(f)]
+    stacked = np.concatenate(values) if values else np.empty(0)
+    pos = stacked[np.isfinite(stacked) & (stacked > 0)]
+    return float(pos.min()) / 3.0 if pos.size else 1e-12
+
+
 def _symlog_y(ax: Axes, linthresh: float, top: float) -> None:
     """Symmetric-log y axis with a tick every few decades (at most about 4 on each side of
     zero) and none inside the linear band, where they would overprint the 0 label."""
@@ -228,38 +282,65 @@ def _symlog_y(ax: Axes, linthresh: float, top: float) -> None:
     ax.yaxis.set_minor_locator(NullLocator())
 
 
+def _mark_zero_floor(ax: Axes, floor: float) -> None:
+    """A dotted line at ``floor`` labelled ``= 0``: where exact zeros sit on a log axis."""
+    ax.axhline(floor, color="0.55", lw=0.6, ls=(0, (1, 2)))
+    ax.text(
+        0.99,
+        floor,
+        "exact 0",
+        transform=ax.get_yaxis_transform(),
+        ha="right",
+        va="bottom",
+        fontsize=6.5,
+        color="0.35",
+    )
+
+
 def draw_quantile_bands(
     ax: Axes,
-    frame: pd.DataFrame,
-    prefix: str,
+    sq: SeedQuantiles,
     color: Color,
     *,
-    log: bool = False,
+    floor: float | None = None,
     linthresh: float | None = None,
 ) -> None:
-    """Draw q05-q95 and q25-q75 bands and the median of ``prefix`` quantiles against layer.
+    """Draw the q05-q95 and q25-q75 bands (each from the lowest to the highest value over
+    seeds) and every seed's median as its own thin line, against layer.
 
-    ``frame`` has one row per layer (index) and the columns ``{prefix}_q05 .. _q95``. With
-    ``log``, zeros are drawn at a floor one third below the smallest positive value; with
-    ``linthresh`` (see :func:`symlog_threshold`) the axis is symmetric-log.
+    With ``floor`` the axis is logarithmic and exact zeros are drawn at ``floor`` (marked by a
+    dotted ``exact 0`` line); with ``linthresh`` (see :func:`symlog_threshold`) the axis is
+    symmetric-log, where zeros lie on the 0 line and so do medians within
+    :data:`MEDIAN_NOISE` of the seed's interquartile range of 0. Medians are never averaged
+    over seeds: a mean of per-seed medians is no quantile of anything.
     """
-    x = frame.index.to_numpy(dtype=float)
-    q = {k: frame[f"{prefix}_{k}"].to_numpy(dtype=float) for k in _QUANTILES}
-    if log:
-        stacked = np.concatenate(list(q.values()))
-        pos = stacked[np.isfinite(stacked) & (stacked > 0)]
-        floor = float(pos.min()) / 3.0 if pos.size else 1e-12
-        q = {k: np.where(np.isfinite(v), np.maximum(v, floor), np.nan) for k, v in q.items()}
+    x = sq.layers
+
+    def shown(v: FloatArray) -> FloatArray:
+        if floor is None:
+            return v
+        return np.where(np.isfinite(v), np.maximum(v, floor), np.nan)
+
+    if floor is not None:
         log_y(ax)
+        if any(np.any(v[np.isfinite(v)] <= 0) for v in sq.values.values()):
+            _mark_zero_floor(ax, floor)
     elif linthresh is not None:
-        top = float(np.nanmax(np.abs(np.concatenate([q["q05"], q["q95"]]))))
-        _symlog_y(ax, linthresh, top)
-    for lo, hi, alpha in (("q05", "q95", 0.18), ("q25", "q75", 0.38)):
+        edges = np.abs(np.concatenate([sq.lowest("q05"), sq.highest("q95")]))
+        edges = edges[np.isfinite(edges)]
+        _symlog_y(ax, linthresh, float(edges.max()) if edges.size else linthresh * 10)
+    for lo, hi, alpha in (("q05", "q95", 0.16), ("q25", "q75", 0.34)):
+        bottom, top = shown(sq.lowest(lo)), shown(sq.highest(hi))
         if len(x) > 1:
-            ax.fill_between(x, q[lo], q[hi], color=color, alpha=alpha, lw=0)
+            ax.fill_between(x, bottom, top, color=color, alpha=alpha, lw=0)
         else:
-            ax.bar(x, q[hi] - q[lo], bottom=q[lo], width=0.35, color=color, alpha=alpha)
-    ax.plot(x, q["q50"], color=color, marker="o", markersize=2.5)
+            ax.bar(x, top - bottom, bottom=bottom, width=0.35, color=color, alpha=alpha)
+    medians = sq.values["q50"]
+    if linthresh is not None:
+        iqr = sq.values["q75"] - sq.values["q25"]
+        medians = np.where(np.abs(medians) < MEDIAN_NOISE * iqr, 0.0, medians)
+    for median in medians:
+        ax.plot(x, shown(median), color=color, lw=0.8, marker="o", markersize=1.8, alpha=0.95)
 
 
 def _note(ax: Axes, text: str) -> None:
@@ -270,7 +351,9 @@ def _note(ax: Axes, text: str) -> None:
 
 @dataclass(frozen=True)
 class _PairRuns:
-    """The layer rows and runs of one (initializer, activation) pair at one depth."""
+    """The layer rows and runs of one (initializer, activation) pair at one depth, with the
+    axis settings its panels share (symlog threshold of the activations, log floor of
+    |dL/dz|)."""
 
     init: str
     act: str
@@ -279,6 +362,7 @@ class _PairRuns:
     comb: pd.DataFrame
     div: pd.DataFrame
     linthresh: float | None
+    floor: float
 
     def panels(self) -> tuple[tuple[pd.DataFrame, str, str], ...]:
         """(rows, quantile prefix, when) of the four panels of the pair's row."""
@@ -294,7 +378,7 @@ def _pair_runs(
     layers: pd.DataFrame, final: pd.DataFrame, runs: pd.DataFrame, init: str, act: str, depth: int
 ) -> _PairRuns:
     """Rows at init and at the end, the runs (and diverged runs) of ``init`` x ``act`` at
-    ``depth``, and the symlog threshold shared by its activation panels."""
+    ``depth``, and the axis settings shared by its panels."""
     key = (
         (layers["initializer"] == init) & (layers["activation"] == act) & (layers["depth"] == depth)
     )
@@ -305,12 +389,17 @@ def _pair_runs(
     comb = runs[
         (runs["initializer"] == init) & (runs["activation"] == act) & (runs["depth"] == depth)
     ]
-    hidden_init = init_rows[init_rows["layer"] <= depth]
-    hidden_end = end_rows[end_rows["layer"] <= depth]
-    linthresh = symlog_threshold(
-        [_quantile_frame(hidden_init, "a"), _quantile_frame(hidden_end, "a")], "a"
+    hidden = [init_rows[init_rows["layer"] <= depth], end_rows[end_rows["layer"] <= depth]]
+    return _PairRuns(
+        init,
+        act,
+        init_rows,
+        end_rows,
+        comb,
+        comb[comb["diverged"]],
+        symlog_threshold(hidden, "a"),
+        log_floor([init_rows, end_rows], "absdelta"),
     )
-    return _PairRuns(init, act, init_rows, end_rows, comb, comb[comb["diverged"]], linthresh)
 
 
 def _note_missing(ax: Axes, pair: _PairRuns) -> None:
@@ -338,17 +427,19 @@ def draw_distribution_panel(
     color: Color,
     *,
     linthresh: float | None = None,
+    floor: float | None = None,
     n_diverged: int = 0,
     n_runs: int = 0,
 ) -> None:
-    """Quantile bands of ``prefix`` quantiles against layer in one panel.
+    """Per-seed quantile bands of ``prefix`` quantiles against layer in one panel.
 
     Parameters
     ----------
     ax : Axes
         The panel.
     rows : DataFrame
-        The layer rows to draw (the hidden layers only for activations).
+        The layer rows to draw, one per seed and layer (the hidden layers only for
+        activations).
     prefix : {"a", "absdelta"}
         Activations (linear or symmetric-log axis) or |dL/dz| (log axis, output layer dotted).
     when : {"at init", "at end"}
@@ -359,20 +450,25 @@ def draw_distribution_panel(
         Colour of the initializer.
     linthresh : float, optional
         Symmetric-log threshold of the activation axis (:func:`symlog_threshold`).
+    floor : float, optional
+        Where exact zeros of |dL/dz| are drawn on its log axis (default: :func:`log_floor` of
+        ``rows``).
     n_diverged, n_runs : int
         Diverged seeds and all seeds of the combination.
     """
+    log = prefix == "absdelta"
+    if log and floor is None:
+        floor = log_floor([rows], prefix)
     draw_quantile_bands(
         ax,
-        _quantile_frame(rows, prefix),
-        prefix,
+        seed_quantiles(rows, prefix),
         color,
-        log=prefix == "absdelta",
-        linthresh=linthresh if prefix == "a" else None,
+        floor=floor if log else None,
+        linthresh=None if log else linthresh,
     )
-    ax.set_xlim(0.5, depth + (0.5 if prefix == "a" else 1.5))
+    ax.set_xlim(0.5, depth + (1.5 if log else 0.5))
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
-    if prefix == "absdelta":
+    if log:
         ax.axvline(depth + 1, color="0.5", lw=0.8, ls=":")
     if when == "at end" and n_diverged:
         ax.text(
@@ -410,11 +506,14 @@ def _draw_distribution_row(
             depth,
             color,
             linthresh=pair.linthresh,
+            floor=pair.floor,
             n_diverged=len(pair.div),
             n_runs=len(pair.comb),
         )
         if c == 0:
-            scale = " (symlog)" if ax.get_yscale() == "symlog" else ""
+            scale = ""
+            if ax.get_yscale() == "symlog" and pair.linthresh is not None:
+                scale = f"\n(symlog, linear within \u00b1{pair.linthresh:.0e})"
             ax.set_ylabel(f"{pair.init} \u00d7 {pair.act}\na = phi(z){scale}")
         elif c == 2:
             ax.set_ylabel("|dL/dz| (log)")
@@ -432,6 +531,22 @@ def _share_ylim(axes: Sequence[Axes]) -> None:
             a1.set_ylim(lo, hi)
 
 
+DISTRIBUTION_FOOTNOTE = (
+    "Each seed's median is its own thin line (medians are not averaged over seeds); each band "
+    "runs from the lowest to the highest value of its quantiles over the seeds (light: 5-95%, "
+    "dark: 25-75%). End = last checkpoint of each run that did not diverge. Activation panels "
+    "show the hidden layers 1..depth; |dL/dz| panels also the linear output layer (dotted "
+    "vertical line). Symlog activation axes are linear within \u00b1 the stated threshold (the "
+    "narrowest 5-95% half-width of any layer and seed), so exact zeros lie on the 0 line; so "
+    f"does a median within {MEDIAN_NOISE:.0%} of its seed's interquartile range of 0 (sampling "
+    "noise of a distribution centred on 0, which the symlog scale would blow up into a zigzag "
+    "across decades). On the log |dL/dz| axes exact zeros "
+    "(e.g. ReLU units with negative input) are drawn at the dotted 'exact 0' line, a third below "
+    "the smallest positive value of the row."
+)
+"""Footnote of the distribution pages."""
+
+
 def plot_distributions(
     layers: pd.DataFrame,
     runs: pd.DataFrame,
@@ -443,8 +558,9 @@ def plot_distributions(
     """Per-layer quantile bands of activations and |dL/dz| at init and at the end of training.
 
     One row per (initializer, activation) pair at ``depth``; columns: activations at init,
-    activations at the end, |delta| at init, |delta| at the end (mean over seeds of each
-    quantile).
+    activations at the end, |delta| at init, |delta| at the end. Every seed's median is drawn
+    as its own line, and each band spans the lowest to the highest value of its quantiles over
+    seeds (``layers.csv`` holds per-run quantiles, which cannot be pooled exactly).
 
     Parameters
     ----------
@@ -468,9 +584,10 @@ def plot_distributions(
     """
     fig = new_page(
         f"Per-layer distributions at depth {depth}" + (f" ({part})" if part else ""),
-        subtitle="one row per highlighted initializer \u00d7 activation; median line, "
-        "25-75% and 5-95% bands (mean over seeds of each quantile); left: activations "
-        "a = phi(z) of the hidden layers, right: |dL/dz| of every layer",
+        subtitle="one row per highlighted initializer \u00d7 activation; thin lines: the median "
+        "of each seed; bands: 25-75% and 5-95% quantiles, each from the lowest to the highest "
+        "value over seeds; left: activations a = phi(z) of the hidden layers, right: |dL/dz| "
+        "of every layer",
     )
     axes = fig.subplots(len(pairs), 4, squeeze=False)
     final = final_layer_rows(layers, runs)
@@ -479,15 +596,7 @@ def plot_distributions(
         _draw_distribution_row(
             axes[r], pair, depth, colors[init], first=r == 0, last=r == len(pairs) - 1
         )
-    set_footnote(
-        fig,
-        (
-            "End = last checkpoint of each run that did not diverge. Activation panels show the "
-            "hidden layers 1..depth; |dL/dz| panels also the linear output layer (dotted line). "
-            "On the log axes exact zeros (e.g. ReLU units with negative input) are drawn at the "
-            "bottom edge."
-        ),
-    )
+    set_footnote(fig, DISTRIBUTION_FOOTNOTE)
     return fig
 
 

@@ -18,9 +18,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from initlab.layout import VERDICT_RULE
+from initlab.layout import TABLE_NAMES, VERDICT_RULE
 from initlab.report.data import Combination, Grid
-from initlab.report.findings import Finding, verdict_counts
+from initlab.report.findings import TIE_RULE, Finding, verdict_counts
 from initlab.report.style import PAGE_SIZE, RC, VERDICT_COLORS, wrap
 
 __all__ = [
@@ -166,7 +166,11 @@ def plot_findings(lines: Sequence[TextLine], part: str = "") -> Figure:
         "Derived automatically from summary.csv and runs.csv. Accuracies are means over all "
         "seeds (a diverged seed counted as a failed run at chance) with the 95% Student-t "
         "interval, clipped to [0, 1]; with few seeds these intervals are wide. Gradient ratios "
-        "compare the first and the last hidden layer. Verdict rule: " + VERDICT_RULE + ".",
+        "compare the first and the last hidden layer. "
+        + TIE_RULE
+        + ". Verdict rule: "
+        + VERDICT_RULE
+        + ".",
     )
 
 
@@ -201,16 +205,20 @@ def plot_title_page(
     configured highlight pairs that are not in the grid."""
     fig = Figure(figsize=PAGE_SIZE)
     _title_header(fig, config)
-    left = [*_grid_lines(config, grid), TextLine(""), *_training_lines(config["training"])]
-    if contents:
-        left += [TextLine(""), *_contents_lines(contents)]
-    right = [
-        *_count_lines(runs, summary),
+    left = [
+        *_grid_lines(config, grid),
         TextLine(""),
+        *_training_lines(config["training"]),
+        TextLine(""),
+        *_count_lines(runs, summary),
+    ]
+    right = [
         *_highlight_lines(highlights, dropped),
         TextLine(""),
         *_software_lines(versions),
     ]
+    if contents:
+        right += [TextLine(""), *_contents_lines(contents)]
     _draw_lines(fig, left, top=0.74, left=0.06)
     _draw_lines(fig, right, top=0.74, left=0.54)
     _title_footer(fig)
@@ -303,9 +311,10 @@ def _title_footer(fig: Figure) -> None:
         0.06,
         0.03,
         wrap(
-            "Every number in this report is read from the study's tables (runs, layers, curves, "
-            "summary, theory); the report is byte-identical when rerun on the same tables and "
-            "installation. Verdict rule: " + VERDICT_RULE + ".",
+            "Every number in this report is read from the study's tables ("
+            + ", ".join(n for n in TABLE_NAMES if n != "timings")
+            + "); the report is byte-identical when rerun on the same tables and installation. "
+            "Verdict rule: " + VERDICT_RULE + ".",
             180,
         ),
         fontsize=7.5,
@@ -445,8 +454,9 @@ def draw_table(
     return y
 
 
-def plot_summary_table(rows: Sequence[Sequence[str]], part: str) -> Figure:
-    """One appendix page of the summary table (at most :data:`SUMMARY_ROWS_PER_PAGE` rows)."""
+def plot_summary_table(rows: Sequence[Sequence[str]], part: str, t_note: str = "") -> Figure:
+    """One appendix page of the summary table (at most :data:`SUMMARY_ROWS_PER_PAGE` rows);
+    ``t_note``: the t quantile of the study's seed counts."""
     fig = _text_page(f"Appendix: summary per combination ({part})")
     header = [c for c, _ in SUMMARY_COLUMNS]
     widths = [w for _, w in SUMMARY_COLUMNS]
@@ -461,7 +471,7 @@ def plot_summary_table(rows: Sequence[Sequence[str]], part: str) -> Figure:
             "One row per combination (summary.csv). test acc: mean final test accuracy over "
             "all seeds, a diverged seed counted as a failed run at chance; 95% CI: Student-t "
             "interval of that mean over the 'seeds' column's seeds, * where it was clipped to "
-            "[0, 1] (with 2 seeds t = 12.7 makes it wide); log10 δ1/δL: log10 of the rms of "
+            f"[0, 1] ({t_note}); log10 δ1/δL: log10 of the rms of "
             "dL/dz in the first over the last hidden layer at initialization (mean over seeds; "
             "n/a with one hidden layer, -inf when the first-layer gradient is exactly zero); "
             "diverged: share of seeds that diverged; at target: share of seeds that reached the "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import matplotlib as mpl
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -24,8 +25,14 @@ from initlab.report.style import log_y, new_page, set_footnote, wrap
 from initlab.report.text_pages import draw_table
 
 __all__ = [
+    "HUGE_ERROR",
+    "LARGE_ERROR",
+    "activation_styles",
+    "chi1_label",
     "draw_phase_diagram",
     "draw_theory_panel",
+    "error_mark",
+    "large_error_text",
     "largest_disagreements",
     "plot_phase_diagram",
     "plot_theory_table",
@@ -49,6 +56,79 @@ WHY_TEXT = (
     "Initializations whose variance is not a zero-mean i.i.d. draw (zeros, constant) or whose "
     "signal overflows are outside the theory (NaN or degenerate predictions)."
 )
+
+
+LARGE_ERROR = 1.0
+"""|relative error| above which a row gets its own explanation (more than 100%)."""
+
+HUGE_ERROR = 10.0
+"""|relative error| from which the prediction is an order of magnitude or more off."""
+
+LARGE_MARK = "\u2020"
+HUGE_MARK = "\u2021"
+
+
+def error_mark(relerr: float) -> str:
+    """The mark of a relative error: ``‡`` from :data:`HUGE_ERROR` (orders of magnitude),
+    ``†`` above :data:`LARGE_ERROR` (more than 100%), else empty."""
+    if not np.isfinite(relerr):
+        return ""
+    if abs(relerr) >= HUGE_ERROR:
+        return HUGE_MARK
+    if abs(relerr) > LARGE_ERROR:
+        return LARGE_MARK
+    return ""
+
+
+def large_error_text(top: pd.DataFrame) -> str:
+    """Why the marked rows of :func:`largest_disagreements` disagree by more than 100%
+    (empty when no row does); the worst row's numbers illustrate each case."""
+    names = {"q": "q^l", "delta_rel": "the relative gradient rms"}
+    parts = []
+    huge = top[top["relerr"].abs() >= HUGE_ERROR]
+    if len(huge):
+        r = huge.iloc[0]
+        kept = "keeps it of order one" if r["measured"] >= 0.01 else "keeps it far larger"
+        parts.append(
+            f"{HUGE_MARK} |relative error| >= {HUGE_ERROR:g} (the prediction is orders of "
+            "magnitude below the measurement): these are not percentage errors of a good "
+            "prediction. The recursion predicts a signal that has vanished towards float "
+            f"noise ({names[r['quantity']]} = {r['predicted']:.3g} for {r['initializer']} "
+            f"\u00d7 {r['activation']} at layer {int(r['layer'])}) where the finite-width "
+            f"network {kept} ({r['measured']:.3g} measured). Once the "
+            "prediction is that small its relative error says nothing about the theory's "
+            "accuracy; compare orders of magnitude instead."
+        )
+    large = top[(top["relerr"].abs() > LARGE_ERROR) & (top["relerr"].abs() < HUGE_ERROR)]
+    if len(large):
+        r = large.iloc[0]
+        parts.append(
+            f"{LARGE_MARK} {LARGE_ERROR:g} < |relative error| < {HUGE_ERROR:g} (more than "
+            "100%, same order of magnitude): the finite-width and input effects (1) and (2) "
+            "compound over depth, multiplicatively for ReLU-like activations, so the measured "
+            "value drifts from the prediction by a factor of 2 to 10, sometimes with a spread "
+            f"over seeds as large as the mean (e.g. {r['initializer']} \u00d7 {r['activation']}, "
+            f"layer {int(r['layer'])}: {r['measured']:.3g} \u00b1 {r['measured_std']:.3g} "
+            f"against {r['predicted']:.3g} predicted). For positively homogeneous activations "
+            "(ReLU, leaky ReLU) without bias the relative error does not depend on the weight "
+            "scale, which is why several initializers show the same value."
+        )
+    return "\n".join(parts)
+
+
+def chi1_label(rows: pd.DataFrame) -> str:
+    """``chi1 = 0.333`` for a panel title, or why chi_1 is not available."""
+    if rows.empty:
+        return "chi1 n/a (no theory rows)"
+    first = rows.iloc[0]
+    chi = float(first["chi1"])
+    if np.isfinite(chi):
+        return f"chi1 = {chi:.3g}"
+    if not np.isfinite(float(first["sigma_w2"])):
+        return "chi1 n/a: sigma_w^2 undefined\n(not a zero-mean i.i.d. draw)"
+    if not np.isfinite(float(first["q_star"])):
+        return "chi1 n/a: no finite fixed point q*\n(the signal overflows)"
+    return "chi1 n/a: E[phi'(sqrt(q*) z)^2]\nnot finite for this activation"
 
 
 # --- theory against measurement --------------------------------------------------------------
@@ -89,6 +169,33 @@ def draw_theory_panel(
     ax.axvline(depth + 1, color="0.5", lw=0.8, ls=":")
     ax.set_xlim(0.5, depth + 1.5)
     return True
+
+
+def _theory_cell(ax: Axes, rows: pd.DataFrame, quantity: str, color: Color, depth: int) -> None:
+    """One panel of the theory page: the curves, a mark when some layer's |relative error|
+    exceeds :data:`LARGE_ERROR`, or a note when nothing can be drawn."""
+    if not draw_theory_panel(ax, rows, quantity, color, depth):
+        ax.text(
+            0.5,
+            0.5,
+            "no positive prediction or measurement\n(e.g. zero weights: q = 0 exactly)",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=8,
+        )
+        return
+    worst = float(rows[f"{quantity}_relerr"].abs().max()) if len(rows) else math.nan
+    mark = error_mark(worst)
+    if mark:
+        ax.text(
+            0.02,
+            0.02,
+            f"{mark} max |rel. error| {worst:.3g}",
+            transform=ax.transAxes,
+            fontsize=7.5,
+            va="bottom",
+        )
 
 
 def plot_theory_vs_measurement(
@@ -132,23 +239,9 @@ def plot_theory_vs_measurement(
             )
         ):
             ax = axes[r, c]
-            drawn = draw_theory_panel(ax, rows, quantity, colors[init], depth)
+            _theory_cell(ax, rows, quantity, colors[init], depth)
             if r == 0:
-                extra = ""
-                if len(rows):
-                    chi = float(rows["chi1"].iloc[0])
-                    extra = f"\nchi1 = {chi:.3g}" if np.isfinite(chi) else "\nchi1 n/a"
-                ax.set_title(f"{init} \u00d7 {act}{extra}")
-            if not drawn:
-                ax.text(
-                    0.5,
-                    0.5,
-                    "no positive prediction or measurement\n(e.g. zero weights: q = 0 exactly)",
-                    transform=ax.transAxes,
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                )
+                ax.set_title(f"{init} \u00d7 {act}\n{chi1_label(rows)}")
             if c == 0:
                 ax.set_ylabel(label + " (log)")
             if r == 1:
@@ -166,7 +259,11 @@ def plot_theory_vs_measurement(
         ),
     ]
     fig.legend(handles=handles, loc="outside right center")
-    set_footnote(fig, WHY_TEXT)
+    marks = (
+        f" Panels marked {LARGE_MARK} ({HUGE_MARK}) have a layer whose |relative error| "
+        f"exceeds {LARGE_ERROR:g} ({HUGE_ERROR:g}): the table page explains them."
+    )
+    set_footnote(fig, WHY_TEXT + marks)
     return fig
 
 
@@ -277,39 +374,70 @@ def plot_theory_table(theory_df: pd.DataFrame, n: int = 20) -> Figure:
             f"{r.layer} (output)" if r.layer == r.depth + 1 else str(r.layer),
             _g(r.predicted),
             f"{_g(r.measured)} ± {_g(r.measured_std)}",
-            f"{r.relerr:+.3g}",
+            f"{r.relerr:+.3g} {error_mark(r.relerr)}".rstrip(),
         ]
         for r in top.itertuples()
     ]
     y = draw_table(fig, header, widths, cells, top=0.85, row_height=0.024)
-    fig.text(0.04, min(y - 0.02, 0.3), wrap(WHY_TEXT, 175), fontsize=8.5, va="top")
+    marked = large_error_text(top)
+    why = WHY_TEXT + ("\n\n" + marked if marked else "")
+    fig.text(0.04, min(y - 0.02, 0.3), wrap(why, 175), fontsize=8.5, va="top")
     return fig
 
 
 # --- phase diagram ---------------------------------------------------------------------------
 
 
-_LINE_STYLES = (
+_LINE_STYLES: tuple[str | tuple[int, tuple[int, ...]], ...] = (
     "-",
     "--",
-    "-.",
     ":",
-    (0, (5, 1)),
-    (0, (3, 1, 1, 1, 1, 1)),
-    (0, (1, 2)),
+    "-.",
     (0, (8, 2, 2, 2)),
+    (0, (3, 1, 1, 1, 1, 1)),
+    (0, (12, 3)),
+    (0, (2, 1, 2, 1, 6, 1)),
 )
-_LINE_GREYS = ("0.05", "0.45")
+"""Eight dash patterns, none a variant of another (a dotted line appears once)."""
+
+_LINE_COLORS = "Dark2"
+COINCIDE = 0.005
+"""Lines closer than this fraction of the x range everywhere are said to coincide."""
+
+
+def activation_styles(
+    names: Sequence[str],
+) -> dict[str, tuple[tuple[float, ...], str | tuple[int, tuple[int, ...]]]]:
+    """A distinct (colour, dash pattern) per activation, in configuration order.
+
+    Colours come from the 8-colour Dark2 map and the dash patterns from :data:`_LINE_STYLES`;
+    activation ``k`` gets colour ``k mod 8`` and pattern ``(k + k // 8) mod 8``, so up to 64
+    activations never share both, and up to 8 share neither.
+    """
+    cmap = mpl.colormaps[_LINE_COLORS]
+    n = len(_LINE_STYLES)
+    return {
+        name: (tuple(cmap(k % cmap.N)), _LINE_STYLES[(k + k // n) % n])
+        for k, name in enumerate(names)
+    }
+
+
+def _coincides(sw2: FloatArray, other: FloatArray, x_max: float) -> bool:
+    """Whether two critical lines lie within :data:`COINCIDE` of the x range everywhere."""
+    both = np.isfinite(sw2) & np.isfinite(other)
+    return bool(both.any()) and bool(np.all(np.abs(sw2[both] - other[both]) <= COINCIDE * x_max))
 
 
 def _draw_critical_lines(
     ax: Axes, lines: Mapping[str, FloatArray], sigma_b2: FloatArray, x_max: float
-) -> tuple[list[tuple[float, float, str]], list[str]]:
-    """Draw each critical line that reaches the plot; return where each drawn line leaves it
-    (``(sigma_w^2, sigma_b^2, name)``) and notes on the lines not drawn."""
+) -> list[str]:
+    """Draw each critical line that reaches the plot, each activation in its own colour and
+    dash pattern and named in the legend only (lines that coincide say so there); return notes
+    on the lines not drawn."""
     notes = []
-    ends: list[tuple[float, float, str]] = []
-    for k, (name, sw2) in enumerate(lines.items()):
+    styles = activation_styles(list(lines))
+    drawn: dict[str, FloatArray] = {}
+    for name, sw2 in lines.items():
         finite = np.isfinite(sw2)
         if not finite.any():
             notes.append(f"{name}: no critical point found")
@@ -320,37 +448,18 @@ def _draw_critical_lines(
                 f"{np.nanmax(sw2):.3g}, off scale"
             )
             continue
+        same = [other for other, v in drawn.items() if _coincides(sw2, v, x_max)]
+        color, style = styles[name]
         ax.plot(
             sw2[finite],
             sigma_b2[finite],
-            color=_LINE_GREYS[(k // len(_LINE_STYLES)) % 2],
-            ls=_LINE_STYLES[k % len(_LINE_STYLES)],
-            lw=1.5,
-            label=name,
+            color=color,
+            ls=style,
+            lw=1.6,
+            label=name + (f" (coincides with {', '.join(same)})" if same else ""),
         )
-        inside = np.flatnonzero(finite & (sw2 <= x_max))
-        j = int(inside[-1])
-        ends.append((float(sw2[j]), float(sigma_b2[j]), name))
-    return ends, notes
-
-
-def _name_line_ends(ax: Axes, ends: Sequence[tuple[float, float, str]], x_max: float) -> None:
-    """Name each line where it leaves the plot; neighbours step down so names do not
-    overprint."""
-    last_x, level = -np.inf, 0
-    for x, y, name in sorted(ends):
-        level = level + 1 if x - last_x < 0.09 * x_max else 0
-        last_x = x
-        ax.annotate(
-            name,
-            (x, y),
-            xytext=(3, -2 - 10 * level),
-            textcoords="offset points",
-            fontsize=8,
-            ha="left",
-            va="top",
-            color="0.15",
-        )
+        drawn[name] = sw2
+    return notes
 
 
 def _draw_initializer_point(
@@ -428,10 +537,10 @@ def draw_phase_diagram(
     markers: Mapping[str, str],
     x_max: float,
 ) -> list[str]:
-    """Critical lines (labelled where they leave the plot) and initializer points; return notes
-    about lines beyond ``x_max``. Points beyond ``x_max`` are drawn as ``>`` at the right edge."""
-    ends, notes = _draw_critical_lines(ax, lines, sigma_b2, x_max)
-    _name_line_ends(ax, ends, x_max)
+    """Critical lines (named in the legend, see :func:`activation_styles`) and initializer
+    points; return notes about lines beyond ``x_max``. Points beyond ``x_max`` are drawn as
+    ``>`` at the right edge."""
+    notes = _draw_critical_lines(ax, lines, sigma_b2, x_max)
     notes += _draw_initializer_points(ax, points, point_b2, colors, markers, x_max)
     return notes
 
@@ -483,7 +592,12 @@ def plot_phase_diagram(
     ax.set_xlabel(r"$\sigma_w^2$ = fan_in $\cdot$ E[W$^2$] (weight variance times fan-in)")
     ax.set_ylabel(r"$\sigma_b^2$ (bias variance)")
     _name_phases(ax, lines, sigma_b2, 0.7 * b2_max, x_max)
-    ax.legend(loc="upper left", title=r"critical lines $\chi_1 = 1$")
+    if ax.get_legend_handles_labels()[0]:
+        fig.legend(
+            loc="outside right center",
+            title="critical lines $\\chi_1 = 1$\n(activation)",
+            handlelength=4.5,
+        )
     set_footnote(fig, _phase_footnote(notes))
     return fig
 
@@ -540,6 +654,7 @@ def _name_phases(
 def _phase_footnote(notes: Sequence[str]) -> str:
     """Footnote of the phase diagram: how to read it, and what is not drawn."""
     text = (
+        "Each activation's line has its own colour and dash pattern, named in the legend. "
         "Left of an activation's line the back-propagated gradients vanish exponentially "
         "with depth (ordered phase), right of it they explode (chaotic phase); deep networks "
         "train best near the line (Schoenholz et al. 2017: trainable depth ~ 6 xi_c). "

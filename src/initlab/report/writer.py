@@ -20,11 +20,13 @@ import matplotlib as mpl
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from initlab.layout import FIGURE_NAMES
+from initlab.layout import FIGURE_NAMES, RECOMMENDATION_RULE
 from initlab.report import findings as fnd
 from initlab.report import (
+    guide_pages,
     heatmaps,
     propagation,
+    recommend_pages,
     spectra_pages,
     text_pages,
     theory_pages,
@@ -247,6 +249,7 @@ def _depth_scaling_pages(plan: _Plan) -> list[Page]:
         plan.colors,
         target=plan.target,
         n_classes=plan.n_classes,
+        runs=plan.tables.runs,
     )
     return [Page("depth_scaling", build, "depth_scaling")]
 
@@ -363,14 +366,57 @@ def _appendix_pages(plan: _Plan) -> list[Page]:
                 text_pages.plot_summary_table,
                 rows[k * per : (k + 1) * per],
                 f"page {k + 1} of {n_app}",
+                training.t_interval_note(plan.tables.summary),
             ),
         )
         for k in range(n_app)
     ]
 
 
-def _title_page(plan: _Plan, pages: Sequence[Page]) -> Page:
-    """The title page, with the contents of ``pages`` (numbered from page 2)."""
+def _recommendation_pages(plan: _Plan) -> list[Page]:
+    """The first page(s): which initializer for which activation and depth, and why."""
+    rows = recommend_pages.recommendation_rows(plan.tables.recommendations)
+    per = recommend_pages.RECOMMENDATION_ROWS_PER_PAGE
+    chunks = [rows[k : k + per] for k in range(0, len(rows), per)] or [[]]
+    title, budget = plan.config["report"]["title"], recommend_pages.budget_text(plan.config)
+    return [
+        Page(
+            "recommendations",
+            partial(
+                recommend_pages.plot_recommendations,
+                chunk,
+                title,
+                budget,
+                RECOMMENDATION_RULE,
+                _part(k, len(chunks)),
+            ),
+        )
+        for k, chunk in enumerate(chunks)
+    ]
+
+
+def _guide_pages(plan: _Plan) -> list[Page]:
+    """How to read the report (glossary), then the initializers of the study."""
+    runs = plan.tables.runs
+    n_test = int(runs["n_test"].iloc[0]) if "n_test" in runs and len(runs) else None
+    table = plan.tables.initializers
+    per = guide_pages.INITIALIZER_ROWS_PER_PAGE
+    chunks = [table.iloc[k : k + per] for k in range(0, len(table), per)]
+    width = int(plan.config["width"])
+    return [
+        Page("guide", partial(guide_pages.plot_reading_guide, plan.config, n_test)),
+        *(
+            Page(
+                "initializers",
+                partial(guide_pages.plot_initializer_page, chunk, width, _part(k, len(chunks))),
+            )
+            for k, chunk in enumerate(chunks)
+        ),
+    ]
+
+
+def _title_page(plan: _Plan, toc: Sequence[tuple[str, str]]) -> Page:
+    """The study page (grid, settings, counts, versions) with the table of contents ``toc``."""
     build = partial(
         text_pages.plot_title_page,
         plan.config,
@@ -379,13 +425,14 @@ def _title_page(plan: _Plan, pages: Sequence[Page]) -> Page:
         plan.tables.summary,
         plan.highlights,
         text_pages.software_versions(),
-        contents(pages, first_page=2),
+        list(toc),
         dropped_highlights(plan.config, plan.grid),
     )
     return Page("title", build)
 
 
 _SECTION_PLANNERS: tuple[Callable[[_Plan], list[Page]], ...] = (
+    _guide_pages,
     _claims_pages,
     _findings_pages,
     _heatmap_pages,
@@ -419,11 +466,22 @@ def plan_pages(config: Mapping[str, Any], tables: Tables) -> list[Page]:
         One entry per PDF page; nothing is drawn yet.
     """
     plan = _plan(config, tables)
+    answer = _recommendation_pages(plan)
     pages = [page for planner in _SECTION_PLANNERS for page in planner(plan)]
-    return [_title_page(plan, pages), *pages]
+    study_page = len(answer) + 1
+    toc = [
+        *contents(answer, first_page=1),
+        (SECTION_TITLES["title"], str(study_page)),
+        *contents(pages, first_page=study_page + 1),
+    ]
+    return [*answer, _title_page(plan, toc), *pages]
 
 
 SECTION_TITLES = {
+    "recommendations": "Which initializer for which activation and depth",
+    "title": "Study: grid, settings, counts, software",
+    "guide": "How to read this report",
+    "initializers": "The initializers: formulas, sigma_w^2, which coincide",
     "claims": "Published claims: held or not",
     "findings": "Findings",
     "heatmaps": "Trainability heatmaps per depth",

@@ -1,0 +1,134 @@
+"""The report's first page: which initializer for which activation at which depth, and why.
+
+Drawn from ``recommendations.csv`` alone (:mod:`initlab.recommend` computes it during
+aggregation): one row per activation x depth with the recommended initializer(s), ties listed
+as ties, the network's ``sigma_w^2`` and ``chi_1``, every seed's final test accuracy, the verdict
+and the one-line reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from initlab.report.style import VERDICT_COLORS, wrap
+from initlab.report.text_pages import _text_page, draw_table
+
+__all__ = [
+    "RECOMMENDATION_ROWS_PER_PAGE",
+    "budget_text",
+    "plot_recommendations",
+    "recommendation_rows",
+]
+
+RECOMMENDATION_ROWS_PER_PAGE = 32
+"""Rows of the recommendation table per page (8 activations x 4 depths fit on the first)."""
+
+_COLUMNS = (
+    ("activation", 0.075),
+    ("depth", 0.04),
+    ("recommended initializer(s)", 0.29),
+    ("sigma_w^2", 0.055),
+    ("chi_1", 0.04),
+    ("test acc (each seed)", 0.11),
+    ("verdict", 0.055),
+    ("why (measured at initialization)", 0.255),
+)
+
+
+def _number(value: Any, fmt: str) -> str:
+    v = float(value)
+    return format(v, fmt) if math.isfinite(v) else "n/a"
+
+
+def recommendation_rows(table: pd.DataFrame) -> list[list[str]]:
+    """The table's rows as the strings the page prints (ties joined with ", ")."""
+    rows = []
+    for r in table.itertuples(index=False):
+        names = str(r.recommended) if isinstance(r.recommended, str) else ""
+        chosen = ", ".join(n for n in names.split(";") if n) or "none trains"
+        rows.append(
+            [
+                str(r.activation),
+                str(r.depth),
+                wrap((f"tie: {chosen}" if r.n_tied > 1 else chosen), 70),
+                _number(r.sigma_w2_hidden, ".3g"),
+                _number(r.chi1, ".2f"),
+                str(r.test_acc_seeds),
+                str(r.verdict),
+                wrap(str(r.reason), 62),
+            ]
+        )
+    return rows
+
+
+def budget_text(config: Mapping[str, Any]) -> str:
+    """The training budget every verdict is a statement about."""
+    t = config.get("training", {})
+    return (
+        f"budget: {t.get('epochs')} epochs of batch {t.get('batch_size')}, {t.get('optimizer')} "
+        f"lr {t.get('learning_rate')}, width {config.get('width')}, "
+        f"{len(config.get('seeds', []))} seeds per cell"
+    )
+
+
+def plot_recommendations(
+    rows: Sequence[Sequence[str]], title: str, budget: str, rule: str, part: str = ""
+) -> Figure:
+    """One page of the recommendation table.
+
+    Parameters
+    ----------
+    rows : sequence of sequence of str
+        From :func:`recommendation_rows` (at most :data:`RECOMMENDATION_ROWS_PER_PAGE`).
+    title : str
+        The study's report title.
+    budget : str
+        :func:`budget_text` of the study.
+    rule : str
+        The recommendation rule in words (stated on the page).
+    part : str
+        ``"part k of n"`` when the table spans pages.
+
+    Returns
+    -------
+    Figure
+    """
+    fig = _text_page(
+        f"{title}: which initializer for which activation and depth"
+        + (f" ({part})" if part else "")
+    )
+    fig.text(0.04, 0.905, wrap(budget + ". " + rule + ".", 200), fontsize=7.5, va="top")
+    draw_table(
+        fig,
+        [c for c, _ in _COLUMNS],
+        [w for _, w in _COLUMNS],
+        rows,
+        top=0.87,
+        left=0.04,
+        row_height=0.0225,
+        size=6.5,
+        last_col_colors=None,
+        row_colors=[VERDICT_COLORS.get(r[6]) for r in rows],
+    )
+    fig.text(
+        0.04,
+        0.02,
+        wrap(
+            "From recommendations.csv. sigma_w^2 = fan_in Var[W] of the hidden layers and "
+            "chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2] (mean-field theory) of the best initializer; "
+            "test accuracy "
+            "of each seed ('div': diverged). A verdict is a statement about this budget: 'still "
+            "learning' means the training loss was still falling at the end. Ties: networks "
+            "with equal or identical results (equal hidden variance and the same random "
+            "stream make identical networks).",
+            200,
+        ),
+        fontsize=7,
+        va="bottom",
+    )
+    return fig

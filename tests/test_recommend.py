@@ -1,0 +1,106 @@
+"""The first-page recommendation table, on hand-built tables with hand-checked answers."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from initlab.recommend import recommendation_table
+
+INITS = ["zeros", "glorot_normal", "lecun_normal", "he_normal"]
+
+
+def _tables(accs: dict[str, list[float | None]], verdicts: dict[str, str]) -> tuple:
+    """One activation (relu) at depth 10; ``None`` is a diverged seed."""
+    runs, summary, theory = [], [], []
+    for init, seeds in accs.items():
+        for seed, acc in enumerate(seeds):
+            runs.append(
+                {
+                    "initializer": init,
+                    "activation": "relu",
+                    "depth": 10,
+                    "seed": seed,
+                    "final_test_acc": math.nan if acc is None else acc,
+                    "diverged": acc is None,
+                }
+            )
+        values = [0.1 if a is None else a for a in seeds]
+        summary.append(
+            {
+                "initializer": init,
+                "activation": "relu",
+                "depth": 10,
+                "final_test_acc_mean": sum(values) / len(values),
+                "n_seeds": len(seeds),
+                "verdict": verdicts[init],
+                "log10_delta_ratio_hidden_mean": -0.2,
+                "share_still_learning": 0.5,
+            }
+        )
+        sw2 = {"zeros": 0.0, "glorot_normal": 1.0, "lecun_normal": 1.0, "he_normal": 2.0}[init]
+        theory.append(
+            {
+                "initializer": init,
+                "activation": "relu",
+                "depth": 10,
+                "layer": 1,
+                "sigma_w2_hidden": sw2,
+                "chi1": sw2 / 2,
+            }
+        )
+    return pd.DataFrame(summary), pd.DataFrame(runs), pd.DataFrame(theory)
+
+
+def test_best_initializer_with_its_numbers() -> None:
+    tables = _tables(
+        {
+            "zeros": [0.1, 0.1],
+            "glorot_normal": [0.5, 0.52],
+            "lecun_normal": [0.4, 0.41],
+            "he_normal": [0.92, 0.93],
+        },
+        {
+            "zeros": "fails",
+            "glorot_normal": "partial",
+            "lecun_normal": "partial",
+            "he_normal": "trains",
+        },
+    )
+    row = recommendation_table(*tables, INITS, ["relu"], [10]).iloc[0]
+    assert row["recommended"] == "he_normal" and row["n_tied"] == 1
+    assert row["sigma_w2_hidden"] == 2.0 and row["chi1"] == 1.0
+    assert row["test_acc_seeds"] == "0.920 0.930"
+    assert row["reason"].startswith("chi_1 = 1.00; gradient flat over the hidden layers")
+
+
+def test_ties_are_reported_as_ties() -> None:
+    """glorot_normal and lecun_normal draw identical hidden weights between equal widths: their
+    per-seed accuracies are identical, so they tie; he_normal within 0.005 of the best ties as
+    well; zeros does not."""
+    tables = _tables(
+        {
+            "zeros": [0.1, 0.1],
+            "glorot_normal": [0.95, 0.94],
+            "lecun_normal": [0.95, 0.94],
+            "he_normal": [0.944, 0.942],
+        },
+        {name: "trains" for name in INITS} | {"zeros": "fails"},
+    )
+    row = recommendation_table(*tables, INITS, ["relu"], [10]).iloc[0]
+    assert row["recommended"] == "glorot_normal;lecun_normal;he_normal"
+    assert row["n_tied"] == 3
+
+
+def test_nothing_is_recommended_where_nothing_trains() -> None:
+    """An 8-way tie at chance crowns no initializer; a diverged seed counts at chance."""
+    tables = _tables(
+        {name: [0.1, None] if name == "he_normal" else [0.1, 0.1] for name in INITS},
+        dict.fromkeys(INITS, "fails"),
+    )
+    row = recommendation_table(*tables, INITS, ["relu"], [10]).iloc[0]
+    assert row["recommended"] == "" or (isinstance(row["recommended"], float))
+    assert row["n_tied"] == 0 and math.isnan(row["chi1"])
+    assert row["reason"].startswith("nothing trains at this budget (best accuracy 0.100)")
+    assert "50% of seeds still learning at the end" in row["reason"]
