@@ -377,7 +377,7 @@ SUMMARY_COLUMNS = (
     ("95% CI", 0.13),
     ("log10 δ1/δL init", 0.12),
     ("diverged", 0.08),
-    ("at target", 0.08),
+    ("val. at target", 0.08),
     ("verdict", 0.07),
 )
 
@@ -474,8 +474,9 @@ def plot_summary_table(rows: Sequence[Sequence[str]], part: str, t_note: str = "
             f"[0, 1] ({t_note}); log10 δ1/δL: log10 of the rms of "
             "dL/dz in the first over the last hidden layer at initialization (mean over seeds; "
             "n/a with one hidden layer, -inf when the first-layer gradient is exactly zero); "
-            "diverged: share of seeds that diverged; at target: share of seeds that reached the "
-            "target accuracy. Verdict rule: " + VERDICT_RULE + ".",
+            "diverged: share of seeds that diverged; val. at target: share of seeds whose "
+            "validation accuracy reached the target at some checkpoint (steps_to_target; the "
+            "verdict uses the final test accuracy). Verdict rule: " + VERDICT_RULE + ".",
             200,
         ),
         fontsize=7.5,

@@ -136,7 +136,15 @@ def draw_sigma_depth_heatmap(
     image = ax.imshow(acc, origin="lower", aspect="auto", vmin=0, vmax=1, cmap="viridis")
     _label_cells(ax, acc, diverged, target)
     _draw_six_xi(ax, sweep, depths)
-    ax.set_xticks(range(len(sweep)), [f"{v:.3g}" for v in sweep["sigma_w2"]], rotation=45)
+    ax.set_xticks(
+        range(len(sweep)),
+        [
+            f"{v:.3g}  {name}"
+            for v, name in zip(sweep["sigma_w2"], sweep["initializer"], strict=True)
+        ],
+        rotation=90,
+        fontsize=6.5,
+    )
     ax.set_yticks(range(len(depths)), [str(d) for d in depths])
     ax.set_xlabel("hidden sigma_w^2 = fan_in Var[W]", fontsize=8)
     ax.set_ylabel("depth (hidden layers)")

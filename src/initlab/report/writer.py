@@ -56,10 +56,9 @@ __all__ = [
 ]
 
 
-"""PNG figures written for Snakemake's HTML report (one representative page of each kind)."""
-
-MAX_CURVE_ACTIVATIONS = 6
-"""Above this many activations, learning curves are drawn for the highlighted ones only."""
+MAX_CURVE_ACTIVATIONS = 16
+"""Learning curves get one page per activation of the grid; only above this many activations
+(a page each would swamp the report) are they drawn for the highlighted ones only."""
 
 
 @dataclass(frozen=True)
