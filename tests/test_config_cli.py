@@ -136,3 +136,11 @@ def test_one_definition_per_setting() -> None:
         Path(settings.schema_path()).read_text()
         == (ROOT / "workflow/schemas/config.schema.yaml").read_text()
     )
+
+
+def test_booleans_typed_on_the_command_line() -> None:
+    """`--config training='{nesterov: true}'` arrives as text; a boolean field reads it."""
+    typed = {"training": {"nesterov": "true"}}
+    fixed = numbers_from_command_line({**DEFAULT, **typed}, typed, SCHEMA)
+    assert fixed["training"]["nesterov"] is True
+    assert validate_config(fixed, SCHEMA)["training"]["nesterov"] is True

@@ -674,7 +674,9 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
         cfg["depths"],
     )
     tables["initializers"] = initializer_table(study, n_features, n_classes)
-    tables["runs"] = tables["runs"].drop(columns=list(INPUT_FACT_KEYS))
+    # n_classes stays: chance accuracy (1 / n_classes) is needed to recompute claims and
+    # summaries from runs.csv; the other input facts are study-wide
+    tables["runs"] = tables["runs"].drop(columns=[k for k in INPUT_FACT_KEYS if k != "n_classes"])
     write_tables(tables, out)
     return tables
 
@@ -687,7 +689,8 @@ def _input_facts(runs: pd.DataFrame) -> tuple[int, int, float, float]:
     a run that recorded others was trained on other data and is named.
     """
     facts = runs[list(INPUT_FACT_KEYS)]
-    first = facts.iloc[0]
+    # the facts most runs recorded; a run that differs from them is the one named
+    first = facts.mode().iloc[0]
     differs = ~np.isclose(facts.to_numpy(dtype=float), first.to_numpy(dtype=float), rtol=1e-12)
     if differs.any():
         bad = runs["run_id"].iloc[int(np.flatnonzero(differs.any(axis=1))[0])]

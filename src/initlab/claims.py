@@ -298,7 +298,8 @@ def measure(tables: Tables, cell: Mapping[str, Any], spec: Mapping[str, Any]) ->
             # accuracy it did record, such as best_val_acc, is kept)
             diverged = rows.sort_values("seed")["diverged"].astype(bool).to_numpy()
             missing = diverged & ~np.isfinite(values)
-            values[missing] = _chance(tables, cell)
+            if missing.any():
+                values[missing] = _chance(tables, cell)
         return values
     if table == "curves":
         runs = _select(tables.get("runs"), **_cell(cell))

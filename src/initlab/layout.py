@@ -62,13 +62,14 @@ VERDICT_RULE = (
 
 
 TIE_MARGIN = 0.005
-"""Mean accuracies within half a percentage point of the best count as a tie when recommending
-an initializer (on digits' 359 test images under two images, inside the seed-to-seed spread)."""
+"""Mean accuracies within half a percentage point of the best always count as a tie (on digits'
+359 test images under two images), even where the seeds agree too closely for an interval."""
 
 RECOMMENDATION_RULE = (
-    "best: highest mean final test accuracy over all seeds (a diverged seed counted at chance); "
-    f"ties: within {TIE_MARGIN:g} of the best or identical per-seed accuracies; nothing is "
-    "recommended where even the best cell's verdict is 'fails' or 'diverged'"
+    "best: highest mean final test accuracy over all seeds (a diverged seed counted at chance) "
+    "among the cells that learned (verdict trains or partial); ties: every learned cell whose "
+    f"difference from the best has a Welch 95% interval containing 0, or is within {TIE_MARGIN:g}; "
+    "nothing is recommended where no cell learned"
 )
 """How :mod:`initlab.recommend` picks the first page's initializers, in words."""
 

@@ -7,12 +7,11 @@ one-line reason grounded in the measurements. Aggregation writes it as ``recomme
 the report draws it and computes nothing.
 
 Rule (:data:`RULE`): the best initializer has the highest mean final test accuracy over all
-seeds. Others tie with it when their mean is within ``TIE_MARGIN`` (:mod:`initlab.layout`) of
-the best, or when their
-per-seed accuracies are identical to the best's (identical networks: e.g. glorot_normal and
-lecun_normal between equal widths). When even the best combination's verdict is ``fails`` or
-``diverged``, nothing is recommended: no initializer trains that activation at that depth at this
-budget.
+seeds among the cells that learned (verdict ``trains`` or ``partial``). Another learned cell ties
+with it when the seeds cannot tell them apart: the Welch 95% interval of the difference of
+their means contains 0, or the difference is within ``TIE_MARGIN`` (:mod:`initlab.layout`).
+When no cell learned, nothing is recommended: no initializer trains that activation at that
+depth at this budget.
 """
 
 from __future__ import annotations
@@ -23,10 +22,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from initlab.layout import RECOMMENDATION_RULE, TIE_MARGIN
 
 __all__ = ["RECOMMENDATION_COLUMNS", "RULE", "TIE_MARGIN", "recommendation_table"]
+
+FLAT_DECADES = 0.3
+"""A first-over-last hidden-layer gradient ratio within 10^(+-0.3) (a factor 2) reads "flat"."""
 
 RULE = RECOMMENDATION_RULE
 """The rule in words (:data:`initlab.layout.RECOMMENDATION_RULE`)."""
@@ -67,9 +70,12 @@ def _gradient_words(ratio: float, depth: int) -> str:
         return "one hidden layer"
     if not math.isfinite(ratio):
         return "gradient ratio undefined (a zero gradient)"
-    if abs(ratio) < 1.0:
+    if abs(ratio) <= FLAT_DECADES:
         return f"gradient flat over the hidden layers (10^{ratio:+.1f})"
-    kind = "vanishes" if ratio < 0 else "explodes"
+    if abs(ratio) < 2.0:
+        kind = "shrinks" if ratio < 0 else "grows"
+    else:
+        kind = "vanishes" if ratio < 0 else "explodes"
     return f"gradient {kind} over the hidden layers (10^{ratio:+.1f})"
 
 
@@ -90,15 +96,46 @@ def _reason(best: pd.Series, chi1: float, trains: bool) -> str:
     return "; ".join([chi_text, _gradient_words(ratio, int(best["depth"])), *still])
 
 
+def _seed_values(runs: pd.DataFrame, initializer: str, activation: str, depth: int) -> np.ndarray:
+    """Final test accuracy per seed, a diverged seed counted at chance."""
+    rows = runs[
+        (runs["initializer"] == initializer)
+        & (runs["activation"] == activation)
+        & (runs["depth"] == depth)
+    ]
+    values = rows["final_test_acc"].astype("float64").to_numpy().copy()
+    diverged = rows["diverged"].astype(bool).to_numpy()
+    if "n_classes" in rows.columns:
+        values[diverged] = 1.0 / rows["n_classes"].astype("float64").to_numpy()[diverged]
+    return values
+
+
+def _indistinguishable(best: np.ndarray, other: np.ndarray) -> bool:
+    """The Welch 95% interval of ``mean(best) - mean(other)`` contains 0 (with fewer than two
+    seeds on a side, or no spread at all, the difference itself is compared with TIE_MARGIN)."""
+    diff = float(best.mean() - other.mean())
+    if diff <= TIE_MARGIN:
+        return True
+    if len(best) < 2 or len(other) < 2:
+        return False
+    va, vb = best.var(ddof=1) / len(best), other.var(ddof=1) / len(other)
+    se = math.sqrt(va + vb)
+    if se == 0.0:
+        return False
+    dof = (va + vb) ** 2 / (va**2 / (len(best) - 1) + vb**2 / (len(other) - 1))
+    return diff - float(sps.t.ppf(0.975, dof)) * se <= 0.0
+
+
 def _tied(cells: pd.DataFrame, runs: pd.DataFrame, best: pd.Series) -> list[str]:
-    best_seeds = _seed_accuracies(runs, best["initializer"], best["activation"], best["depth"])
-    names = []
-    for row in cells.itertuples(index=False):
-        close = abs(row.final_test_acc_mean - best["final_test_acc_mean"]) <= TIE_MARGIN
-        same = _seed_accuracies(runs, row.initializer, row.activation, row.depth) == best_seeds
-        if close or same:
-            names.append(str(row.initializer))
-    return names
+    """The best initializer and every trained one the seeds cannot tell from it."""
+    key = (best["activation"], int(best["depth"]))
+    best_values = _seed_values(runs, best["initializer"], *key)
+    return [
+        str(row.initializer)
+        for row in cells.itertuples(index=False)
+        if row.verdict in ("trains", "partial")
+        and _indistinguishable(best_values, _seed_values(runs, row.initializer, *key))
+    ]
 
 
 def _chi1(
@@ -118,11 +155,16 @@ def _recommend_cell(
     cells: pd.DataFrame, runs: pd.DataFrame, theory: pd.DataFrame, order: dict[str, int]
 ) -> dict[str, Any]:
     """The row of one activation x depth (``cells``: its summary rows)."""
+    # rank trained cells only (a diverged cell's mean can be high on one lucky seed); equal
+    # means (to 10 digits, beyond CSV rounding) keep the configuration's order
+    learned = cells["verdict"].isin(["trains", "partial"])
     ranked = cells.assign(
-        _acc=cells["final_test_acc_mean"].fillna(-1.0), _order=cells["initializer"].map(order)
-    ).sort_values(["_acc", "_order"], ascending=[False, True], kind="stable")
+        _learned=learned,
+        _acc=cells["final_test_acc_mean"].fillna(-1.0).round(10),
+        _order=cells["initializer"].map(order),
+    ).sort_values(["_learned", "_acc", "_order"], ascending=[False, False, True], kind="stable")
     best = ranked.iloc[0]
-    trains = str(best["verdict"]) in ("trains", "partial")
+    trains = bool(best["_learned"])
     tied = _tied(ranked, runs, best) if trains else []
     sw2, chi1 = (
         _chi1(theory, best["initializer"], best["activation"], int(best["depth"]))

@@ -441,10 +441,12 @@ _NUMBER_TEXT = re.compile(r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
 
 
 def _typed_number(value: Any, schema: Mapping[str, Any]) -> Any:
-    """``value`` as a number if it is text spelling one and ``schema`` asks for a number."""
+    """``value`` as a number (or boolean) if it is text spelling one and ``schema`` asks for it."""
     kind = schema.get("type")
     if not isinstance(value, str):
         return value
+    if kind == "boolean" and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
     if kind == "integer" and _INTEGER_TEXT.fullmatch(value.strip()):
         return int(value)
     if kind == "number" and _NUMBER_TEXT.fullmatch(value.strip()):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from initlab.layout import TIE_MARGIN
 from initlab.records import SATURATION_THRESHOLD
 from initlab.report.data import Combination, Grid
 
@@ -115,9 +116,9 @@ def group_combinations(
     return items
 
 
-TIE_TOLERANCE = 0.005
+TIE_TOLERANCE = TIE_MARGIN
 """Initializers whose mean final test accuracy is within this of the best (0.5 percentage
-point) are reported as tied with it."""
+point, :data:`initlab.layout.TIE_MARGIN`) are reported as tied with it."""
 
 TIE_RULE = (
     "Ties: initializers whose mean final test accuracy is within 0.005 (0.5 percentage point) "

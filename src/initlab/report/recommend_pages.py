@@ -36,7 +36,7 @@ _COLUMNS = (
     ("chi_1", 0.04),
     ("test acc (each seed)", 0.11),
     ("verdict", 0.055),
-    ("why (measured at initialization)", 0.255),
+    ("why (chi_1: theory; gradient: measured at init)", 0.255),
 )
 
 
@@ -60,7 +60,7 @@ def recommendation_rows(table: pd.DataFrame) -> list[list[str]]:
                 _number(r.chi1, ".2f"),
                 str(r.test_acc_seeds),
                 str(r.verdict),
-                wrap(str(r.reason), 62),
+                wrap(str(r.reason), 66),
             ]
         )
     return rows
@@ -102,30 +102,29 @@ def plot_recommendations(
         f"{title}: which initializer for which activation and depth"
         + (f" ({part})" if part else "")
     )
-    fig.text(0.04, 0.905, wrap(budget + ". " + rule + ".", 200), fontsize=7.5, va="top")
+    fig.text(0.04, 0.91, wrap(budget + ". " + rule + ".", 200), fontsize=7.5, va="top")
     draw_table(
         fig,
         [c for c, _ in _COLUMNS],
         [w for _, w in _COLUMNS],
         rows,
-        top=0.87,
+        top=0.875,
         left=0.04,
-        row_height=0.0225,
-        size=6.5,
+        row_height=0.0246,
+        size=5.8,
         last_col_colors=None,
         row_colors=[VERDICT_COLORS.get(r[6]) for r in rows],
     )
     fig.text(
         0.04,
-        0.02,
+        0.012,
         wrap(
             "From recommendations.csv. sigma_w^2 = fan_in Var[W] of the hidden layers and "
             "chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2] (mean-field theory) of the best initializer; "
-            "test accuracy "
-            "of each seed ('div': diverged). A verdict is a statement about this budget: 'still "
-            "learning' means the training loss was still falling at the end. Ties: networks "
-            "with equal or identical results (equal hidden variance and the same random "
-            "stream make identical networks).",
+            "test accuracy of each seed ('div': diverged). Ties: the seeds cannot tell the "
+            "initializers apart (the Welch 95% interval of the difference contains 0); with few "
+            "seeds that is often the case. A verdict is a statement about this budget: 'still "
+            "learning' means the training loss was still falling at the end.",
             200,
         ),
         fontsize=7,
