@@ -304,7 +304,7 @@ def test_the_first_page_answers_which_initializer(tables_dir: Path) -> None:
     assert first.section == "recommendations"
     fig = first.build()
     texts = [t.get_text() for t in fig.texts]
-    assert any("which initializer for which activation and depth" in t for t in texts)
+    assert any("which initializer for which activation and depth" in t.lower() for t in texts)
     table = tables.recommendations
     for row in table.itertuples(index=False):
         assert str(row.test_acc_seeds) in texts  # every seed's accuracy, as in the table

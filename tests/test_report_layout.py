@@ -58,7 +58,8 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> list:
     return plan_pages(make_config(), load_tables(out))
 
 
-def test_every_page_keeps_its_text_on_the_page_and_apart(pages: list) -> None:
+def layout_problems(pages: list) -> list[str]:
+    """Text off the page, or page-level text blocks overlapping (more than 5% of the smaller)."""
     problems = []
     with rc_context():
         for number, page in enumerate(pages, start=1):
@@ -80,4 +81,9 @@ def test_every_page_keeps_its_text_on_the_page_and_apart(pages: list) -> None:
                         f"page {number} ({page.section}): {ta.get_text()[:30]!r} overlaps "
                         f"{tb.get_text()[:30]!r}"
                     )
+    return problems
+
+
+def test_every_page_keeps_its_text_on_the_page_and_apart(pages: list) -> None:
+    problems = layout_problems(pages)
     assert not problems, "\n".join(problems)

@@ -120,3 +120,19 @@ def test_bad_config_fails_before_any_job(
     out = proc.stdout + proc.stderr
     assert "he_norml" in out and "he_normal" in out
     assert not (tmp_path / "results").exists()
+
+
+def test_the_real_studys_report_pages_are_legible(tiny_run: Path) -> None:
+    """The report of a study that really ran (training, aggregation) keeps every text on its
+    page and its text blocks apart (the same check as tests/test_report_layout.py)."""
+    from test_report_layout import layout_problems
+
+    from initlab import io
+    from initlab.report import plan_pages
+    from initlab.report.data import load_tables
+
+    results = tiny_run / "results"
+    pages = plan_pages(io.read_json(results / "study.json"), load_tables(results / "tables"))
+    assert pages[0].section == "recommendations"
+    problems = layout_problems(pages)
+    assert not problems, "\n".join(problems)

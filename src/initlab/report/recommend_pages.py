@@ -31,12 +31,12 @@ RECOMMENDATION_ROWS_PER_PAGE = 32
 _COLUMNS = (
     ("activation", 0.075),
     ("depth", 0.04),
-    ("recommended initializer(s)", 0.29),
+    ("recommended initializer(s)", 0.245),
     ("sigma_w^2", 0.055),
     ("chi_1", 0.04),
     ("test acc (each seed)", 0.11),
     ("verdict", 0.055),
-    ("why (chi_1: theory; gradient: measured at init)", 0.255),
+    ("why (chi_1: theory; gradient: measured at init)", 0.30),
 )
 
 
@@ -45,22 +45,36 @@ def _number(value: Any, fmt: str) -> str:
     return format(v, fmt) if math.isfinite(v) else "n/a"
 
 
+SHOWN_TIES = 3
+"""Tied initializers named on the page (recommendations.csv lists every one)."""
+
+
+def _names(joined: str) -> str:
+    """``he_normal`` or ``tie of 5: a, b, c +2 more`` (one line)."""
+    names = [n for n in joined.split(";") if n]
+    if not names:
+        return "none trains"
+    if len(names) == 1:
+        return names[0]
+    more = f" +{len(names) - SHOWN_TIES} more" if len(names) > SHOWN_TIES else ""
+    return f"tie of {len(names)}: " + ", ".join(names[:SHOWN_TIES]) + more
+
+
 def recommendation_rows(table: pd.DataFrame) -> list[list[str]]:
     """The table's rows as the strings the page prints (ties joined with ", ")."""
     rows = []
     for r in table.itertuples(index=False):
         names = str(r.recommended) if isinstance(r.recommended, str) else ""
-        chosen = ", ".join(n for n in names.split(";") if n) or "none trains"
         rows.append(
             [
                 str(r.activation),
                 str(r.depth),
-                wrap((f"tie: {chosen}" if r.n_tied > 1 else chosen), 70),
+                _names(names),
                 _number(r.sigma_w2_hidden, ".3g"),
                 _number(r.chi1, ".2f"),
                 str(r.test_acc_seeds),
                 str(r.verdict),
-                wrap(str(r.reason), 66),
+                wrap(str(r.reason), 80),
             ]
         )
     return rows
@@ -99,19 +113,18 @@ def plot_recommendations(
     Figure
     """
     fig = _text_page(
-        f"{title}: which initializer for which activation and depth"
-        + (f" ({part})" if part else "")
+        "Which initializer for which activation and depth" + (f" ({part})" if part else "")
     )
-    fig.text(0.04, 0.91, wrap(budget + ". " + rule + ".", 200), fontsize=7.5, va="top")
+    fig.text(0.04, 0.91, wrap(f"{title}. {budget}. {rule}.", 200), fontsize=7.5, va="top")
     draw_table(
         fig,
         [c for c, _ in _COLUMNS],
         [w for _, w in _COLUMNS],
         rows,
-        top=0.875,
+        top=0.86,
         left=0.04,
-        row_height=0.0246,
-        size=5.8,
+        row_height=min(0.0246, 0.795 / (len(rows) + 1)),
+        size=5.5,
         last_col_colors=None,
         row_colors=[VERDICT_COLORS.get(r[6]) for r in rows],
     )
@@ -121,7 +134,8 @@ def plot_recommendations(
         wrap(
             "From recommendations.csv. sigma_w^2 = fan_in Var[W] of the hidden layers and "
             "chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2] (mean-field theory) of the best initializer; "
-            "test accuracy of each seed ('div': diverged). Ties: the seeds cannot tell the "
+            "test accuracy of each seed ('div': diverged). Ties (all listed in the CSV, the first "
+            f"{SHOWN_TIES} here): the seeds cannot tell the "
             "initializers apart (the Welch 95% interval of the difference contains 0); with few "
             "seeds that is often the case. A verdict is a statement about this budget: 'still "
             "learning' means the training loss was still falling at the end.",

@@ -63,9 +63,14 @@ def _text_page(title: str) -> Figure:
 
 
 def _draw_lines(
-    fig: Figure, lines: Sequence[TextLine], top: float = _TOP, left: float = _LEFT
+    fig: Figure,
+    lines: Sequence[TextLine],
+    top: float = _TOP,
+    left: float = _LEFT,
+    scale: float = 1.0,
 ) -> float:
-    """Draw ``lines`` from ``top`` down; return the y of the next free line."""
+    """Draw ``lines`` from ``top`` down (``scale`` shrinks font and spacing alike); return the
+    y of the next free line."""
     y = top
     for line in lines:
         if line.text:
@@ -73,12 +78,12 @@ def _draw_lines(
                 left + line.indent,
                 y,
                 line.text,
-                fontsize=_TEXT_SIZE,
+                fontsize=_TEXT_SIZE * scale,
                 va="top",
                 ha="left",
                 fontweight="bold" if line.bold else "normal",
             )
-        y -= _LINE
+        y -= _LINE * scale
     return y
 
 
@@ -205,24 +210,35 @@ def plot_title_page(
     configured highlight pairs that are not in the grid."""
     fig = Figure(figsize=PAGE_SIZE)
     _title_header(fig, config)
-    left = [
-        *_grid_lines(config, grid),
-        TextLine(""),
-        *_training_lines(config["training"]),
-        TextLine(""),
-        *_count_lines(runs, summary),
-    ]
-    right = [
-        *_highlight_lines(highlights, dropped),
-        TextLine(""),
-        *_software_lines(versions),
+    blocks = [
+        _grid_lines(config, grid),
+        _training_lines(config["training"]),
+        _count_lines(runs, summary),
+        _highlight_lines(highlights, dropped),
+        _software_lines(versions),
     ]
     if contents:
-        right += [TextLine(""), *_contents_lines(contents)]
-    _draw_lines(fig, left, top=0.74, left=0.06)
-    _draw_lines(fig, right, top=0.74, left=0.54)
+        blocks.append(_contents_lines(contents))
+    capacity = int((0.74 - 0.1) / _LINE)
+    left, right = _two_columns(blocks, capacity)
+    scale = min(1.0, capacity / max(len(left), len(right), 1))  # a long grid: smaller text
+    _draw_lines(fig, left, top=0.74, left=0.06, scale=scale)
+    _draw_lines(fig, right, top=0.74, left=0.54, scale=scale)
     _title_footer(fig)
     return fig
+
+
+def _two_columns(
+    blocks: Sequence[Sequence[TextLine]], capacity: int
+) -> tuple[list[TextLine], list[TextLine]]:
+    """Blocks in order, the left column filled up to ``capacity`` lines, the rest on the right
+    (a blank line between blocks)."""
+    left: list[TextLine] = []
+    right: list[TextLine] = []
+    for block in blocks:
+        target = left if not right and len(left) + len(block) + 1 <= capacity else right
+        target.extend([*([TextLine("")] if target else []), *block])
+    return left, right
 
 
 def _title_header(fig: Figure, config: Mapping[str, Any]) -> None:
