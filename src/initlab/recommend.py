@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
+from initlab.claims import NotMeasurable, welch_interval
 from initlab.layout import RECOMMENDATION_RULE, TIE_MARGIN
 
 __all__ = ["RECOMMENDATION_COLUMNS", "RULE", "TIE_MARGIN", "recommendation_table"]
@@ -116,14 +116,11 @@ def _indistinguishable(best: np.ndarray, other: np.ndarray) -> bool:
     diff = float(best.mean() - other.mean())
     if diff <= TIE_MARGIN:
         return True
-    if len(best) < 2 or len(other) < 2:
+    try:
+        _, lo, _ = welch_interval(best, other, 0.95)
+    except NotMeasurable:  # fewer than two seeds on a side
         return False
-    va, vb = best.var(ddof=1) / len(best), other.var(ddof=1) / len(other)
-    se = math.sqrt(va + vb)
-    if se == 0.0:
-        return False
-    dof = (va + vb) ** 2 / (va**2 / (len(best) - 1) + vb**2 / (len(other) - 1))
-    return diff - float(sps.t.ppf(0.975, dof)) * se <= 0.0
+    return lo <= 0.0
 
 
 def _tied(cells: pd.DataFrame, runs: pd.DataFrame, best: pd.Series) -> list[str]:

@@ -501,8 +501,7 @@ def correlation_slope_at_one(
     if math.isinf(q) and q > 0:
         return 1.0
     _check_nonneg(q=q)
-    l_zero = sigma_w2 * _at_zero(a.fn) ** 2 + sigma_b2
-    if q == 0.0 and l_zero == 0.0:
+    if _vanishing_length(a, sigma_w2, sigma_b2, q):
         return 1.0
     length = length_map(a, sigma_w2, sigma_b2, q)
     if abs(length - q) <= UNIT_TOL * q:  # a length fixed point q* > 0: the slope is chi_1

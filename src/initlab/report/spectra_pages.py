@@ -256,6 +256,28 @@ def _offsets(depths: Sequence[int], k: int, n: int) -> FloatArray:
     return x + 0.012 * max(float(x.max() - x.min()), 1.0) * shift
 
 
+def _seed_range_bars(
+    ax: Axes,
+    x: FloatArray,
+    y: FloatArray,
+    yerr: FloatArray,
+    color: Color,
+    style: Mapping[str, Any],
+) -> None:
+    """Error bars from the lowest to the highest seed, in the line's colour and style."""
+    ax.errorbar(
+        x,
+        y,
+        yerr=yerr,
+        color=color,
+        ls="none",
+        capsize=2,
+        elinewidth=style["lw"] * 0.6,
+        alpha=style["alpha"],
+        zorder=style["zorder"],
+    )
+
+
 def _bars(y: FloatArray, lo: FloatArray, hi: FloatArray) -> npt.NDArray[np.float64]:
     """Asymmetric error bars (min..max around the mean), zero where a bound is not finite."""
     low = np.where(np.isfinite(lo), y - lo, 0.0)
@@ -316,17 +338,7 @@ def _draw_spread(
             continue
         ax.plot(x, y, color=colors[init], **style)  # NaN breaks the line
         yerr = _bars(y, rows["spread_min"].to_numpy(float), rows["spread_max"].to_numpy(float))
-        ax.errorbar(
-            x[ok],
-            y[ok],
-            yerr=yerr[:, ok],
-            color=colors[init],
-            ls="none",
-            capsize=2,
-            elinewidth=style["lw"] * 0.6,
-            alpha=style["alpha"],
-            zorder=style["zorder"],
-        )
+        _seed_range_bars(ax, x[ok], y[ok], yerr[:, ok], colors[init], style)
     _depth_axis(ax, depths)
     ax.set_ylim(bottom=0.0)
     return n_missing
@@ -376,17 +388,7 @@ def _draw_mean_s2(
         lo = rows["s2_min"].to_numpy(dtype=float)
         lo = np.where(lo > 0, lo, np.nan)  # a bar down to zero has no place on a log axis
         yerr = _bars(y, lo, rows["s2_max"].to_numpy(dtype=float))
-        ax.errorbar(
-            x[ok],
-            y[ok],
-            yerr=yerr[:, ok],
-            color=colors[init],
-            ls="none",
-            capsize=2,
-            elinewidth=style["lw"] * 0.6,
-            alpha=style["alpha"],
-            zorder=style["zorder"],
-        )
+        _seed_range_bars(ax, x[ok], y[ok], yerr[:, ok], colors[init], style)
         drawn = True
     if drawn:
         log_y(ax)
