@@ -38,6 +38,12 @@ def _runs(accs: list[float | None], n_classes: int = 10) -> pd.DataFrame:
                 "dead_frac_init": 0.0,
                 "saturated_frac_init": 0.5,
                 "still_learning": math.nan if diverged else 0.0,
+                "epochs": 10,
+                "budget_epochs": 10,
+                "budget_extended": False,
+                "budget_diverged": diverged,
+                "budget_test_acc": value,
+                "budget_train_loss": math.nan if diverged else 0.1,
                 "n_classes": n_classes,
             }
         )
@@ -148,3 +154,41 @@ def test_still_learning_compares_the_last_two_checkpoints() -> None:
     assert aggregate._still_learning(frame([2.0, 0.9, 0.895])) == 0.0
     assert math.isnan(aggregate._still_learning(frame([2.0])))
     assert math.isnan(aggregate._still_learning(frame([2.0, math.nan])))
+
+
+def _checked(accs: list[float | None], later: list[float | None]) -> pd.DataFrame:
+    """``_runs(accs)`` with a 3x budget check that ended at ``later`` (None: diverged)."""
+    runs = _runs(accs)
+    runs["budget_epochs"] = 30
+    runs["budget_extended"] = [a is not None and a < 0.9 for a in accs]
+    runs["budget_diverged"] = [b is None for b in later]
+    runs["budget_test_acc"] = [math.nan if b is None else b for b in later]
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("accs", "later", "verdict", "outcome"),
+    [
+        ([0.2, 0.3], [0.95, 0.91], "fails", "slow"),  # mean 0.93 >= 0.9 at 30 epochs
+        ([0.2, 0.3], [0.5, 0.6], "fails", "improving"),  # 0.55 >= chance + 0.25 * 0.9
+        ([0.2, 0.3], [0.2, 0.35], "fails", "stuck"),  # 0.275 < 0.325
+        ([0.5, 0.6], [0.5, 0.6], "partial", "stuck"),
+        ([0.2, 0.3], [None, None], "fails", "diverges"),
+        ([0.95, 0.92], [0.95, 0.92], "trains", ""),  # only cells below target are checked
+    ],
+)
+def test_budget_outcome_applies_the_verdict_rule_at_the_larger_budget(
+    accs: list[float], later: list[float | None], verdict: str, outcome: str
+) -> None:
+    row = aggregate.summarize(_checked(accs, later), target_accuracy=0.9).iloc[0]
+    assert row["verdict"] == verdict and row["budget_outcome"] == outcome
+    expected = np.mean([0.1 if b is None else b for b in later])
+    assert row["budget_test_acc_mean"] == pytest.approx(expected)
+    assert row["budget_epochs"] == 30
+
+
+def test_no_budget_check_gives_no_outcome() -> None:
+    """budget_epochs equal to epochs: nothing was checked, so no cell is called stuck."""
+    row = aggregate.summarize(_runs([0.2, 0.3]), target_accuracy=0.9).iloc[0]
+    assert row["verdict"] == "fails"
+    assert row["budget_outcome"] == "" and row["budget_verdict"] == ""

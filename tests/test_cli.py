@@ -76,6 +76,26 @@ def test_spec_json_run_matches_options(tmp_path: Path) -> None:
         assert (tmp_path / "opts" / name).read_bytes() == (tmp_path / "json" / name).read_bytes()
 
 
+def test_every_run_setting_reaches_the_run(tmp_path: Path) -> None:
+    """Each option generated from the schema is passed on to the run, not only parsed: the
+    recorded configuration holds every non-default value given on the command line."""
+    from initlab import settings
+
+    given = {
+        "width": ("--width", "8", 8),
+        "budget_check": ("--budget-check", "2", 2),
+        "bias_std": ("--bias-std", "0.1", 0.1),
+        "probe_size": ("--probe-size", "32", 32),
+        "momentum": ("--momentum", "0.5", 0.5),
+    }
+    assert set(given) <= set(settings.RUN_SETTINGS)
+    argv = [a for flag, value, _ in given.values() for a in (flag, value)]
+    _run(tmp_path / "run", *argv)
+    config = json.loads((tmp_path / "run" / "summary.json").read_text())["config"]
+    for key, (_, _, value) in given.items():
+        assert config[key] == value, key
+
+
 def test_subprocess_run_matches_in_process(tmp_path: Path) -> None:
     _run(tmp_path / "inproc")
     proc = subprocess.run(

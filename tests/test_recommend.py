@@ -102,7 +102,11 @@ def test_nothing_is_recommended_where_nothing_trains() -> None:
     assert row["recommended"] == "" or (isinstance(row["recommended"], float))
     assert row["n_tied"] == 0 and math.isnan(row["chi1"])
     assert row["reason"].startswith("nothing trains at this budget (best accuracy 0.100)")
-    assert "50% of seeds still learning at the end" in row["reason"]
+    assert row["share_still_learning"] == 0.5
+    from initlab.report.recommend_pages import recommendation_rows
+
+    (printed,) = recommendation_rows(recommendation_table(*tables, INITS, ["relu"], [10]))
+    assert printed[7] == "50%" and printed[6] == "fails"
 
 
 def test_a_lead_inside_the_seed_noise_is_a_tie() -> None:

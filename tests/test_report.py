@@ -77,6 +77,7 @@ def make_config(highlight: list[list[str]] | None = None) -> dict[str, Any]:
             "epochs": 2,
             "batch_size": 128,
             "checkpoint_every": 1,
+            "budget_check": 3,
             "target_accuracy": 0.9,
             "probe_size": 64,
             "dtype": "float32",
@@ -215,6 +216,11 @@ def make_tables(out: Path) -> dict[str, pd.DataFrame]:
                     "jac_max_s": 0.0 if init == "zeros" else s2**0.5 * np.exp(2 * spread),
                     "jac_min_s": 0.0 if init == "zeros" else s2**0.5 * np.exp(-2 * spread),
                     "saturated_frac_final": nan,
+                    "budget_epochs": 6,
+                    "budget_extended": not diverged and acc < 0.9,
+                    "budget_diverged": diverged,
+                    "budget_test_acc": nan if diverged else (acc if acc >= 0.9 else acc**0.5),
+                    "budget_train_loss": nan if diverged else 0.2,
                     "n_classes": 10,
                 }
             )
@@ -279,12 +285,12 @@ def test_page_count_matches_the_grid(rendered: dict[str, Path], tables_dir: Path
     pdf = rendered["a"].read_bytes()
     assert pdf.startswith(b"%PDF-")
     # recommendations (first page), title, reading guide and initializers, findings, heatmaps
-    # (2 depths), gradient flow (rms
+    # (2 depths), dead units at the end (both depths on one page), gradient flow (rms
     # dL/dz, ||dL/dW||), distributions (2 highlight pairs on one page), learning curves (2
     # activations), depth scaling, theory (figure + table), Jacobian spectra and correlation map
     # (2 activations: one page each), phase diagram, sigma_w^2 x depth trainability (the three
     # initializers span three hidden sigma_w^2 values), appendix (12 rows)
-    expected = 1 + 1 + 2 + 1 + 2 + 2 + 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1
+    expected = 1 + 1 + 2 + 1 + 2 + 1 + 2 + 1 + 2 + 1 + 2 + 2 + 1 + 1 + 1
     assert count_pages(pdf) == expected
     pages = plan_pages(make_config(), load_tables(tables_dir))
     assert len(pages) == expected
@@ -482,3 +488,18 @@ def test_config_is_not_modified(tables_dir: Path) -> None:
     before = copy.deepcopy(config)
     plan_pages(config, load_tables(tables_dir))
     assert config == before
+
+
+def test_budget_check_names_slow_and_stuck_cells(summary: pd.DataFrame, grid: Any) -> None:
+    """Every cell below the target gets exactly one outcome, read from summary.csv."""
+    lines = fnd.budget_check(summary, grid, epochs=2)
+    assert lines[0].startswith("Budget check: the seeds below the target trained on to 6 epochs")
+    below = summary[summary["verdict"].isin(["fails", "partial"])]
+    assert f"of the {len(below)} combinations" in lines[0]
+    named = {line.split(" ", 2)[1] for line in lines[1:]}
+    assert named == set(below["budget_outcome"]) and "" not in named
+    counts = {line.split(" ", 2)[1]: int(line.split(" ", 1)[0]) for line in lines[1:]}
+    assert counts == below["budget_outcome"].value_counts().to_dict()
+    unchecked = summary.assign(budget_epochs=2)
+    (text,) = fnd.budget_check(unchecked, grid, epochs=2)
+    assert text.startswith("No budget check") and "slow or stuck is not measured" in text

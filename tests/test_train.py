@@ -200,3 +200,39 @@ def test_summary_records_run_facts(digits: Dataset) -> None:
     assert s["steps_per_epoch"] == -(-len(digits.X_train) // 64)
     assert r.timing["steps"] == s["steps_per_epoch"]
     assert r.timing["wall_seconds"] > 0
+
+
+def test_budget_check_is_the_longer_run(digits: Dataset) -> None:
+    """A run below target trained on by the budget check ends where a run with
+    ``budget_check x epochs`` epochs ends: same parameters, same mini-batch stream, so the same
+    test accuracy and training loss bit for bit (the oracle is the longer run itself)."""
+    slow = {"initializer": "glorot_normal", "activation": "sigmoid", "depth": 3}
+    checked = train(_spec(**slow, epochs=2, budget_check=3, target_accuracy=0.99), digits)
+    longer = train(_spec(**slow, epochs=6, target_accuracy=0.99), digits)
+    s = checked.summary
+    assert s["final_test_acc"] < 0.99 and s["budget_extended"]
+    assert s["budget_epochs"] == 6 and not s["budget_diverged"]
+    assert s["budget_test_acc"] == longer.summary["final_test_acc"]
+    assert s["budget_train_loss"] == longer.summary["final_train_loss"]
+    # the study's own records are those of the 2-epoch run
+    short = train(_spec(**slow, epochs=2, target_accuracy=0.99), digits)
+    assert _same_tables(checked, short)
+    assert checked.timing["steps"] == 3 * short.timing["steps"]
+
+
+def test_budget_check_leaves_runs_at_target_alone(digits: Dataset) -> None:
+    """A run at the target, or a study without budget check, repeats its final numbers."""
+    for spec in (_spec(budget_check=3, target_accuracy=0.5), _spec(target_accuracy=0.99)):
+        s = train(spec, digits).summary
+        assert not s["budget_extended"] and s["budget_epochs"] == spec.budget_check * 2
+        assert s["budget_test_acc"] == s["final_test_acc"]
+        assert s["budget_train_loss"] == s["final_train_loss"]
+
+
+def test_budget_check_records_divergence(digits: Dataset) -> None:
+    """A run diverged at the study's budget stays diverged in the budget check (NaN accuracy)."""
+    big = {"initializer": "big", "initializer_def": {"family": "normal", "std": 10.0}}
+    s = train(_spec(**big, depth=20, width=16, budget_check=2), digits)
+    assert s.summary["diverged"] and s.summary["budget_diverged"]
+    assert math.isnan(s.summary["budget_test_acc"])
+    assert not s.summary["budget_extended"]

@@ -39,6 +39,7 @@ from initlab.io import CorruptFileError
 from initlab.layout import VERDICT_RULE, verdict
 from initlab.recommend import recommendation_table
 from initlab.records import (
+    BUDGET_KEYS,
     INPUT_FACT_KEYS,
     LAYER_COLUMNS,
     PAIR_COSINE,
@@ -85,9 +86,10 @@ SUMMARY_METRICS = (
     "log10_wgrad_ratio_init",
     "dead_frac_init",
     "saturated_frac_init",
+    "dead_frac_final",
 )
 BOUNDED_METRICS = frozenset(
-    {*ACCURACY_METRICS, "best_val_acc", "dead_frac_init", "saturated_frac_init"}
+    {*ACCURACY_METRICS, "best_val_acc", "dead_frac_init", "saturated_frac_init", "dead_frac_final"}
 )
 """Metrics in [0, 1]: their intervals are clipped to [0, 1] (``<metric>_ci95_clipped``)."""
 GROUP = ("dataset", "initializer", "activation", "depth")
@@ -114,6 +116,11 @@ _SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
         )
     },
     "diverged": (bool,),
+    "budget_extended": (bool,),
+    "budget_diverged": (bool,),
+    "budget_epochs": _INTEGER,
+    "budget_test_acc": _NUMBER + _NULL,
+    "budget_train_loss": _NUMBER + _NULL,
     "diverged_step": _INTEGER + _NULL,
     "steps_to_target": _INTEGER + _NULL,
     "n_classes": _INTEGER,
@@ -321,6 +328,7 @@ def _run_row(
         _hidden_mean(layers, "saturated_frac", last_step) if final_ok else nan
     )
     row["still_learning"] = _still_learning(layers) if final_ok else nan
+    row.update({key: summary[key] for key in BUDGET_KEYS})
     row["n_test"] = summary["n_test"]
     row.update({key: summary[key] for key in INPUT_FACT_KEYS})
     return row
@@ -435,6 +443,33 @@ def _put(row: dict[str, Any], prefix: str, stats: dict[str, Any], bounded: bool)
         row[f"{prefix}_ci95_clipped"] = stats["clipped"]
 
 
+def _budget_columns(
+    grp: pd.DataFrame, verdict_now: str, target: float, n_classes: int
+) -> dict[str, Any]:
+    """``budget_epochs``, ``budget_test_acc_mean`` (a diverged seed at chance, as the verdict),
+    ``budget_verdict`` (the verdict rule at ``budget_epochs``) and ``budget_outcome``
+    (:data:`initlab.layout.BUDGET_OUTCOMES`; empty where the verdict is ``trains`` or
+    ``diverged`` or the study runs no budget check)."""
+    epochs = int(grp["budget_epochs"].iloc[0])
+    checked = epochs > int(grp["epochs"].iloc[0])
+    diverged = grp["budget_diverged"].astype(bool) | grp["diverged"].astype(bool)
+    acc = grp["budget_test_acc"].astype("float64").to_numpy().copy()
+    acc[diverged.to_numpy()] = 1.0 / n_classes
+    mean = float(acc.mean())
+    later = verdict(float(diverged.mean()), mean, target, n_classes)
+    outcome = ""
+    if checked and verdict_now in ("fails", "partial"):
+        better = {"trains": "slow", "diverged": "diverges"}.get(later)
+        improved = verdict_now == "fails" and later == "partial"
+        outcome = better or ("improving" if improved else "stuck")
+    return {
+        "budget_epochs": epochs,
+        "budget_test_acc_mean": mean,
+        "budget_verdict": later if checked else "",
+        "budget_outcome": outcome,
+    }
+
+
 def summarize(runs: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     """One row per dataset x initializer x activation x depth, in first-appearance order.
 
@@ -465,12 +500,11 @@ def summarize(runs: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
         row["share_reached_target"] = float(grp["steps_to_target"].notna().mean())
         learning = grp["still_learning"].astype("float64")
         row["share_still_learning"] = float(learning.mean()) if learning.notna().any() else math.nan
+        n_classes = int(grp["n_classes"].iloc[0])
         row["verdict"] = verdict(
-            row["share_diverged"],
-            row["final_test_acc_mean"],
-            target_accuracy,
-            int(grp["n_classes"].iloc[0]),
+            row["share_diverged"], row["final_test_acc_mean"], target_accuracy, n_classes
         )
+        row.update(_budget_columns(grp, row["verdict"], target_accuracy, n_classes))
         rows.append(row)
     return pd.DataFrame(rows)
 

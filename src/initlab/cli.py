@@ -11,6 +11,7 @@ Bad arguments exit with code 2 and one line naming the option, the value and wha
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -175,28 +176,7 @@ def _run_specs(args: argparse.Namespace) -> list[tuple[Any, Path]]:
     ):
         if value is None:
             raise ValueError(f"{option} is required (or give --spec-json)")
-    fields = (
-        "initializer",
-        "activation",
-        "depth",
-        "width",
-        "seed",
-        "base_seed",
-        "dataset",
-        "epochs",
-        "batch_size",
-        "optimizer",
-        "learning_rate",
-        "momentum",
-        "nesterov",
-        "checkpoint_every",
-        "target_accuracy",
-        "probe_size",
-        "bias_std",
-        "dtype",
-        "initializer_def",
-        "activation_def",
-    )
+    fields = [f.name for f in dataclasses.fields(RunSpec) if hasattr(args, f.name)]
     return [(RunSpec(**{f: getattr(args, f) for f in fields}), args.out)]
 
 

@@ -121,6 +121,7 @@ class RunSpec:
     epochs: int = settings.default("epochs")
     batch_size: int = settings.default("batch_size")
     checkpoint_every: int = settings.default("checkpoint_every")
+    budget_check: int = settings.default("budget_check")
     target_accuracy: float = settings.default("target_accuracy")
     probe_size: int = settings.default("probe_size")
     bias_std: float = settings.default("bias_std")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "BUDGET_OUTCOMES",
     "FIGURE_NAMES",
     "RECOMMENDATION_RULE",
     "REPORT_FREE_TABLES",
@@ -59,6 +60,16 @@ VERDICT_RULE = (
     ">= target_accuracy; partial: >= chance + 0.25 (1 - chance); fails: below"
 )
 """The verdict rule in words, as the report and the README print it (:func:`verdict`)."""
+
+
+BUDGET_OUTCOMES = {
+    "slow": "reaches the target at the larger budget (verdict trains there)",
+    "improving": "fails at the study's budget, partial at the larger one",
+    "stuck": "no better verdict at the larger budget",
+    "diverges": "more than half of the seeds diverge at the larger budget",
+}
+"""``budget_outcome`` of a combination whose verdict is ``fails`` or ``partial`` when the study
+runs a budget check (empty otherwise)."""
 
 
 TIE_MARGIN = 0.005

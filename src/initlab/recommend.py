@@ -80,20 +80,14 @@ def _gradient_words(ratio: float, depth: int) -> str:
 
 
 def _reason(best: pd.Series, chi1: float, trains: bool) -> str:
-    """One line grounded in the measurements of the best cell; for a cell that does not reach
-    the target, whether its training loss was still falling (slow, not stuck)."""
-    learning = float(best.get("share_still_learning", math.nan))
-    still = (
-        [f"{learning:.0%} of seeds still learning at the end"]
-        if math.isfinite(learning) and learning > 0 and str(best["verdict"]) != "trains"
-        else []
-    )
+    """One line grounded in the measurements of the best cell (whether its seeds were still
+    learning at the end is the table's ``share_still_learning``)."""
     if not trains:
         acc = float(best["final_test_acc_mean"])
-        return "; ".join([f"nothing trains at this budget (best accuracy {acc:.3f})", *still])
+        return f"nothing trains at this budget (best accuracy {acc:.3f})"
     ratio = float(best["log10_delta_ratio_hidden_mean"])
     chi_text = f"chi_1 = {chi1:.2f}" if math.isfinite(chi1) else "chi_1 undefined"
-    return "; ".join([chi_text, _gradient_words(ratio, int(best["depth"])), *still])
+    return "; ".join([chi_text, _gradient_words(ratio, int(best["depth"]))])
 
 
 def _seed_values(runs: pd.DataFrame, initializer: str, activation: str, depth: int) -> np.ndarray:

@@ -11,6 +11,7 @@ so a definition printed in the report is the one the numbers were computed with.
 from __future__ import annotations
 
 __all__ = [
+    "BUDGET_KEYS",
     "CHECKPOINT_COLUMNS",
     "DEAD_THRESHOLD",
     "INPUT_FACT_KEYS",
@@ -26,7 +27,7 @@ __all__ = [
     "STAT_COLUMNS",
 ]
 
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 """Version of the run-record format, written into every ``summary.json`` and given to the
 training rule as a parameter: bumped whenever a column, key or definition changes, so that
 Snakemake retrains the runs recorded in an older format instead of aggregation rejecting them."""
@@ -102,3 +103,15 @@ LAYER_COLUMNS: tuple[str, ...] = (
     *SPECTRUM_COLUMNS,
 )
 """Columns of a run's ``layers.csv``: one row per checkpoint x layer."""
+
+BUDGET_KEYS: tuple[str, ...] = (
+    "budget_epochs",
+    "budget_extended",
+    "budget_diverged",
+    "budget_test_acc",
+    "budget_train_loss",
+)
+"""Summary keys of the budget check (setting ``budget_check``): a run whose final test accuracy
+is below the target trains on to ``budget_check x epochs`` epochs (``budget_extended``) and
+records its test accuracy and training loss there (``budget_test_acc``, NaN once diverged);
+every other run repeats its final values. ``budget_epochs`` is the extended budget."""

@@ -176,6 +176,7 @@ class _Training:
         }
         self.rec = _Recorder(sizes)
         self.spectrum = dict.fromkeys(SPECTRUM_SUMMARY_KEYS, float("nan"))
+        self.extra_steps = 0  # updates of the budget check
 
     def checkpoint(self, step: int) -> None:
         """Loss and accuracy on the full splits; statistics on the probe batch (spectra at 0)."""
@@ -205,19 +206,30 @@ class _Training:
 
         Floating-point warnings are silenced by the caller: overflow is an expected outcome.
         """
-        n, bs, step = len(self.X_tr), self.spec.batch_size, 0
-        for _ in range(self.spec.epochs):
+        step = self._epochs(self.spec.epochs, 0, record=True)
+        if step < 0:
+            return -step - 1, -step - 1
+        self.checkpoint(step)
+        if not self._finite() or not np.isfinite(self.rec.rows[-1]["point"]["train_loss"]):
+            return step, step
+        return step, None
+
+    def _epochs(self, n_epochs: int, step: int, *, record: bool) -> int:
+        """Train ``n_epochs`` epochs from ``step``; return the step reached, or ``-step - 1``
+        at a non-finite training loss. With ``record``, checkpoints are taken on the way."""
+        n, bs = len(self.X_tr), self.spec.batch_size
+        for _ in range(n_epochs):
             order = self.order_rng.permutation(n)
             for start in range(0, n, bs):
                 idx = order[start : start + bs]
-                at_checkpoint = step in self.checkpoints
+                at_checkpoint = record and step in self.checkpoints
                 if at_checkpoint:
                     self.checkpoint(step)
                 loss, grads, _ = loss_and_grads(
                     self.params, self.X_tr[idx], self.y_tr[idx], self.act
                 )
                 if not np.isfinite(loss):
-                    return step, step
+                    return -step - 1
                 before = (
                     [p.W.copy() for p in self.params] if at_checkpoint and self.record else None
                 )
@@ -225,11 +237,40 @@ class _Training:
                 if before is not None:
                     self.rec.set_update(update_ratios(before, self.params))
                 step += 1
-        self.checkpoint(step)
-        finite = all(np.isfinite(p.W).all() and np.isfinite(p.b).all() for p in self.params)
-        if not finite or not np.isfinite(self.rec.rows[-1]["point"]["train_loss"]):
-            return step, step
-        return step, None
+        return step
+
+    def _finite(self) -> bool:
+        return all(np.isfinite(p.W).all() and np.isfinite(p.b).all() for p in self.params)
+
+    def budget_check(self, step: int, test_acc: float) -> dict[str, Any]:
+        """Train a run that ended below the target on to ``budget_check x epochs`` epochs.
+
+        The mini-batch stream goes on where it stopped, so the extended run is the run a study
+        with ``budget_check x epochs`` epochs would have trained (same parameters, same order);
+        no checkpoint is taken on the way. Returns the summary's ``budget_*`` keys
+        (:data:`initlab.records.BUDGET_KEYS`).
+        """
+        factor, epochs = self.spec.budget_check, self.spec.epochs
+        out: dict[str, Any] = {
+            "budget_epochs": factor * epochs,
+            "budget_extended": False,
+            "budget_diverged": not np.isfinite(test_acc),
+            "budget_test_acc": test_acc,
+            "budget_train_loss": self.rec.rows[-1]["point"]["train_loss"],
+        }
+        if factor == 1 or not np.isfinite(test_acc) or test_acc >= self.spec.target_accuracy:
+            return out
+        end = self._epochs((factor - 1) * epochs, step, record=False)
+        self.extra_steps = (end if end >= 0 else -end - 1) - step
+        out["budget_extended"] = True
+        if end < 0 or not self._finite():
+            out.update(budget_diverged=True, budget_test_acc=np.nan, budget_train_loss=np.nan)
+            return out
+        out["budget_train_loss"] = evaluate(self.params, self.X_tr, self.y_tr, self.act)[0]
+        out["budget_test_acc"] = self.test(None)[1]
+        if not np.isfinite(out["budget_train_loss"]):
+            out.update(budget_diverged=True, budget_test_acc=np.nan)
+        return out
 
     def test(self, diverged_step: int | None) -> tuple[float, float]:
         """Loss and accuracy on the test split (NaN after divergence)."""
@@ -277,6 +318,7 @@ def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True)
     with np.errstate(all="ignore"):
         step, diverged_step = run.run()
         test_loss, test_acc = run.test(diverged_step)
+        budget = run.budget_check(step, test_acc)
     wall = time.perf_counter() - t0
 
     layers = run.rec.table()
@@ -290,12 +332,13 @@ def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True)
         run.steps_per_epoch,
         run.spectrum,
     )
+    summary.update(budget)
     summary.update(_input_facts(ds, len(run.X_pr)))
     timing = {
         "run_id": spec.run_id,
         "wall_seconds": wall,
-        "steps": step,
-        "steps_per_second": step / wall if wall > 0 else float("nan"),
+        "steps": step + run.extra_steps,
+        "steps_per_second": (step + run.extra_steps) / wall if wall > 0 else float("nan"),
     }
     return RunResult(summary, layers, timing)
 

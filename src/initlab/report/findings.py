@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from initlab.layout import TIE_MARGIN
+from initlab.layout import BUDGET_OUTCOMES, TIE_MARGIN
 from initlab.records import SATURATION_THRESHOLD
 from initlab.report.data import Combination, Grid
 
@@ -24,6 +24,7 @@ __all__ = [
     "TIE_TOLERANCE",
     "Finding",
     "best_initializer_per_activation",
+    "budget_check",
     "depth_robustness",
     "derive_findings",
     "diverged_runs",
@@ -311,7 +312,7 @@ def exploding_gradients(
     return [
         f"The first hidden layer's gradient exceeds 1e{threshold:.0f} times the last hidden "
         "layer's "
-        f"(exploding) in {len(combos)} combinations: "
+        f"(exploding) in {len(combos)} combination{'' if len(combos) == 1 else 's'}: "
         + _join(group_combinations(combos, grid, values))
         + "."
     ]
@@ -338,6 +339,39 @@ def never_trained(summary: pd.DataFrame, grid: Grid) -> list[str]:
         )
     if not out:
         out.append("Every combination trained at least partially; none diverged.")
+    return out
+
+
+def budget_check(summary: pd.DataFrame, grid: Grid, epochs: int) -> list[str]:
+    """The budget check's outcome for every combination that fails or trains partially.
+
+    ``summary.csv``'s ``budget_outcome`` (slow, improving, stuck, diverges) groups them; without
+    a budget check (``budget_epochs`` equal to the study's ``epochs``) one line says how to
+    ask for one.
+    """
+    below = summary[summary["verdict"].isin(["fails", "partial"])]
+    if below.empty or epochs < 1:
+        return []
+    if "budget_epochs" not in summary or int(summary["budget_epochs"].max()) <= epochs:
+        return [
+            f"No budget check: whether the {len(below)} combinations below the target are slow "
+            "or stuck is not measured (set training.budget_check, e.g. 3, to train their "
+            "failing seeds on to 3\u00d7 the epochs)."
+        ]
+    longer = int(summary["budget_epochs"].max())
+    out = [
+        f"Budget check: the seeds below the target trained on to {longer} epochs "
+        f"({longer // epochs}\u00d7 the study's {epochs}); verdicts there, of the {len(below)} "
+        "combinations that fail or train partially at the study's budget:"
+    ]
+    for outcome, meaning in BUDGET_OUTCOMES.items():
+        sel = below[below["budget_outcome"] == outcome]
+        if sel.empty:
+            continue
+        combos = {(r.initializer, r.activation, int(r.depth)) for r in sel.itertuples()}
+        out.append(
+            f"{len(combos)} {outcome} ({meaning}): " + _join(group_combinations(combos, grid)) + "."
+        )
     return out
 
 
@@ -451,6 +485,7 @@ def derive_findings(
         Headings with their statements.
     """
     counts = verdict_counts(summary)
+    epochs = int(runs["epochs"].max()) if "epochs" in runs and len(runs) else 0
     overview = (
         f"{len(summary)} combinations ({len(grid.initializers)} initializers \u00d7 "
         f"{len(grid.activations)} activations \u00d7 {len(grid.depths)} depths, "
@@ -471,7 +506,10 @@ def derive_findings(
                 + exploding_gradients(summary, grid)
             ),
         ),
-        Finding("Combinations that did not train", tuple(never_trained(summary, grid))),
+        Finding(
+            "Combinations that did not train",
+            tuple(never_trained(summary, grid) + budget_check(summary, grid, epochs)),
+        ),
         Finding("Diverged runs", tuple(diverged_runs(runs, grid))),
     ]
     units = unhealthy_units(summary, grid)

@@ -319,10 +319,18 @@ def _budget(training: Mapping[str, Any]) -> str:
         text += (f", optimizer {tr['optimizer']}" if "optimizer" in tr else "") + (
             f", learning rate {tr['learning_rate']}"
         )
-    return text + (
+    text += (
         ". 'fails' means fails within this budget: more updates or another learning rate "
         "might train it."
     )
+    factor = int(tr.get("budget_check", 1))
+    if factor > 1 and "epochs" in tr:
+        text += (
+            f" Budget check: every seed below the target trained on to {factor} \u00d7 "
+            f"{tr['epochs']} epochs; a cell is 'slow' when it trains there, 'stuck' when its "
+            "verdict does not improve (findings page, summary.csv budget_outcome)."
+        )
+    return text
 
 
 def _test_set(config: Mapping[str, Any], n_test: int | None) -> str:

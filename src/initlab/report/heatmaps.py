@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -24,11 +25,12 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from initlab.records import SATURATION_THRESHOLD
+from initlab.records import DEAD_THRESHOLD, SATURATION_THRESHOLD
 from initlab.report.data import Combination
 from initlab.report.style import new_page, set_footnote, text_color_for
 
 __all__ = [
+    "DEAD_AT_END",
     "DIVERGING_CAP",
     "HEATMAP_METRICS",
     "HeatmapCells",
@@ -38,6 +40,7 @@ __all__ = [
     "heatmap_cells",
     "heatmap_chunks",
     "metrics_per_page",
+    "plot_depth_panels",
     "plot_heatmaps",
 ]
 
@@ -90,6 +93,17 @@ HEATMAP_METRICS = (
         ".2f",
     ),
 )
+
+
+DEAD_AT_END = HeatmapMetric(
+    "dead_frac_final_mean",
+    "dead fraction of hidden units at the end of training",
+    "Purples",
+    0.0,
+    1.0,
+    ".2f",
+)
+"""The dead-unit panel of the end-of-training page (mean over hidden layers, then seeds)."""
 
 
 @dataclass(frozen=True)
@@ -302,6 +316,20 @@ def draw_heatmap(
     return mappable
 
 
+def _panel_page(
+    title: str, what: str, n_seeds: int, part: str, n_panels: int
+) -> tuple[Figure, npt.NDArray[Any]]:
+    """A heatmap page with ``n_panels`` axes, two per row (one when there is one panel)."""
+    n_seeds_s = f", mean over {n_seeds} seed{'s' if n_seeds > 1 else ''}" if n_seeds else ""
+    fig = new_page(
+        title + (f" ({part})" if part else ""),
+        subtitle=f"initializer (rows) \u00d7 activation (columns){what}{n_seeds_s}",
+    )
+    ncols = 2 if n_panels >= 2 else 1
+    axes = fig.subplots(math.ceil(n_panels / ncols), ncols, squeeze=False).ravel()
+    return fig, axes
+
+
 def plot_heatmaps(
     summary: pd.DataFrame,
     depth: int,
@@ -337,15 +365,9 @@ def plot_heatmaps(
     Figure
         A landscape A4 page.
     """
-    n_seeds_s = f", mean over {n_seeds} seed{'s' if n_seeds > 1 else ''}" if n_seeds else ""
-    fig = new_page(
-        f"Trainability heatmaps at depth {depth}" + (f" ({part})" if part else ""),
-        subtitle=f"initializer (rows) \u00d7 activation (columns){n_seeds_s}",
-    )
     n = len(metrics)
+    fig, axes = _panel_page(f"Trainability heatmaps at depth {depth}", "", n_seeds, part, n)
     ncols = 2 if n >= 2 else 1
-    nrows = math.ceil(n / ncols)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     limits: dict[str, float] = {}
     for k, (ax, metric) in enumerate(zip(axes, metrics, strict=False)):
         cells = heatmap_cells(summary, depth, rows, cols, metric.column, zero_gradient)
@@ -384,3 +406,56 @@ def _heatmap_footnote(limits: dict[str, float]) -> str:
         "maximum (for ReLU-like activations every negative pre-activation counts, so about 0.5 "
         "is normal)."
     )
+
+
+def plot_depth_panels(
+    summary: pd.DataFrame,
+    metric: HeatmapMetric,
+    depths: Sequence[int],
+    rows: Sequence[str],
+    cols: Sequence[str],
+    *,
+    n_seeds: int = 0,
+    part: str = "",
+) -> Figure:
+    """One metric at several depths, a panel per depth (2 x 2 for four).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv``.
+    metric : HeatmapMetric
+        The quantity (e.g. :data:`DEAD_AT_END`).
+    depths : sequence of int
+        One panel each, in this order.
+    rows, cols : sequence of str
+        Initializers (rows) and activations (columns), in configuration order.
+    n_seeds : int
+        Seeds per combination, for the subtitle (0: not stated).
+    part : str
+        ``part k of n`` when the depths are split over pages.
+
+    Returns
+    -------
+    Figure
+        A landscape A4 page.
+    """
+    title = metric.label[0].upper() + metric.label[1:]
+    fig, axes = _panel_page(title, ", one panel per depth", n_seeds, part, len(depths))
+    ncols = 2 if len(depths) >= 2 else 1
+    for k, (ax, depth) in enumerate(zip(axes, depths, strict=False)):
+        cells = heatmap_cells(summary, depth, rows, cols, metric.column)
+        mappable = draw_heatmap(ax, cells, metric, show_rows=(k % ncols == 0))
+        ax.set_title(f"depth {depth}")
+        fig.colorbar(mappable, ax=ax, shrink=0.9, pad=0.01, aspect=25)
+    for ax in axes[len(depths) :]:
+        ax.set_visible(False)
+    set_footnote(
+        fig,
+        "Mean over the hidden layers of each run at its last checkpoint, then over the seeds "
+        "that did not diverge (a diverged run has no end: hatched 'div' cells, 'n/a' when every "
+        "seed diverged). Dead: a hidden unit whose activation derivative is below "
+        f"{DEAD_THRESHOLD:g} of its maximum for every probe example; the step-0 value is on the "
+        "heatmap pages, so units that died during training are the difference.",
+    )
+    return fig

@@ -30,13 +30,14 @@ RECOMMENDATION_ROWS_PER_PAGE = 32
 
 _COLUMNS = (
     ("activation", 0.075),
-    ("depth", 0.04),
+    ("depth", 0.035),
     ("recommended initializer(s)", 0.245),
     ("sigma_w^2", 0.055),
     ("chi_1", 0.04),
     ("test acc (each seed)", 0.11),
     ("verdict", 0.055),
-    ("why (chi_1: theory; gradient: measured at init)", 0.30),
+    ("still learning", 0.055),
+    ("why (chi_1: theory; gradient: measured at init)", 0.25),
 )
 
 
@@ -60,6 +61,14 @@ def _names(joined: str) -> str:
     return f"tie of {len(names)}: " + ", ".join(names[:SHOWN_TIES]) + more
 
 
+def _still_learning(share: Any, verdict: str) -> str:
+    """Share of the best cell's surviving seeds still learning at the end, for a cell that
+    does not reach the target (blank where it does, 'n/a' where undefined)."""
+    if verdict == "trains":
+        return ""
+    return _number(100 * float(share), ".0f") + ("%" if math.isfinite(float(share)) else "")
+
+
 def recommendation_rows(table: pd.DataFrame) -> list[list[str]]:
     """The table's rows as the strings the page prints (ties joined with ", ")."""
     rows = []
@@ -74,7 +83,8 @@ def recommendation_rows(table: pd.DataFrame) -> list[list[str]]:
                 _number(r.chi1, ".2f"),
                 str(r.test_acc_seeds),
                 str(r.verdict),
-                wrap(str(r.reason), 80),
+                _still_learning(r.share_still_learning, str(r.verdict)),
+                wrap(str(r.reason), 68),
             ]
         )
     return rows
@@ -84,7 +94,8 @@ def budget_text(config: Mapping[str, Any]) -> str:
     """The training budget every verdict is a statement about."""
     t = config.get("training", {})
     return (
-        f"budget: {t.get('epochs')} epochs of batch {t.get('batch_size')}, {t.get('optimizer')} "
+        f"budget: {t.get('epochs')} epoch{'' if t.get('epochs') == 1 else 's'} of batch "
+        f"{t.get('batch_size')}, {t.get('optimizer')} "
         f"lr {t.get('learning_rate')}, width {config.get('width')}, "
         f"{len(config.get('seeds', []))} seeds per cell"
     )
@@ -138,7 +149,8 @@ def plot_recommendations(
             f"{SHOWN_TIES} here): the seeds cannot tell the "
             "initializers apart (the Welch 95% interval of the difference contains 0); with few "
             "seeds that is often the case. A verdict is a statement about this budget: 'still "
-            "learning' means the training loss was still falling at the end.",
+            "learning' is the share of the best cell's seeds whose training loss was still "
+            "falling at the end (shown where the cell does not reach the target).",
             200,
         ),
         fontsize=7,

@@ -171,6 +171,32 @@ def _heatmap_pages(plan: _Plan) -> list[Page]:
     return pages
 
 
+def _units_at_end_pages(plan: _Plan) -> list[Page]:
+    """Dead units at the end of training: one panel per depth, as many depths per page as
+    :func:`~initlab.report.heatmaps.metrics_per_page` allows for the grid's cells."""
+    grid = plan.grid
+    max_cells = int(plan.config["report"].get("max_heatmap_cells", 400))
+    parts = heatmaps.heatmap_chunks(len(grid.initializers), len(grid.activations), max_cells)
+    pages: list[Page] = []
+    for k, (rs, cs) in enumerate(parts):
+        rows, cols = grid.initializers[rs], grid.activations[cs]
+        per = heatmaps.metrics_per_page(len(rows) * len(cols))
+        groups = [grid.depths[d : d + per] for d in range(0, len(grid.depths), per)]
+        for g, depths in enumerate(groups):
+            build = partial(
+                heatmaps.plot_depth_panels,
+                plan.tables.summary,
+                heatmaps.DEAD_AT_END,
+                depths,
+                rows,
+                cols,
+                n_seeds=len(grid.seeds),
+                part=_part(k * len(groups) + g, len(parts) * len(groups)),
+            )
+            pages.append(Page("units_at_end", build, None))
+    return pages
+
+
 def _gradient_flow_pages(plan: _Plan) -> list[Page]:
     """Gradient flow at init at the deepest depth, one page per gradient quantity."""
     pages = []
@@ -435,6 +461,7 @@ _SECTION_PLANNERS: tuple[Callable[[_Plan], list[Page]], ...] = (
     _claims_pages,
     _findings_pages,
     _heatmap_pages,
+    _units_at_end_pages,
     _gradient_flow_pages,
     _distribution_pages,
     _learning_curve_pages,
@@ -484,6 +511,7 @@ SECTION_TITLES = {
     "claims": "Published claims: held or not",
     "findings": "Findings",
     "heatmaps": "Trainability heatmaps per depth",
+    "units_at_end": "Dead units at the end of training",
     "gradient_flow": "Gradient flow at initialization",
     "distributions": "Per-layer distributions (highlighted pairs)",
     "learning_curves": "Learning curves",

@@ -1,0 +1,68 @@
+"""The shipped studies' reports, rendered from networks that really trained, keep every text on
+its page and apart.
+
+The default study (config/config.yaml) and one classic study (config/studies/glorot2010.yaml)
+are planned from their own configuration files, so the page plan, the claims, the highlights
+and the grid are theirs; only the budget is cut to one epoch (no budget check) so that the
+whole grid trains in-process in about a minute. The layout depends on the grid and on the
+lengths of the texts, not on how well the networks learned, but the numbers printed are real
+ones (accuracies, ties, claims verdicts), not synthetic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from test_report_layout import layout_problems
+from threadpoolctl import threadpool_limits
+
+from initlab import io, settings
+from initlab.aggregate import aggregate
+from initlab.data import load_dataset
+from initlab.report import plan_pages
+from initlab.report.data import load_tables
+from initlab.study import load_study
+from initlab.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _train_study(config_file: Path, results: Path) -> tuple[dict[str, Any], Path]:
+    """Plan the study of ``config_file`` with a one-epoch budget, train every run in-process,
+    aggregate; return the resolved configuration and the tables folder."""
+    config = yaml.safe_load(config_file.read_text())
+    config["results"] = str(results)
+    config["training"] = {**config.get("training", {}), "epochs": 1, "budget_check": 1}
+    study = load_study(config, settings.schema())
+    dataset = load_dataset(study.config["dataset"])
+    with threadpool_limits(limits=1):
+        for spec in study.specs():
+            result = train(spec, dataset)
+            out = Path(study.run_dir(spec))
+            io.write_columns_csv(out / "layers.csv", result.layers)
+            io.write_json(out / "timing.json", result.timing)
+            io.write_json(out / "summary.json", result.summary)
+    study_json = results / "study.json"
+    io.write_json(study_json, study.config)
+    aggregate(study_json, results / "tables")
+    return study.config, results / "tables"
+
+
+@pytest.mark.parametrize(
+    "config_file", ["config/config.yaml", "config/studies/glorot2010.yaml"], ids=lambda p: p
+)
+def test_shipped_study_report_is_legible(config_file: str, tmp_path: Path) -> None:
+    config, tables_dir = _train_study(ROOT / config_file, tmp_path / "results")
+    tables = load_tables(tables_dir)
+    pages = plan_pages(config, tables)
+    assert pages[0].section == "recommendations"
+    assert {"guide", "findings", "heatmaps", "units_at_end", "appendix"} <= {
+        p.section for p in pages
+    }
+    if config.get("claims"):
+        assert "claims" in {p.section for p in pages}
+    problems = layout_problems(pages)
+    assert not problems, "\n".join(problems)
