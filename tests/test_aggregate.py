@@ -37,6 +37,7 @@ def _runs(accs: list[float | None], n_classes: int = 10) -> pd.DataFrame:
                 "log10_wgrad_ratio_init": 0.0,
                 "dead_frac_init": 0.0,
                 "saturated_frac_init": 0.5,
+                "dead_frac_final": math.nan if diverged else 0.0,
                 "still_learning": math.nan if diverged else 0.0,
                 "epochs": 10,
                 "budget_epochs": 10,
