@@ -1,4 +1,8 @@
-"""Tests of initlab.model: whole-network gradient check, a hand-worked example, the loss, init."""
+"""Tests of initlab.model: whole-network gradient check, a hand-worked example, the losses, init,
+and bit-identity of the paths without normalization or dropout.
+
+(Normalization: tests/test_norm.py; dropout: tests/test_regularization.py.)
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pytest
 from initlab import initializers
 from initlab.activations import ACTIVATIONS, Activation
 from initlab.model import (
+    LOSSES,
     Forward,
     Gradients,
     Layer,
@@ -18,6 +23,9 @@ from initlab.model import (
     forward,
     init_mlp,
     loss_and_grads,
+    loss_fn,
+    mse,
+    predict_logits,
 )
 from initlab.optim import make_optimizer
 
@@ -56,12 +64,14 @@ def _params_away_from_kinks(
     raise AssertionError(f"no seed keeps {act.name} pre-activations away from its kinks")
 
 
-def _loss(params: list[Layer], X: np.ndarray, y: np.ndarray, act: Activation) -> float:
-    return cross_entropy(forward(params, X, act).logits, y)[0]
+def _loss(
+    params: list[Layer], X: np.ndarray, y: np.ndarray, act: Activation, loss: str = "cross_entropy"
+) -> float:
+    return loss_fn(loss)(forward(params, X, act).logits, y)[0]
 
 
 def _numerical_grads(
-    params: list[Layer], X: np.ndarray, y: np.ndarray, act: Activation
+    params: list[Layer], X: np.ndarray, y: np.ndarray, act: Activation, loss: str = "cross_entropy"
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Central differences, step EPS, over every weight and bias."""
     out: dict[str, list[np.ndarray]] = {"W": [], "b": []}
@@ -72,9 +82,9 @@ def _numerical_grads(
             for idx in np.ndindex(theta.shape):
                 orig = theta[idx]
                 theta[idx] = orig + EPS
-                up = _loss(params, X, y, act)
+                up = _loss(params, X, y, act, loss)
                 theta[idx] = orig - EPS
-                down = _loss(params, X, y, act)
+                down = _loss(params, X, y, act, loss)
                 theta[idx] = orig
                 g[idx] = (up - down) / (2 * EPS)
             out[key].append(g)
@@ -105,6 +115,24 @@ def test_backward_matches_central_differences(name: str, depth: int) -> None:
         np.testing.assert_allclose(analytic, numeric, atol=1e-5, rtol=1e-3)
     # Not vacuous: the gradient of the first layer is really there.
     assert np.max(np.abs(grads.dW[0])) > 1e-4
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_mse_backward_matches_central_differences(name: str) -> None:
+    """The quadratic cost through the softmax Jacobian, same protocol and tolerances."""
+    act = ACTIVATIONS[name]
+    X, y = _gradcheck_data()
+    params, dist = _params_away_from_kinks(act, 2, X)
+    assert dist > KINK_MARGIN
+    _, grads, _ = loss_and_grads(params, X, y, act, loss="mse")
+    num_W, num_b = _numerical_grads(params, X, y, act, loss="mse")
+    for analytic, numeric in [
+        *zip(grads.dW, num_W, strict=True),
+        *zip(grads.db, num_b, strict=True),
+    ]:
+        assert np.max(np.abs(analytic - numeric)) < 1e-7
+        np.testing.assert_allclose(analytic, numeric, atol=1e-5, rtol=1e-3)
+    assert np.max(np.abs(grads.dW[0])) > 1e-5
 
 
 def test_gradients_keep_float32() -> None:
@@ -322,3 +350,111 @@ def test_backward_in_saturated_regions(name: str) -> None:
     ]:
         assert np.max(np.abs(analytic - numeric)) < 1e-7
         np.testing.assert_allclose(analytic, numeric, atol=1e-5, rtol=1e-3)
+
+
+# --- the quadratic cost -------------------------------------------------------------------------
+
+
+def test_mse_hand_worked() -> None:
+    """logits (0, ln 3): p = (1/4, 3/4); class 0: r = (-3/4, 3/4), L = 9/16 + 9/16 = 9/8.
+    g = 2 r / B = (-3/2, 3/2); sum_k g_k p_k = -3/8 + 9/8 = 3/4;
+    dL/dlogits = p (g - 3/4) = (1/4 * -9/4, 3/4 * 3/4) = (-9/16, 9/16)."""
+    loss, d = mse(np.array([[0.0, math.log(3.0)]]), np.array([0]))
+    assert loss == pytest.approx(9 / 8, rel=1e-15)
+    np.testing.assert_allclose(d, [[-9 / 16, 9 / 16]], rtol=1e-15, atol=1e-16)
+
+
+@pytest.mark.parametrize("k", [2, 3, 10])
+def test_mse_uniform_logits(k: int) -> None:
+    """p = 1/k: L = (1 - 1/k)^2 + (k - 1)/k^2 = (k - 1)/k; sum_k g p = 0, so
+    dL/dlogits = p g = 2 r / (B k)."""
+    logits = np.full((4, k), -1.3)
+    y = np.arange(4) % k
+    loss, d = mse(logits, y)
+    assert loss == pytest.approx((k - 1) / k, rel=1e-14)
+    r = np.full((4, k), 1.0 / k)
+    r[np.arange(4), y] -= 1.0
+    np.testing.assert_allclose(d, 2 * r / (4 * k), rtol=1e-13, atol=1e-16)
+
+
+def test_mse_gradient_matches_central_differences_on_logits() -> None:
+    """Independent of the closed form: float64 central differences (step 1e-6, truncation
+    ~1e-12, rounding ~1e-10), relative 1e-7 of the largest entry."""
+    rng = np.random.default_rng(0)
+    logits, y = 2.0 * rng.standard_normal((4, 5)), np.array([0, 4, 2, 2])
+    _, d = mse(logits, y)
+    num = np.zeros_like(logits)
+    for idx in np.ndindex(logits.shape):
+        up, down = logits.copy(), logits.copy()
+        up[idx] += 1e-6
+        down[idx] -= 1e-6
+        num[idx] = (mse(up, y)[0] - mse(down, y)[0]) / 2e-6
+    assert np.max(np.abs(d - num)) < 1e-7 * np.max(np.abs(num))
+    np.testing.assert_allclose(d.sum(axis=1), 0.0, atol=1e-16)  # softmax: shift invariance
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mse_stable_for_huge_logits(dtype: type) -> None:
+    logits = np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 0.0]], dtype=dtype)
+    loss, d = mse(logits, np.array([0, 1]))  # warnings are errors here
+    assert loss == pytest.approx(0.0, abs=1e-12) and d.dtype == dtype
+    loss, d = mse(logits, np.array([2, 0]))  # confidently wrong: r has -1 and +1
+    assert loss == pytest.approx(2.0, rel=1e-6) and np.all(np.isfinite(d))
+
+
+def test_loss_registry() -> None:
+    assert LOSSES == ("cross_entropy", "mse")
+    assert loss_fn("cross_entropy") is cross_entropy and loss_fn("mse") is mse
+    with pytest.raises(ValueError, match="unknown loss 'hinge'; allowed: cross_entropy, mse"):
+        loss_fn("hinge")
+    with pytest.raises(ValueError, match="unknown loss"):
+        loss_and_grads(*_hand_net(), ACTIVATIONS["relu"], loss="hinge")
+
+
+# --- the options off: bit-identical to the plain network ----------------------------------------
+
+
+def _plain_reference(
+    params: list[Layer], X: np.ndarray, y: np.ndarray, act: Activation
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The forward and backward passes as they were before normalization and dropout existed,
+    written out operation by operation: (z, a, dW + db)."""
+    a, z, dphi = [X], [], []
+    for layer in params[:-1]:
+        h = a[-1] @ layer.W
+        h += layer.b
+        z.append(h)
+        value, slope = act.value_and_grad(h)
+        a.append(value)
+        dphi.append(slope)
+    out = a[-1] @ params[-1].W
+    out += params[-1].b
+    z.append(out)
+    d = cross_entropy(out, y)[1]
+    grads = []
+    for i in range(len(params) - 1, -1, -1):
+        grads += [a[i].T @ d, d.sum(axis=0)]
+        if i > 0:
+            d = d @ params[i].W.T
+            d *= dphi[i - 1]
+    return z, a, grads
+
+
+@pytest.mark.parametrize("name", ["tanh", "relu", "selu", "gelu"])
+def test_options_off_are_bit_identical(name: str) -> None:
+    act = ACTIVATIONS[name]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 10)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+    params = init_mlp(rng, [10, 16, 16, 3], initializers.get("he_normal"), bias_std=0.1)
+    z, a, ref = _plain_reference(params, X, y, act)
+    off = {"norm": "none", "train": True, "dropout": 0.0, "dropout_rng": np.random.default_rng(1)}
+    _, grads, fwd = loss_and_grads(params, X, y, act, loss="cross_entropy", **off)  # type: ignore[arg-type]
+    got = [g for i in range(len(params) - 1, -1, -1) for g in (grads.dW[i], grads.db[i])]
+    for x, r in zip([*fwd.z, *fwd.a, *got], [*z, *a, *ref], strict=True):
+        assert x.dtype == np.float32 and x.tobytes() == r.tobytes()
+    for kwargs in ({}, {"train": False}, off):
+        f = forward(params, X, act, **kwargs)  # type: ignore[arg-type]
+        assert all(x.tobytes() == r.tobytes() for x, r in zip(f.z, z, strict=True))
+        assert f.keep is None and f.xhat is None and f.h is f.z
+    assert predict_logits(params, X, act, norm="none").tobytes() == z[-1].tobytes()

@@ -1,4 +1,7 @@
-"""Tests of initlab.optim against independent float64 computations of three steps."""
+"""Tests of initlab.optim against independent float64 computations of three steps.
+
+(PyTorch's optimizers as oracles: tests/test_torch_oracle.py.)
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import numpy as np
 import pytest
 
 from initlab.model import Gradients, Layer
-from initlab.optim import OPTIMIZERS, make_optimizer
+from initlab.optim import DEFAULT_WEIGHT_DECAY, OPTIMIZERS, make_optimizer
 
 LR = 0.1
 MU = 0.9
@@ -38,14 +41,16 @@ def _run(name: str, steps: int = 3, **kwargs: object) -> list[list[np.ndarray]]:
     return out
 
 
-def _reference(update) -> list[list[np.ndarray]]:
-    """Apply ``update(theta, g, state, t)`` to W and b separately, independently of initlab."""
+def _reference(update, update_b=None) -> list[list[np.ndarray]]:
+    """Apply ``update(theta, g, state, t)`` to W and b separately, independently of initlab
+    (``update_b`` for b when the rules differ, as with weight decay on W only)."""
     thetas = [W0.copy(), B0.copy()]
     states: list[dict[str, np.ndarray]] = [{}, {}]
+    rules = (update, update_b or update)
     out = []
     for t in range(3):
         for k, g in enumerate((GRADS_W[t], GRADS_B[t])):
-            thetas[k] = update(thetas[k], g, states[k], t + 1)
+            thetas[k] = rules[k](thetas[k], g, states[k], t + 1)
         out.append([thetas[0].copy(), thetas[1].copy()])
     return out
 
@@ -147,8 +152,150 @@ def test_updates_are_in_place() -> None:
 
 
 def test_unknown_optimizer() -> None:
-    with pytest.raises(ValueError, match="rmsprop") as err:
-        make_optimizer("rmsprop", _params(), lr=LR)  # type: ignore[arg-type]
-    for name in ("sgd", "momentum", "adam"):
+    with pytest.raises(ValueError, match="adagrad") as err:
+        make_optimizer("adagrad", _params(), lr=LR)  # type: ignore[arg-type]
+    for name in OPTIMIZERS:
         assert name in str(err.value)
-    assert OPTIMIZERS == ("sgd", "momentum", "adam")
+    assert OPTIMIZERS == ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+
+
+# --- nesterov, rmsprop, adamw -------------------------------------------------------------------
+
+B1, B2, EPS = 0.9, 0.999, 1e-8
+WD = 0.1
+
+
+def _sgd(theta, g, state, t):
+    return theta - LR * g
+
+
+def _momentum(theta, g, state, t):
+    state["v"] = MU * state.get("v", np.zeros_like(theta)) - LR * g
+    return theta + state["v"]
+
+
+def _nesterov(theta, g, state, t):
+    v = MU * state.get("v", np.zeros_like(theta)) - LR * g
+    state["v"] = v
+    return theta + MU * v - LR * g
+
+
+def _rmsprop(theta, g, state, t):  # PyTorch RMSprop: alpha 0.99, eps 1e-8 outside the sqrt
+    s = 0.99 * state.get("s", np.zeros_like(theta)) + 0.01 * g * g
+    state["s"] = s
+    return theta - LR * g / (np.sqrt(s) + EPS)
+
+
+def _adam(theta, g, state, t):  # Kingma & Ba (2015), Algorithm 1
+    m = B1 * state.get("m", np.zeros_like(theta)) + (1 - B1) * g
+    v = B2 * state.get("v", np.zeros_like(theta)) + (1 - B2) * g * g
+    state["m"], state["v"] = m, v
+    return theta - LR * (m / (1 - B1**t)) / (np.sqrt(v / (1 - B2**t)) + EPS)
+
+
+REFERENCE = {
+    "sgd": _sgd,
+    "momentum": _momentum,
+    "nesterov": _nesterov,
+    "rmsprop": _rmsprop,
+    "adam": _adam,
+}
+
+
+def test_nesterov_name_is_momentum_with_nesterov() -> None:
+    by_name, by_flag = _run("nesterov", momentum=MU), _run("momentum", momentum=MU, nesterov=True)
+    for a, b in zip(by_name, by_flag, strict=True):
+        assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b, strict=True))
+    _assert_steps_equal(by_name, _reference(_nesterov))
+
+
+def test_rmsprop_three_steps() -> None:
+    got = _run("rmsprop")
+    _assert_steps_equal(got, _reference(_rmsprop), rtol=1e-12)
+    # Step 1 by hand, b[0] (g = 0.3): s = 0.01 * 0.09 = 9e-4, sqrt(s) = 0.03,
+    # b = 0.1 - 0.1 * 0.3 / (0.03 + 1e-8) = 0.1 - 1 / (1 + 1e-8 / 0.03)
+    assert got[0][1][0] == pytest.approx(0.1 - 1 / (1 + 1e-8 / 0.03), abs=1e-15)
+
+
+def test_adamw_three_steps_default_decay() -> None:
+    """Loshchilov & Hutter (2019) in PyTorch's order: W <- W (1 - lr lambda), then the Adam
+    step with the plain gradient; lambda defaults to 0.01; the bias is not decayed."""
+    got = _run("adamw")
+
+    def update_w(theta, g, state, t):
+        return _adam(theta * (1 - LR * 0.01), g, state, t)
+
+    _assert_steps_equal(got, _reference(update_w, _adam), rtol=1e-12)
+    # Step 1 by hand, W[0, 0] = 0.5, g = 1: 0.5 (1 - 0.001) - 0.1 / (1 + 1e-8)
+    assert got[0][0][0, 0] == pytest.approx(0.4995 - 0.1 / (1 + 1e-8), abs=1e-15)
+
+
+def test_adamw_without_decay_is_adam() -> None:
+    a, b = _run("adamw", weight_decay=0.0), _run("adam")
+    for x, y in zip(a, b, strict=True):
+        assert all(u.tobytes() == v.tobytes() for u, v in zip(x, y, strict=True))
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_coupled_weight_decay_on_weights_only(name: str) -> None:
+    """L2 (lambda / 2) ||W||^2: the weight gradient becomes g + lambda W; b is untouched."""
+    got = _run(name, momentum=MU, weight_decay=WD)
+    rule = REFERENCE[name]
+
+    def update_w(theta, g, state, t):
+        return rule(theta, g + WD * theta, state, t)
+
+    _assert_steps_equal(got, _reference(update_w, rule), rtol=1e-12)
+    assert not np.allclose(got[2][0], _run(name, momentum=MU)[2][0], rtol=1e-6)
+
+
+def test_sgd_weight_decay_by_hand() -> None:
+    got = _run("sgd", steps=1, weight_decay=WD)
+    # W[0, 0] = 0.5 - 0.1 (1.0 + 0.1 * 0.5) = 0.395; b[0] = 0.1 - 0.1 * 0.3 = 0.07
+    assert got[0][0][0, 0] == pytest.approx(0.395, abs=1e-15)
+    assert got[0][1][0] == pytest.approx(0.07, abs=1e-15)
+
+
+def test_weight_decay_defaults_and_validation() -> None:
+    assert DEFAULT_WEIGHT_DECAY == {"adamw": 0.01}
+    for name in OPTIMIZERS:
+        opt = make_optimizer(name, _params(), lr=LR)  # type: ignore[arg-type]
+        assert opt.weight_decay == (0.01 if name == "adamw" else 0.0)
+    assert make_optimizer("adamw", _params(), lr=LR, weight_decay=0.0).weight_decay == 0.0
+    assert make_optimizer("sgd", _params(), lr=LR, weight_decay=0.5).weight_decay == 0.5
+    with pytest.raises(ValueError, match="weight_decay"):
+        make_optimizer("sgd", _params(), lr=LR, weight_decay=-1.0)
+
+
+# --- normalization parameters -------------------------------------------------------------------
+
+G0, BETA0 = np.array([1.0, 0.7]), np.array([0.0, -0.2])
+
+
+def _norm_grads(t: int) -> Gradients:
+    return Gradients(
+        [GRADS_W[t]], [GRADS_B[t]], [], dgamma=[GRADS_B[t] * 2], dbeta=[GRADS_B[2 - t]]
+    )
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_gamma_beta_follow_the_rule_and_are_not_decayed(name: str) -> None:
+    """gamma and beta take the optimizer's own rule (the same as a bias) whatever the decay."""
+    params = [Layer(W0.copy(), B0.copy(), G0.copy(), BETA0.copy())]
+    opt = make_optimizer(name, params, lr=LR, weight_decay=WD)  # type: ignore[arg-type]
+    # the same rule on plain arrays: gamma as a "weight" of a layer without decay
+    twin = [Layer(G0.copy(), BETA0.copy())]
+    twin_opt = make_optimizer(name, twin, lr=LR, weight_decay=0.0)  # type: ignore[arg-type]
+    for t in range(3):
+        g = _norm_grads(t)
+        opt.step(params, g)
+        twin_opt.step(twin, Gradients(g.dgamma, g.dbeta, []))  # type: ignore[arg-type]
+        assert params[0].gamma.tobytes() == twin[0].W.tobytes()  # type: ignore[union-attr]
+        assert params[0].beta.tobytes() == twin[0].b.tobytes()  # type: ignore[union-attr]
+    assert not np.array_equal(params[0].gamma, G0)
+
+
+def test_normalized_layer_needs_norm_gradients() -> None:
+    params = [Layer(W0.copy(), B0.copy(), G0.copy(), BETA0.copy())]
+    with pytest.raises(ValueError, match="dgamma"):
+        make_optimizer("sgd", params, lr=LR).step(params, Gradients([GRADS_W[0]], [GRADS_B[0]], []))

@@ -156,7 +156,7 @@ def make_tables(out: Path) -> dict[str, pd.DataFrame]:
     config = make_config()
     study = Study(config)
     runs, frames = [], []
-    for init, act, depth in study.combinations():
+    for init, act, depth, _ in study.combinations():
         for seed in SEEDS:
             run_id = f"digits__{init}__{act}__d{depth}__s{seed}"
             acc = ACC[(init, act, depth)][seed]

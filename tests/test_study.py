@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
-from initlab import activations, data, initializers, optim
+from initlab import activations, data, initializers, optim, settings
 from initlab.study import ConfigError, load_schema, load_study, validate_config
 
 if TYPE_CHECKING:
@@ -143,8 +143,8 @@ BAD: dict[str, tuple[Callable[[Config], None], tuple[str, ...]]] = {
         ("dataset", "'digts'", "did you mean 'digits'?", "npz:FILE.npz"),
     ),
     "optimizer": (
-        setting("training", "optimizer", value="adamw"),
-        ("training.optimizer", "'adamw'", "sgd, momentum, adam"),
+        setting("training", "optimizer", value="adamx"),
+        ("training.optimizer", "'adamx'", "sgd, momentum, nesterov, rmsprop, adam, adamw"),
     ),
     "dtype": (
         setting("training", "dtype", value="float16"),
@@ -550,7 +550,7 @@ def _family_params(description: str) -> dict[str, set[str]]:
 
 def test_schema_enums_match_registries() -> None:
     props = SCHEMA["properties"]
-    assert tuple(props["training"]["properties"]["optimizer"]["enum"]) == optim.OPTIMIZERS
+    assert tuple(settings.setting("training.optimizer")["enum"]) == optim.OPTIMIZERS
     assert props["training"]["properties"]["dtype"]["enum"] == ["float32", "float64"]
 
     init_def = props["custom_initializers"]["additionalProperties"]
@@ -575,15 +575,7 @@ def test_schema_limits_match_run_checks() -> None:
     """The schema's ranges are the ones ``RunSpec`` enforces for ``initlab run``."""
     from initlab.config import INT_LIMITS, REAL_LIMITS
 
-    props = SCHEMA["properties"]
-    training = props["training"]["properties"]
-    where = {
-        "depth": props["depths"]["items"],
-        "width": props["width"],
-        "seed": props["seeds"]["items"],
-        "bias_std": props["bias_std"],
-        **{k: training[k] for k in training},
-    }
+    where = {key: settings.setting(path) for key, path in settings.RUN_SETTINGS.items()}
     for key, (lo, hi) in INT_LIMITS.items():
         assert (where[key]["minimum"], where[key]["maximum"]) == (lo, hi), key
     for key, (lo, hi, inclusive) in REAL_LIMITS.items():
@@ -667,7 +659,7 @@ CLI_BASE = ["--init", "he_normal", "--activation", "relu", "--depth", "1", "--ep
         ([*CLI_BASE, "--batch-size", "0"], ("--batch-size", "0", "1 to 65536")),
         ([*CLI_BASE, "--lr", "-0.1"], ("--lr", "-0.1")),
         ([*CLI_BASE, "--lr", "fast"], ("--lr", "'fast'")),
-        ([*CLI_BASE, "--optimizer", "adamw"], ("adamw", "sgd, momentum, adam")),
+        ([*CLI_BASE, "--optimizer", "adamx"], ("adamx", "sgd, momentum, nesterov, rmsprop")),
         ([*CLI_BASE, "--dataset", "digts"], ("'digts'", "did you mean 'digits'?")),
         (
             ["--init", "c", "--activation", "relu", "--depth", "1",
@@ -742,3 +734,84 @@ def test_initlab_run_hostile_name_in_a_real_process(
     assert_mentions(proc.stderr, "'relu; touch pwned'", "not allowed")
     assert list(tmp_path.iterdir()) == []
     _no_pwned(tmp_path)
+
+
+# --- extra axes ----------------------------------------------------------------------------
+
+
+def _axes_study(**training: Any) -> Any:
+    config = {
+        "initializers": ["he_normal", "glorot_normal"],
+        "activations": ["relu"],
+        "depths": [2, 4],
+        "seeds": [0, 1],
+        "training": training,
+    }
+    return load_study(config, SCHEMA)
+
+
+def test_a_list_makes_a_setting_an_axis() -> None:
+    """optimizer x learning_rate: 2 x 2 points per cell, the first axis varying slowest; every
+    run carries its values, and its folder and id name them (values as the runs record them:
+    a learning rate written 1 is the float 1.0)."""
+    study = _axes_study(optimizer=["sgd", "adam"], learning_rate=[1, 0.001])
+    assert study.axes == {"optimizer": ["sgd", "adam"], "learning_rate": [1.0, 0.001]}
+    assert study.points() == [
+        (("optimizer", "sgd"), ("learning_rate", 1.0)),
+        (("optimizer", "sgd"), ("learning_rate", 0.001)),
+        (("optimizer", "adam"), ("learning_rate", 1.0)),
+        (("optimizer", "adam"), ("learning_rate", 0.001)),
+    ]
+    assert study.baseline == (("optimizer", "sgd"), ("learning_rate", 1.0))
+    specs = list(study.specs())
+    assert len(specs) == 2 * 1 * 2 * 4 * 2
+    assert len({s.run_id for s in specs}) == len(specs)
+    assert len({study.run_dir(s) for s in specs}) == len(specs)
+    spec = specs[-1]
+    assert (spec.optimizer, spec.learning_rate, spec.seed) == ("adam", 0.001, 1)
+    assert spec.run_id == "digits__glorot_normal__relu__d4__optimizer=adam__learning_rate=0.001__s1"
+    assert study.run_dir(spec).endswith(
+        "glorot_normal/relu/d4/optimizer=adam/learning_rate=0.001/s1"
+    )
+    assert study.base_spec("he_normal", "relu", 2, 0).optimizer == "sgd"  # the baseline
+
+
+def test_a_study_without_extra_axes_keeps_its_folders_and_ids() -> None:
+    study = _axes_study(optimizer="adam")
+    assert study.axes == {} and study.points() == [()] and study.baseline == ()
+    spec = study.base_spec("he_normal", "relu", 2, 1)
+    assert spec.run_id == "digits__he_normal__relu__d2__s1"
+    assert study.run_dir(spec) == "results/runs/digits/he_normal/relu/d2/s1"
+
+
+def test_adding_a_value_to_an_axis_keeps_every_existing_run() -> None:
+    before = _axes_study(optimizer=["sgd", "adam"])
+    after = _axes_study(optimizer=["sgd", "adam", "adamw"])
+    old = {before.run_dir(s) for s in before.specs()}
+    new = {after.run_dir(s) for s in after.specs()}
+    assert old < new and len(new - old) == len(old) // 2
+
+
+@pytest.mark.parametrize(
+    ("training", "parts"),
+    [
+        ({"optimizer": ["sgd", "adamx"]}, ("training.optimizer.1", "'adamx'", "adamw")),
+        ({"optimizer": []}, ("training.optimizer", "at least 1 item")),
+        ({"learning_rate": [0.1, 0.1]}, ("training.learning_rate", "without duplicates")),
+        ({"epochs": [2, 0]}, ("training.epochs.1", "got 0", ">= 1")),
+        ({"batch_size": 0}, ("training.batch_size", "got 0", ">= 1")),
+        ({"optimizer": "adamx"}, ("training.optimizer", "adamw", "or a list of such values")),
+    ],
+)
+def test_bad_axis_values_fail_naming_the_key(
+    training: dict[str, Any], parts: tuple[str, ...]
+) -> None:
+    config = {"initializers": ["he_normal"], "activations": ["relu"], "depths": [1], "seeds": [0]}
+    message = config_error({**config, "training": training})
+    assert_mentions(message, *parts)
+
+
+def test_settings_that_are_not_axes_reject_lists() -> None:
+    config = {"initializers": ["he_normal"], "activations": ["relu"], "depths": [1], "seeds": [0]}
+    message = config_error({**config, "training": {"target_accuracy": [0.8, 0.9]}})
+    assert_mentions(message, "training.target_accuracy", "[0.8, 0.9]")

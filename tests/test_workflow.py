@@ -136,3 +136,40 @@ def test_the_real_studys_report_pages_are_legible(tiny_run: Path) -> None:
     assert pages[0].section == "recommendations"
     problems = layout_problems(pages)
     assert not problems, "\n".join(problems)
+
+
+def test_a_study_with_extra_axes_runs_end_to_end_and_grows_by_new_points_only(
+    tmp_path: Path, run_snakemake: SnakemakeRunner, tiny_config: TinyConfig
+) -> None:
+    """optimizer and learning_rate as axes (2 x 2 points) on 2 x 1 x 1 cells: 8 jobs, one
+    column per axis in every per-run table, one summary row per cell and point, the report
+    built; then adding an optimizer schedules only its 2 x 2 new jobs."""
+    axes = {"optimizer": ["momentum", "adam"], "learning_rate": [0.02, 0.002]}
+    config = tiny_config.write(
+        tmp_path / "axes.yaml", activations=["tanh"], depths=[2], training=axes
+    )
+    assert run_snakemake.planned_jobs(tmp_path, config=config)["train_networks"] == 8
+    run_snakemake(tmp_path, "--cores", "2", config=config)
+    tables = tmp_path / "results" / "tables"
+    runs, summary = pd.read_csv(tables / "runs.csv"), pd.read_csv(tables / "summary.csv")
+    assert len(runs) == 16 and len(summary) == 8
+    for name in ("runs", "layers", "curves", "summary"):
+        columns = pd.read_csv(tables / f"{name}.csv", nrows=1).columns
+        assert {"optimizer", "learning_rate"} <= set(columns), name
+    points = summary.groupby(["optimizer", "learning_rate"]).size()
+    assert points.to_dict() == {
+        (o, lr): 2 for o in axes["optimizer"] for lr in axes["learning_rate"]
+    }
+    assert runs["run_id"].str.contains("__optimizer=adam__learning_rate=0.002__s1").sum() == 2
+    assert (tmp_path / "results" / "report.pdf").stat().st_size > 0
+    axes_table = pd.read_csv(tables / "axes.csv")
+    assert axes_table[axes_table["baseline"]]["value"].tolist() == ["momentum", "0.02"]
+    # the recommendations describe the baseline point (momentum, lr 0.02): one row per cell
+    assert len(pd.read_csv(tables / "recommendations.csv")) == 1
+    more = tiny_config.write(
+        tmp_path / "more.yaml",
+        activations=["tanh"],
+        depths=[2],
+        training={**axes, "optimizer": ["momentum", "adam", "sgd"]},
+    )
+    assert run_snakemake.planned_jobs(tmp_path, config=more)["train_networks"] == 4

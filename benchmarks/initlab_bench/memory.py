@@ -126,5 +126,5 @@ def measure_job(
     del spec["seed"]
     options = ["--spec-json", json.dumps(spec), "--seeds", *map(str, job_seeds)]
     res = measure(initlab_run(options, data_npz, out), env=child_env())
-    request = study.job_resources(DEPTH, n_seeds)["mem_mb"]
+    request = study.job_resources(study.base_spec("he_normal", "relu", DEPTH, 0), n_seeds)["mem_mb"]
     return {"wall": res["wall"], "maxrss_kib": res["maxrss_kib"], "request_mb": request}

@@ -25,6 +25,7 @@ number is undefined.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from initlab import claims, io, theory
+from initlab import claims, io, layout, theory
 from initlab.config import RunSpec
 from initlab.init_table import initializer_table
 from initlab.io import CorruptFileError
@@ -334,8 +335,10 @@ def _run_row(
     return row
 
 
-def _config_columns(study: Study, spec: RunSpec) -> dict[str, Any]:
-    return {
+def _id_columns(study: Study, spec: RunSpec) -> dict[str, Any]:
+    """The columns that name a run in every per-run table: its id, grid point and seed, then
+    one column per extra axis of the grid."""
+    ids = {
         "run_id": spec.run_id,
         "dataset": study.dataset_label,
         "initializer": spec.initializer,
@@ -343,11 +346,16 @@ def _config_columns(study: Study, spec: RunSpec) -> dict[str, Any]:
         "depth": spec.depth,
         "width": spec.width,
         "seed": spec.seed,
-        "optimizer": spec.optimizer,
-        "learning_rate": spec.learning_rate,
-        "epochs": spec.epochs,
-        "batch_size": spec.batch_size,
     }
+    ids.update((axis, value) for axis, value in spec.point if axis not in ids)
+    return ids
+
+
+def _config_columns(study: Study, spec: RunSpec) -> dict[str, Any]:
+    config = _id_columns(study, spec)
+    for key in ("optimizer", "learning_rate", "epochs", "batch_size"):
+        config.setdefault(key, getattr(spec, key))
+    return config
 
 
 def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
@@ -366,7 +374,8 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         summary, layers, timing = _read_run(spec, root / study.run_dir(spec))
         config = _config_columns(study, spec)
         run_rows.append(_run_row(spec, config, summary, layers))
-        for key, value in reversed(list(config.items())[:7]):
+        ids = _id_columns(study, spec)
+        for key, value in reversed(list(ids.items())):
             layers.insert(0, key, value)
         layer_frames.append(layers)
         timing_rows.append({"run_id": spec.run_id, **{k: timing.get(k) for k in _TIMING_TYPES}})
@@ -375,7 +384,8 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         runs[col] = runs[col].astype("Int64")
     runs["diverged"] = runs["diverged"].astype(bool)
     layers_all = pd.concat(layer_frames, ignore_index=True)
-    curve_cols = ["run_id", "initializer", "activation", "depth", "seed", *CURVE_COLUMNS]
+    axes = [a for a in study.axes if a != "width"]
+    curve_cols = ["run_id", "initializer", "activation", "depth", "seed", *axes, *CURVE_COLUMNS]
     curves = layers_all.loc[layers_all["layer"] == 1, curve_cols].reset_index(drop=True)
     return {
         "runs": runs,
@@ -383,6 +393,31 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         "curves": curves,
         "timings": pd.DataFrame(timing_rows),
     }
+
+
+def axes_table(study: Study) -> pd.DataFrame:
+    """``axes.csv``: one row per value of each extra axis of the grid (``axis``, ``value`` as
+    in folder names, ``position`` in the config's list, ``baseline``: the first value, which the
+    report's core pages show). Empty, with its header, for a study without extra axes."""
+    rows = [
+        {
+            "axis": axis,
+            "value": layout.axis_value_text(value),
+            "position": k,
+            "baseline": k == 0,
+        }
+        for axis, values in study.axes.items()
+        for k, value in enumerate(values)
+    ]
+    return pd.DataFrame(rows, columns=["axis", "value", "position", "baseline"])
+
+
+def at_point(table: pd.DataFrame, point: Sequence[tuple[str, Any]]) -> pd.DataFrame:
+    """The rows of a per-run or per-combination table at one point of the extra axes."""
+    keep = np.ones(len(table), dtype=bool)
+    for axis, value in point:
+        keep &= (table[axis] == value).to_numpy()
+    return table[keep].reset_index(drop=True) if point else table
 
 
 def interval95(values: np.ndarray, bounds: tuple[float, float] | None = None) -> dict[str, Any]:
@@ -470,8 +505,9 @@ def _budget_columns(
     }
 
 
-def summarize(runs: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
-    """One row per dataset x initializer x activation x depth, in first-appearance order.
+def summarize(runs: pd.DataFrame, target_accuracy: float, axes: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per dataset x initializer x activation x depth (x the extra ``axes``), in
+    first-appearance order.
 
     Accuracies (:data:`ACCURACY_METRICS`) are summarized over all seeds, a diverged seed
     counting as a failed run at chance (``<metric>_mean``, ...; used by the verdict), and over
@@ -480,8 +516,9 @@ def summarize(runs: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     ``n_survivors`` give the number of seeds behind each view.
     """
     rows = []
-    for key, grp in runs.groupby(list(GROUP), sort=False):
-        row: dict[str, Any] = dict(zip(GROUP, key, strict=True))
+    group = [*GROUP, *axes]
+    for key, grp in runs.groupby(group, sort=False):
+        row: dict[str, Any] = dict(zip(group, key, strict=True))
         diverged = grp["diverged"].astype(bool)
         row["n_seeds"] = len(grp)
         row["n_survivors"] = int((~diverged).sum())
@@ -667,8 +704,10 @@ def theory_table(
     # one pass over the rows, not one boolean mask per combination (10,000-run grids)
     by_combination = dict(list(init0.groupby(["initializer", "activation", "depth"], sort=False)))
     rows = []
-    for init_name, act_name, depth in study.combinations():
-        spec = study.base_spec(init_name, act_name, depth, 0)
+    for init_name, act_name, depth, point in study.combinations():
+        if point != study.baseline:
+            continue
+        spec = study.base_spec(init_name, act_name, depth, 0, point)
         sel = by_combination.get((init_name, act_name, depth), init0.iloc[0:0])
         rows.extend(_combination_rows(study, spec, predictions, sel))
     return pd.DataFrame(rows)
@@ -689,25 +728,29 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     study = Study(io.read_json(study_json))
     tables = load_runs(study, root)
     target = float(study.config["training"]["target_accuracy"])
-    tables["summary"] = summarize(tables["runs"], target)
+    tables["summary"] = summarize(tables["runs"], target, list(study.axes))
+    # theory, claims and recommendations describe the baseline point of the extra axes
+    base = {n: at_point(tables[n], study.baseline) for n in ("runs", "layers", "curves", "summary")}
     n_features, n_classes, q_in, q_jac = _input_facts(tables["runs"])
-    tables["theory"] = theory_table(study, tables["layers"], n_features, n_classes, q_in, q_jac)
+    tables["theory"] = theory_table(study, base["layers"], n_features, n_classes, q_in, q_jac)
     tables["phase"] = phase_table(study)
+    base["theory"] = tables["theory"]
     tables["claims"] = claims.claims_table(
         claims.evaluate_claims(
-            study.config.get("claims", []), {n: tables[n] for n in claims.TABLE_NAMES}
+            study.config.get("claims", []), {n: base[n] for n in claims.TABLE_NAMES}
         )
     )
     cfg = study.config
     tables["recommendations"] = recommendation_table(
-        tables["summary"],
-        tables["runs"],
+        base["summary"],
+        base["runs"],
         tables["theory"],
         cfg["initializers"],
         cfg["activations"],
         cfg["depths"],
     )
     tables["initializers"] = initializer_table(study, n_features, n_classes)
+    tables["axes"] = axes_table(study)
     # n_classes stays: chance accuracy (1 / n_classes) is needed to recompute claims and
     # summaries from runs.csv; the other input facts are study-wide
     tables["runs"] = tables["runs"].drop(columns=[k for k in INPUT_FACT_KEYS if k != "n_classes"])
@@ -760,10 +803,10 @@ def phase_table(study: Study, n_points: int = PHASE_POINTS) -> pd.DataFrame:
     :func:`initlab.theory.critical_line` (NaN where no ``sigma_w2`` is critical). The report draws
     the phase diagram from this table.
     """
-    point_b2 = float(study.config["bias_std"]) ** 2
+    init, depth, seed = study.config["initializers"][0], study.config["depths"][0], 0
+    point_b2 = study.base_spec(init, study.config["activations"][0], depth, seed).bias_std ** 2
     b2_max = max(1.0, 2.0 * point_b2)
     sigma_b2 = b2_max * np.linspace(0.0, 1.0, n_points) ** 2
-    init, depth, seed = study.config["initializers"][0], study.config["depths"][0], 0
     rows = []
     for name in study.config["activations"]:
         act = study.base_spec(init, name, depth, seed).resolve_activation()

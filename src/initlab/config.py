@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from initlab import activations, initializers, settings
+from initlab import activations, initializers, layout, settings
 from initlab.activations import Activation
 from initlab.initializers import Initializer
 from initlab.optim import OPTIMIZERS
@@ -128,8 +128,13 @@ class RunSpec:
     dtype: str = settings.default("dtype")
     initializer_def: Mapping[str, Any] | None = None
     activation_def: Mapping[str, Any] | None = None
+    axes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "axes", tuple(self.axes))
+        unknown = [a for a in self.axes if a not in settings.AXIS_SETTINGS]
+        if unknown:
+            raise ValueError(f"axes: got {unknown}; allowed: {', '.join(settings.AXIS_SETTINGS)}")
         for key in (*INT_LIMITS, *REAL_LIMITS):
             object.__setattr__(self, key, check_number(key, getattr(self, key)))
         check_name("initializer", self.initializer)
@@ -155,11 +160,18 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        """``dataset__initializer__activation__d{depth}__s{seed}``: unique within a study."""
+        """``dataset__initializer__activation__d{depth}[__axis=value...]__s{seed}``: unique
+        within a study (one ``__axis=value`` per extra axis of its grid, :attr:`axes`)."""
+        point = "".join(f"__{k}={layout.axis_value_text(getattr(self, k))}" for k in self.axes)
         return (
             f"{dataset_label(self.dataset)}__{self.initializer}__{self.activation}"
-            f"__d{self.depth}__s{self.seed}"
+            f"__d{self.depth}{point}__s{self.seed}"
         )
+
+    @property
+    def point(self) -> tuple[tuple[str, Any], ...]:
+        """``(axis, value)`` of each extra axis of the study's grid, in :attr:`axes` order."""
+        return tuple((k, getattr(self, k)) for k in self.axes)
 
     def resolve_initializer(self) -> Initializer:
         """The :class:`Initializer` this spec names (built-in or from ``initializer_def``)."""
@@ -186,6 +198,7 @@ class RunSpec:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-ready), every field included."""
         d = dataclasses.asdict(self)
+        d["axes"] = list(self.axes)
         for key in ("initializer_def", "activation_def"):
             if d[key] is not None:
                 d[key] = dict(d[key])

@@ -266,9 +266,9 @@ def initializer_table(study: Study, n_features: int, n_classes: int) -> pd.DataF
         raise ValueError(f"n_features and n_classes must be >= 1, got {n_features}, {n_classes}")
     n_features, n_classes = int(n_features), int(n_classes)
     cfg = study.config
-    width = int(cfg["width"])
     point = (cfg["activations"][0], int(cfg["depths"][0]), int(cfg["seeds"][0]))
     specs = {name: study.base_spec(name, *point) for name in cfg["initializers"]}
+    width = next(iter(specs.values())).width  # the baseline width of a width axis
     inits = {name: spec.resolve_initializer() for name, spec in specs.items()}
     peers = {
         a: [b for b in inits if b != a and _coincide(inits[a], inits[b], width)] for a in inits

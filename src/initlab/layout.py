@@ -10,6 +10,8 @@ trainability verdict is defined here as well, with the sentence that states it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "BUDGET_OUTCOMES",
@@ -20,10 +22,12 @@ __all__ = [
     "TIE_MARGIN",
     "VERDICTS",
     "VERDICT_RULE",
+    "axis_value_text",
     "combination_dir",
     "data_path",
     "figure_path",
     "log_path",
+    "point_path",
     "report_path",
     "run_dir",
     "study_json",
@@ -43,10 +47,11 @@ TABLE_NAMES = (
     "claims",
     "recommendations",
     "initializers",
+    "axes",
 )
 """The tables of ``<results>/tables/`` (CSV), in the order they are documented."""
 
-REPORT_FREE_TABLES = ("layers",)
+REPORT_FREE_TABLES = ("layers", "axes")
 """Tables kept out of Snakemake's HTML report (tens of MB for a large grid)."""
 
 FIGURE_NAMES = ("heatmaps", "gradient_flow", "depth_scaling", "learning_curves", "theory")
@@ -124,11 +129,36 @@ def study_json(results: str) -> str:
     return f"{results}/study.json"
 
 
+def axis_value_text(value: Any) -> str:
+    """A value of a study axis as it appears in folder names and run ids: ``true``/``false``,
+    integers as written, reals in Python's shortest round-trip form (``0.01``, ``1e-05``)."""
+    if hasattr(value, "item"):  # numpy scalars, as read back from a table
+        value = value.item()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def point_path(point: Sequence[tuple[str, Any]]) -> str:
+    """``/key=value`` per extra axis of the grid (empty for a study without extra axes)."""
+    return "".join(f"/{key}={axis_value_text(value)}" for key, value in point)
+
+
 def combination_dir(
-    results: str, dataset_label: str, initializer: str, activation: str, depth: int | str
+    results: str,
+    dataset_label: str,
+    initializer: str,
+    activation: str,
+    depth: int | str,
+    point: Sequence[tuple[str, Any]] = (),
 ) -> str:
-    """Folder of one combination's runs: ``<results>/runs/<label>/<init>/<act>/d<depth>``."""
-    return f"{results}/runs/{dataset_label}/{initializer}/{activation}/d{depth}"
+    """Folder of one combination's runs: ``<results>/runs/<label>/<init>/<act>/d<depth>``, then
+    ``/<axis>=<value>`` for each extra axis of the grid (:func:`point_path`)."""
+    return f"{results}/runs/{dataset_label}/{initializer}/{activation}/d{depth}" + point_path(point)
 
 
 def run_dir(
@@ -138,9 +168,11 @@ def run_dir(
     activation: str,
     depth: int | str,
     seed: int | str,
+    point: Sequence[tuple[str, Any]] = (),
 ) -> str:
     """Folder of one run: ``<combination_dir>/s<seed>``."""
-    return f"{combination_dir(results, dataset_label, initializer, activation, depth)}/s{seed}"
+    combo = combination_dir(results, dataset_label, initializer, activation, depth, point)
+    return f"{combo}/s{seed}"
 
 
 def table_path(results: str, name: str) -> str:
@@ -163,6 +195,7 @@ def log_path(results: str, step: str) -> str:
     return f"{results}/logs/{step}.log"
 
 
-def train_log(results: str, initializer: str, activation: str, depth: int | str) -> str:
-    """Log of one training job: ``<results>/logs/train/<init>__<act>__d<depth>.log``."""
-    return f"{results}/logs/train/{initializer}__{activation}__d{depth}.log"
+def train_log(results: str, combination: str) -> str:
+    """Log of one training job: ``<results>/logs/train/<combination>.log``, ``combination`` the
+    job's folder below ``<results>/runs/``."""
+    return f"{results}/logs/train/{combination}.log"

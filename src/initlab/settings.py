@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "AXIS_SETTINGS",
     "RUN_SETTINGS",
     "default",
     "describe",
@@ -52,11 +53,31 @@ training fields are the schema's ``training`` keys."""
 
 
 def setting(path: str) -> Mapping[str, Any]:
-    """The schema node of a key path such as ``"training.epochs"`` or ``"depths.items"``."""
+    """The schema node of a key path such as ``"training.epochs"`` or ``"depths.items"``.
+
+    For a setting that may be an axis (``anyOf``: a value, or a list of values) this is the
+    node of one value, with the setting's ``default`` and ``description``.
+    """
     node: Mapping[str, Any] = schema()
     for part in path.split("."):
         node = node["items"] if part == "items" else node["properties"][part]
+    if "anyOf" in node:
+        return {**node["anyOf"][0], **{k: v for k, v in node.items() if k != "anyOf"}}
     return node
+
+
+AXIS_SETTINGS: tuple[str, ...] = tuple(
+    field
+    for field, path in RUN_SETTINGS.items()
+    if "anyOf"
+    in functools.reduce(
+        lambda node, part: node["items"] if part == "items" else node["properties"][part],
+        path.split("."),
+        schema(),
+    )
+)
+"""Run fields a study may give as a list of values, which makes them an axis of its grid (in
+schema order); ``initializer``, ``activation``, ``depth`` and ``seed`` are the grid's own axes."""
 
 
 def default(field: str) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import json
 import math
 import re
@@ -28,7 +29,7 @@ import jsonschema
 import yaml
 
 from initlab import activations, claims, initializers, layout, settings
-from initlab.config import RunSpec, dataset_label
+from initlab.config import REAL_LIMITS, RunSpec, dataset_label
 
 __all__ = [
     "ConfigError",
@@ -44,6 +45,9 @@ TRAINING_KEYS = tuple(
 )
 """The run fields set under ``training:`` (from :data:`initlab.settings.RUN_SETTINGS`)."""
 
+
+Point = tuple[tuple[str, Any], ...]
+"""Values of the extra axes of a grid: ``(("optimizer", "adam"), ("learning_rate", 0.01))``."""
 
 # Training-split sizes of the built-in datasets (60% of 1797 digits, of 2000 synthetic samples).
 DATASET_SIZES = {"digits": 1079, "moons": 1200, "circles": 1200, "gaussian_blobs": 1200}
@@ -123,6 +127,8 @@ def _text_hint(value: str) -> str:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     """One line for a schema violation: the key, the received value, what is allowed."""
+    if error.validator == "anyOf" and error.context:
+        return _describe_axis(error)
     key = _key_path(error)
     value = error.instance
     schema = error.schema if isinstance(error.schema, dict) else {}
@@ -173,6 +179,18 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if isinstance(value, float) and schema.get("type") == "integer":
         hint = " (write a whole number without a decimal point)"
     return f"config key {key}: got {value!r} ({type(value).__name__}); allowed: {allowed}{hint}"
+
+
+def _describe_axis(error: jsonschema.ValidationError) -> str:
+    """A setting that is a value or a list of values (an axis): describe the problem with the
+    value (or with the list's items) and say that a list is allowed."""
+    branch = 1 if isinstance(error.instance, list) else 0
+    inner = [e for e in error.context if e.schema_path and e.schema_path[0] == branch]
+    best = jsonschema.exceptions.best_match(inner or error.context)
+    if best is None:  # pragma: no cover - anyOf errors always carry their branches' errors
+        return f"config key {_key_path(error)}: {error.message}"
+    text = _describe(best)
+    return text + (" (or a list of such values, which makes it an axis)" if branch == 0 else "")
 
 
 def _with_defaults(validator_cls: type[Any]) -> type[Any]:
@@ -243,8 +261,11 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dic
     _check_dataset(resolved["dataset"])
     study = Study(resolved)
     try:  # what the workflow builds from the config at parse time must build now
-        for init, act, depth in study.combinations():
-            study.base_spec(init, act, depth, 0)
+        for init in resolved["initializers"]:
+            for act in resolved["activations"]:
+                study.base_spec(init, act, int(resolved["depths"][0]), 0)
+        for point in study.points():
+            study.base_spec(resolved["initializers"][0], resolved["activations"][0], 1, 0, point)
     except ValueError as err:
         raise ConfigError(f"config: {err}") from None
     return resolved
@@ -356,39 +377,90 @@ class Study:
         """Path-safe label of the dataset."""
         return dataset_label(self.config["dataset"])
 
-    def base_spec(self, initializer: str, activation: str, depth: int, seed: int) -> RunSpec:
-        """The :class:`RunSpec` of one grid point."""
+    def setting(self, field: str) -> Any:
+        """The configured value of a run field (:data:`initlab.settings.RUN_SETTINGS`): a value,
+        or a list of values for an extra axis."""
+        path = settings.RUN_SETTINGS[field]
+        section, _, key = path.rpartition(".")
+        return self.config[section][key] if section else self.config[key]
+
+    @property
+    def axes(self) -> dict[str, list[Any]]:
+        """The grid's extra axes: every run field given as a list, in
+        :data:`initlab.settings.AXIS_SETTINGS` order, with its values as the runs record them
+        (reals as floats)."""
+        out = {}
+        for field in settings.AXIS_SETTINGS:
+            value = self.setting(field)
+            if isinstance(value, list):
+                out[field] = [
+                    float(v) if field in REAL_LIMITS and not isinstance(v, bool) else v
+                    for v in value
+                ]
+        return out
+
+    def points(self) -> list[Point]:
+        """Every point of the extra axes (one empty point without extra axes), in config
+        order, the first axis varying slowest."""
+        axes = self.axes
+        return [
+            tuple(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())
+        ]
+
+    @property
+    def baseline(self) -> Point:
+        """The first value of every extra axis: the point the report's core pages show."""
+        return tuple((field, values[0]) for field, values in self.axes.items())
+
+    def base_spec(
+        self, initializer: str, activation: str, depth: int, seed: int, point: Point | None = None
+    ) -> RunSpec:
+        """The :class:`RunSpec` of one grid point (``point``: values of the extra axes; default
+        :attr:`baseline`)."""
         cfg = self.config
+        values = {
+            field: self.setting(field)
+            for field in settings.RUN_SETTINGS
+            if field not in ("depth", "seed")
+        }
+        values.update(self.baseline if point is None else point)
         return RunSpec(
             initializer=initializer,
             activation=activation,
             depth=int(depth),
             seed=int(seed),
-            width=cfg["width"],
-            dataset=cfg["dataset"],
-            bias_std=float(cfg["bias_std"]),
             initializer_def=cfg["custom_initializers"].get(initializer),
             activation_def=cfg["custom_activations"].get(activation),
-            **{k: cfg["training"][k] for k in TRAINING_KEYS},
+            axes=tuple(self.axes),
+            **values,
         )
 
-    def combinations(self) -> Iterator[tuple[str, str, int]]:
-        """Every (initializer, activation, depth), in config order."""
+    def combinations(self) -> Iterator[tuple[str, str, int, Point]]:
+        """Every (initializer, activation, depth, point of the extra axes), in config order."""
+        points = self.points()
         for init in self.config["initializers"]:
             for act in self.config["activations"]:
                 for depth in self.config["depths"]:
-                    yield init, act, int(depth)
+                    for point in points:
+                        yield init, act, int(depth), point
 
     def specs(self) -> Iterator[RunSpec]:
         """Every run of the grid: combinations x seeds."""
-        for init, act, depth in self.combinations():
+        for init, act, depth, point in self.combinations():
             for seed in self.config["seeds"]:
-                yield self.base_spec(init, act, depth, seed)
+                yield self.base_spec(init, act, depth, seed, point)
 
-    def combination_dir(self, initializer: str, activation: str, depth: int | str) -> str:
+    def combination_key(self, initializer: str, activation: str, depth: int, point: Point) -> str:
+        """A combination's folder below ``<results>/runs/`` (the training rule's wildcard)."""
+        full = self.combination_dir(initializer, activation, depth, point)
+        return full.removeprefix(f"{self.results}/runs/")
+
+    def combination_dir(
+        self, initializer: str, activation: str, depth: int | str, point: Point = ()
+    ) -> str:
         """Folder of one combination's runs (:func:`initlab.layout.combination_dir`)."""
         return layout.combination_dir(
-            self.results, self.dataset_label, initializer, activation, depth
+            self.results, self.dataset_label, initializer, activation, depth, point
         )
 
     def run_dir(self, spec: RunSpec) -> str:
@@ -400,16 +472,17 @@ class Study:
             spec.activation,
             spec.depth,
             spec.seed,
+            spec.point,
         )
 
-    def training_json(self, initializer: str, activation: str, depth: int) -> str:
+    def training_json(self, initializer: str, activation: str, depth: int, point: Point) -> str:
         """The spec shared by a combination's seeds, as canonical JSON (a rule parameter, so
         that changing any training setting reruns exactly the affected jobs)."""
-        spec = self.base_spec(initializer, activation, depth, 0).to_dict()
+        spec = self.base_spec(initializer, activation, depth, 0, point).to_dict()
         del spec["seed"]
         return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
-    def job_resources(self, depth: int, n_seeds: int, attempt: int = 1) -> dict[str, int]:
+    def job_resources(self, spec: RunSpec, n_seeds: int, attempt: int = 1) -> dict[str, int]:
         """Memory (MB) and runtime (minutes) for one training job, from the network's size.
 
         The cost of a run is about ``6 * params * samples * epochs`` floating-point operations
@@ -420,7 +493,7 @@ class Study:
         on a cluster is followed by a larger request.
         """
         cfg = self.config
-        width, epochs = int(cfg["width"]), int(cfg["training"]["epochs"])
+        width, epochs, depth = spec.width, spec.epochs * spec.budget_check, spec.depth
         n_train = DATASET_SIZES.get(cfg["dataset"], 60_000)
         n_in = 784 if ":" in cfg["dataset"] else 64
         n_params = n_in * width + (depth - 1) * width * width + width * 10
@@ -487,6 +560,8 @@ def numbers_from_command_line(
             sub = props.get(key, node.get("additionalProperties"))
             if not isinstance(sub, Mapping) or key not in target:
                 continue
+            if "anyOf" in sub:  # an axis: a value, or a list of such values
+                sub = {**sub["anyOf"][0], "items": sub["anyOf"][0]}
             if isinstance(value, Mapping) and isinstance(target[key], dict):
                 walk(target[key], value, sub)
             elif isinstance(target[key], list) and isinstance(sub.get("items"), Mapping):

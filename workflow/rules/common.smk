@@ -28,8 +28,9 @@ validate(config, _SCHEMA)
 RESULTS = STUDY.results
 DATA = layout.data_path(RESULTS, STUDY.dataset_label)
 SEEDS = [int(s) for s in STUDY.config["seeds"]]
-COMBO_DIR = STUDY.combination_dir("{initializer}", "{activation}", "{depth}")
 TABLES = [layout.table_path(RESULTS, name) for name in layout.TABLE_NAMES]
+# Every combination's folder below <results>/runs/ (the {combination} wildcard) -> its grid point
+COMBINATIONS = {STUDY.combination_key(*c): c for c in STUDY.combinations()}
 
 
 def _alternatives(names):
@@ -37,11 +38,12 @@ def _alternatives(names):
 
 
 wildcard_constraints:
-    initializer=_alternatives(
-        [*initializers.INITIALIZERS, *STUDY.config["custom_initializers"]]
-    ),
-    activation=_alternatives([*activations.ACTIVATIONS, *STUDY.config["custom_activations"]]),
-    depth=r"[1-9][0-9]*",
+    # <dataset>/<initializer>/<activation>/d<depth>, then /<axis>=<value> per extra axis
+    combination=r"[A-Za-z0-9_]+/("
+    + _alternatives([*initializers.INITIALIZERS, *STUDY.config["custom_initializers"]])
+    + ")/("
+    + _alternatives([*activations.ACTIVATIONS, *STUDY.config["custom_activations"]])
+    + r")/d[1-9][0-9]*(/[a-z_]+=[A-Za-z0-9_.+-]+)*",
 
 
 def run_files(name):
@@ -50,21 +52,14 @@ def run_files(name):
 
 
 def seed_files(name):
-    """One file per seed of a combination, wildcards left for Snakemake to fill."""
-    return [
-        os.path.join(
-            layout.run_dir(
-                RESULTS, STUDY.dataset_label, "{initializer}", "{activation}", "{depth}", seed
-            ),
-            name,
-        )
-        for seed in SEEDS
-    ]
+    """One file per seed of a combination, the {combination} wildcard left for Snakemake."""
+    return [os.path.join(RESULTS, "runs", "{combination}", f"s{seed}", name) for seed in SEEDS]
 
 
 def training_spec(wildcards):
-    return STUDY.training_json(wildcards.initializer, wildcards.activation, int(wildcards.depth))
+    return STUDY.training_json(*COMBINATIONS[wildcards.combination])
 
 
 def train_resources(wildcards, attempt):
-    return STUDY.job_resources(int(wildcards.depth), len(SEEDS), attempt)
+    init, act, depth, point = COMBINATIONS[wildcards.combination]
+    return STUDY.job_resources(STUDY.base_spec(init, act, depth, 0, point), len(SEEDS), attempt)

@@ -28,7 +28,7 @@ rule prepare_data:
         "initlab prepare-data --dataset {params.dataset:q} --out {output:q} > {log:q} 2>&1"
 
 
-# One job trains every seed of one initializer x activation x depth combination: this halves
+# One job trains every seed of one initializer x activation x depth (x extra axes) combination: this halves
 # the number of jobs (and the ~0.5 s of process start-up and imports each costs) for 2 seeds.
 rule train_networks:
     input:
@@ -40,11 +40,11 @@ rule train_networks:
     params:
         spec=training_spec,
         seeds=" ".join(str(s) for s in SEEDS),
-        outdir=COMBO_DIR,
+        outdir=os.path.join(RESULTS, "runs", "{combination}"),
         # not used by the command: a new record format retrains the runs (params trigger)
         record_format=records.RECORD_FORMAT,
     log:
-        layout.train_log(RESULTS, "{initializer}", "{activation}", "{depth}"),
+        layout.train_log(RESULTS, "{combination}"),
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: train_resources(wc, attempt)["mem_mb"],

@@ -15,10 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from initlab.layout import axis_value_text
+
 __all__ = [
     "TABLES",
     "Grid",
     "Tables",
+    "at_baseline",
+    "baseline_config",
     "choose_highlights",
     "dropped_highlights",
     "final_layer_rows",
@@ -81,6 +85,9 @@ class Tables:
     recommendations: pd.DataFrame
     initializers: pd.DataFrame
     claims: pd.DataFrame | None = None
+    axes: pd.DataFrame | None = None
+    all_runs: pd.DataFrame | None = None
+    all_summary: pd.DataFrame | None = None
 
 
 def grid_from_config(config: Mapping[str, Any]) -> Grid:
@@ -119,7 +126,38 @@ def load_tables(tables_dir: str | Path) -> Tables:
     claims_path = tables_dir / "claims.csv"  # written for every study; rows only for classics
     if claims_path.exists() and claims_path.stat().st_size > 0:
         frames["claims"] = pd.read_csv(claims_path, dtype=str, keep_default_na=False)
+    axes_path = tables_dir / "axes.csv"
+    if axes_path.exists() and axes_path.stat().st_size > 0:
+        axes = pd.read_csv(axes_path, dtype={"value": str}, keep_default_na=False)
+        frames["axes"] = axes
+        frames["all_runs"], frames["all_summary"] = frames["runs"], frames["summary"]
+        for name in ("runs", "layers", "curves", "summary"):
+            frames[name] = at_baseline(frames[name], axes)
     return Tables(**frames)
+
+
+def at_baseline(table: pd.DataFrame, axes: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a per-run or per-combination table at the baseline of the extra axes (the
+    first value of each; ``axes.csv``), which every page but the remedies shows."""
+    keep = np.ones(len(table), dtype=bool)
+    for row in axes[axes["baseline"].astype(str) == "True"].itertuples():
+        if row.axis in table:
+            keep &= (table[row.axis].map(axis_value_text) == row.value).to_numpy()
+    return table[keep].reset_index(drop=True)
+
+
+def baseline_config(config: Mapping[str, Any], axes: pd.DataFrame | None) -> dict[str, Any]:
+    """``config`` with every extra axis (a list of values) replaced by its first value: the
+    settings of the baseline the core pages show."""
+    out = dict(config)
+    training = dict(out.get("training", {}))
+    for axis in dict.fromkeys([] if axes is None else axes["axis"]):
+        if isinstance(out.get(axis), list):
+            out[axis] = out[axis][0]
+        elif isinstance(training.get(axis), list):
+            training[axis] = training[axis][0]
+    out["training"] = training
+    return out
 
 
 def zero_gradient_combinations(layers: pd.DataFrame) -> set[Combination]:

@@ -204,14 +204,16 @@ def plot_title_page(
     versions: Mapping[str, str],
     contents: Sequence[tuple[str, str]] = (),
     dropped: Sequence[tuple[str, str]] = (),
+    axes: pd.DataFrame | None = None,
 ) -> Figure:
     """Title page: the study, its grid and training settings, counts, software versions and
     the table of contents (``contents``: (section title, page range) pairs); ``dropped``: the
-    configured highlight pairs that are not in the grid."""
+    configured highlight pairs that are not in the grid; ``axes``: ``axes.csv``, the extra axes
+    of the grid (the settings shown are their first values)."""
     fig = Figure(figsize=PAGE_SIZE)
     _title_header(fig, config)
     blocks = [
-        _grid_lines(config, grid),
+        _grid_lines(config, grid) + _axes_lines(axes),
         _training_lines(config["training"]),
         _count_lines(runs, summary),
         _highlight_lines(highlights, dropped),
@@ -269,6 +271,21 @@ def _grid_lines(config: Mapping[str, Any], grid: Grid) -> list[TextLine]:
     for name, definition in {**custom_i, **custom_a}.items():
         params = ", ".join(f"{k}={v}" for k, v in sorted(definition.items()))
         lines += _kv(f"custom {name}", params)
+    return lines
+
+
+def _axes_lines(axes: pd.DataFrame | None) -> list[TextLine]:
+    """The extra axes of the grid and the baseline value every page shows."""
+    if axes is None or not len(axes):
+        return []
+    lines = [TextLine("")]
+    for axis, rows in axes.groupby("axis", sort=False):
+        values = ", ".join(rows.sort_values("position")["value"])
+        lines += _kv(f"axis {axis}", values)
+    lines += [
+        TextLine("Every page shows the first value of each axis (the settings below);"),
+        TextLine("runs.csv and summary.csv hold every value."),
+    ]
     return lines
 
 

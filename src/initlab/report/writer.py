@@ -37,6 +37,7 @@ from initlab.report.data import (
     Combination,
     Grid,
     Tables,
+    baseline_config,
     choose_highlights,
     dropped_highlights,
     grid_from_config,
@@ -101,6 +102,7 @@ class _Plan:
 
 
 def _plan(config: Mapping[str, Any], tables: Tables) -> _Plan:
+    config = baseline_config(config, tables.axes)
     grid = grid_from_config(config)
     return _Plan(
         config=config,
@@ -442,16 +444,18 @@ def _guide_pages(plan: _Plan) -> list[Page]:
 
 def _title_page(plan: _Plan, toc: Sequence[tuple[str, str]]) -> Page:
     """The study page (grid, settings, counts, versions) with the table of contents ``toc``."""
+    t = plan.tables
     build = partial(
         text_pages.plot_title_page,
         plan.config,
         plan.grid,
-        plan.tables.runs,
-        plan.tables.summary,
+        t.runs if t.all_runs is None else t.all_runs,  # the counts cover every axis value
+        t.summary if t.all_summary is None else t.all_summary,
         plan.highlights,
         text_pages.software_versions(),
         list(toc),
         dropped_highlights(plan.config, plan.grid),
+        plan.tables.axes,
     )
     return Page("title", build)
 
