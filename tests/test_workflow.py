@@ -166,6 +166,9 @@ def test_a_study_with_extra_axes_runs_end_to_end_and_grows_by_new_points_only(
     assert axes_table[axes_table["baseline"]]["value"].tolist() == ["momentum", "0.02"]
     # the recommendations describe the baseline point (momentum, lr 0.02): one row per cell
     assert len(pd.read_csv(tables / "recommendations.csv")) == 1
+    remedies = pd.read_csv(tables / "remedies.csv")  # per axis: 1 other value x 2 cells
+    assert remedies.groupby("axis").size().to_dict() == {"optimizer": 2, "learning_rate": 2}
+    assert set(remedies["baseline_value"].astype(str)) == {"momentum", "0.02"}
     more = tiny_config.write(
         tmp_path / "more.yaml",
         activations=["tanh"],

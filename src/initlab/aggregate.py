@@ -47,6 +47,7 @@ from initlab.records import (
     RECORD_FORMAT,
     SPECTRUM_SUMMARY_KEYS,
 )
+from initlab.remedies import remedy_table
 from initlab.study import Study
 
 __all__ = [
@@ -751,6 +752,9 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     )
     tables["initializers"] = initializer_table(study, n_features, n_classes)
     tables["axes"] = axes_table(study)
+    tables["remedies"] = remedy_table(
+        tables["runs"], tables["summary"], study.axes, layout.axis_value_text
+    )
     # n_classes stays: chance accuracy (1 / n_classes) is needed to recompute claims and
     # summaries from runs.csv; the other input facts are study-wide
     tables["runs"] = tables["runs"].drop(columns=[k for k in INPUT_FACT_KEYS if k != "n_classes"])

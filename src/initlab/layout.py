@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "AXES_AT_INIT",
     "BUDGET_OUTCOMES",
     "FIGURE_NAMES",
     "RECOMMENDATION_RULE",
+    "REMEDY_EFFECTS",
     "REPORT_FREE_TABLES",
     "TABLE_NAMES",
     "TIE_MARGIN",
@@ -48,6 +50,7 @@ TABLE_NAMES = (
     "recommendations",
     "initializers",
     "axes",
+    "remedies",
 )
 """The tables of ``<results>/tables/`` (CSV), in the order they are documented."""
 
@@ -75,6 +78,22 @@ BUDGET_OUTCOMES = {
 }
 """``budget_outcome`` of a combination whose verdict is ``fails`` or ``partial`` when the study
 runs a budget check (empty otherwise)."""
+
+
+AXES_AT_INIT = ("width", "bias_std", "normalization", "loss")
+"""Extra axes that change a network or its loss at step 0: the remedies section shows the
+gradient flow at initialization at each of their values (the others, such as the optimizer or
+the learning rate, leave step 0 as it is at the baseline)."""
+
+REMEDY_EFFECTS = {
+    "rescues": "the cell fails, trains partially or diverges at the baseline and trains here",
+    "breaks": "the cell trains at the baseline and not here",
+    "helps": "the same verdict, and the paired 95% interval of the accuracy change is above 0",
+    "hurts": "the same verdict, and the interval is below 0",
+    "unclear": "the same verdict, and the interval contains 0 (or one seed: no interval)",
+}
+"""``effect`` of an extra axis's value on a cell (``remedies.csv``), in the order the report
+lists them."""
 
 
 TIE_MARGIN = 0.005

@@ -22,6 +22,7 @@ __all__ = [
     "Grid",
     "Tables",
     "at_baseline",
+    "at_point",
     "baseline_config",
     "choose_highlights",
     "dropped_highlights",
@@ -86,8 +87,10 @@ class Tables:
     initializers: pd.DataFrame
     claims: pd.DataFrame | None = None
     axes: pd.DataFrame | None = None
+    remedies: pd.DataFrame | None = None
     all_runs: pd.DataFrame | None = None
     all_summary: pd.DataFrame | None = None
+    all_layers: pd.DataFrame | None = None
 
 
 def grid_from_config(config: Mapping[str, Any]) -> Grid:
@@ -130,10 +133,21 @@ def load_tables(tables_dir: str | Path) -> Tables:
     if axes_path.exists() and axes_path.stat().st_size > 0:
         axes = pd.read_csv(axes_path, dtype={"value": str}, keep_default_na=False)
         frames["axes"] = axes
-        frames["all_runs"], frames["all_summary"] = frames["runs"], frames["summary"]
+        for name in ("runs", "summary", "layers"):
+            frames[f"all_{name}"] = frames[name]
         for name in ("runs", "layers", "curves", "summary"):
             frames[name] = at_baseline(frames[name], axes)
+    remedies_path = tables_dir / "remedies.csv"
+    if remedies_path.exists() and remedies_path.stat().st_size > 0:
+        frames["remedies"] = pd.read_csv(remedies_path, dtype={"value": str, "baseline_value": str})
     return Tables(**frames)
+
+
+def at_point(table: pd.DataFrame, axes: pd.DataFrame, axis: str, value: str) -> pd.DataFrame:
+    """The rows of a table at ``axis = value``, every other extra axis at its baseline."""
+    others = axes[axes["axis"] != axis]
+    picked = at_baseline(table, others)
+    return picked[picked[axis].map(axis_value_text) == value].reset_index(drop=True)
 
 
 def at_baseline(table: pd.DataFrame, axes: pd.DataFrame) -> pd.DataFrame:

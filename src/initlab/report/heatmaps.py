@@ -120,6 +120,8 @@ class HeatmapCells:
     share_diverged: FloatArray
     n_seeds: FloatArray
     zero_gradient: npt.NDArray[np.bool_]
+    notes: tuple[tuple[str, ...], ...] = ()
+    """Optional second line per cell (``notes[i][j]``; empty: none)."""
 
     @property
     def diverged(self) -> npt.NDArray[np.bool_]:
@@ -142,6 +144,8 @@ class HeatmapCells:
             text = "-inf"
         else:
             text = "" if self.diverged[i, j] else "n/a"
+        if self.notes and self.notes[i][j]:
+            text = f"{text}\n{self.notes[i][j]}"
         if self.diverged[i, j]:
             return f"{text}\ndiv" if text else "div"
         if self.partly_diverged[i, j]:

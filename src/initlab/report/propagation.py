@@ -137,9 +137,10 @@ def plot_gradient_flow(
     activations: Sequence[str],
     colors: Mapping[str, Color],
     quantity: str = "delta_rms",
+    point: str = "",
 ) -> Figure:
     """Gradient flow at init at ``depth``: one panel per activation, one line per initializer
-    (mean over seeds), log y axis.
+    (mean over seeds), log y axis; ``point`` names the extra-axis value shown (title).
 
     Parameters
     ----------
@@ -165,7 +166,8 @@ def plot_gradient_flow(
         raise ValueError(f"quantity: got {quantity!r}; allowed: {', '.join(GRADIENT_QUANTITIES)}")
     label = GRADIENT_QUANTITIES[quantity]
     fig = new_page(
-        f"Gradient flow at initialization, depth {depth}: {label}",
+        f"Gradient flow at initialization, depth {depth}: {label}"
+        + (f" ({point})" if point else ""),
         subtitle="mean over seeds at step 0, log scale; one panel per activation, "
         "one line per initializer (after Glorot & Bengio 2010, Figs. 7-8)",
     )

@@ -213,7 +213,7 @@ def plot_title_page(
     fig = Figure(figsize=PAGE_SIZE)
     _title_header(fig, config)
     blocks = [
-        _grid_lines(config, grid) + _axes_lines(axes),
+        _grid_lines(config, grid) + _axes_lines(axes) + _alpha_dropout_lines(config, grid, axes),
         _training_lines(config["training"]),
         _count_lines(runs, summary),
         _highlight_lines(highlights, dropped),
@@ -287,6 +287,26 @@ def _axes_lines(axes: pd.DataFrame | None) -> list[TextLine]:
         TextLine("runs.csv and summary.csv hold every value."),
     ]
     return lines
+
+
+def _alpha_dropout_lines(
+    config: Mapping[str, Any], grid: Grid, axes: pd.DataFrame | None
+) -> list[TextLine]:
+    """A flag when alpha-dropout, designed for SELU's fixed point (Klambauer et al. 2017),
+    meets other activations (allowed, but its mean and variance correction does not hold)."""
+    kinds = [config.get("training", {}).get("dropout_kind", "dropout")]
+    if axes is not None and len(axes):
+        kinds += list(axes.loc[axes["axis"] == "dropout_kind", "value"])
+    others = [a for a in grid.activations if a != "selu"]
+    if "alpha_dropout" not in kinds or not others:
+        return []
+    return [
+        TextLine(""),
+        TextLine(
+            "Note: alpha_dropout keeps mean 0 and variance 1 only at SELU's fixed point", bold=True
+        ),
+        TextLine(f"(Klambauer et al. 2017); here it also meets {', '.join(others)}."),
+    ]
 
 
 def _training_lines(tr: Mapping[str, Any]) -> list[TextLine]:

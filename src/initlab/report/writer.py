@@ -20,13 +20,14 @@ import matplotlib as mpl
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from initlab.layout import FIGURE_NAMES, RECOMMENDATION_RULE
+from initlab.layout import AXES_AT_INIT, FIGURE_NAMES, RECOMMENDATION_RULE
 from initlab.report import findings as fnd
 from initlab.report import (
     guide_pages,
     heatmaps,
     propagation,
     recommend_pages,
+    remedies_pages,
     spectra_pages,
     text_pages,
     theory_pages,
@@ -37,6 +38,7 @@ from initlab.report.data import (
     Combination,
     Grid,
     Tables,
+    at_point,
     baseline_config,
     choose_highlights,
     dropped_highlights,
@@ -215,6 +217,47 @@ def _gradient_flow_pages(plan: _Plan) -> list[Page]:
         )
         png = "gradient_flow" if quantity == "delta_rms" else None
         pages.append(Page("gradient_flow", build, png))
+    return pages
+
+
+def _remedies_pages(plan: _Plan) -> list[Page]:
+    """Per extra axis and non-baseline value: the paired accuracy change per cell (depths on
+    as few pages as the cells allow), then, for an axis that changes step 0
+    (:data:`~initlab.layout.AXES_AT_INIT`), the gradient flow at init at that value."""
+    t = plan.tables
+    if t.remedies is None or not len(t.remedies) or t.axes is None or t.all_layers is None:
+        return []
+    grid, pages = plan.grid, []
+    per = heatmaps.metrics_per_page(len(grid.initializers) * len(grid.activations))
+    groups = [grid.depths[d : d + per] for d in range(0, len(grid.depths), per)]
+    pairs = t.remedies[["axis", "value"]].drop_duplicates().itertuples(index=False)
+    for axis, value in pairs:
+        for g, depths in enumerate(groups):
+            build = partial(
+                remedies_pages.plot_remedies,
+                t.remedies,
+                axis,
+                value,
+                depths,
+                grid.initializers,
+                grid.activations,
+                _part(g, len(groups)),
+            )
+            pages.append(Page("remedies", build))
+        if axis not in AXES_AT_INIT:  # step 0 is the baseline's
+            continue
+        build = partial(
+            propagation.plot_gradient_flow,
+            at_point(t.all_layers, t.axes, axis, value),
+            at_point(t.all_summary, t.axes, axis, value),
+            grid.deepest,
+            grid.initializers,
+            grid.activations,
+            plan.colors,
+            "delta_rms",
+            f"{axis} = {value}",
+        )
+        pages.append(Page("remedies", build))
     return pages
 
 
@@ -464,6 +507,7 @@ _SECTION_PLANNERS: tuple[Callable[[_Plan], list[Page]], ...] = (
     _guide_pages,
     _claims_pages,
     _findings_pages,
+    _remedies_pages,
     _heatmap_pages,
     _units_at_end_pages,
     _gradient_flow_pages,
@@ -514,6 +558,7 @@ SECTION_TITLES = {
     "initializers": "The initializers: formulas, sigma_w^2, which coincide",
     "claims": "Published claims: held or not",
     "findings": "Findings",
+    "remedies": "Remedies: each value of the extra axes against the baseline",
     "heatmaps": "Trainability heatmaps per depth",
     "units_at_end": "Dead units at the end of training",
     "gradient_flow": "Gradient flow at initialization",

@@ -1,0 +1,168 @@
+"""Remedies: paired accuracy changes per extra-axis value, checked against hand computations,
+and the remedies pages' layout at 4 axes of 4 values on the default study's grid."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+from test_report_layout import layout_problems
+
+from initlab.layout import REMEDY_EFFECTS
+from initlab.remedies import REMEDY_COLUMNS, remedy_effect, remedy_table
+from initlab.report.remedies_pages import plot_remedies
+from initlab.report.writer import Page
+
+# accuracies per (initializer, optimizer) and seed; None: diverged (counted at chance 0.1)
+ACC = {
+    ("he_normal", "sgd"): [0.30, 0.40, 0.35],
+    ("he_normal", "adam"): [0.95, 0.93, 0.94],
+    ("zeros", "sgd"): [0.10, 0.10, 0.10],
+    ("zeros", "adam"): [0.12, None, 0.11],
+}
+VERDICTS = {
+    ("he_normal", "sgd"): "partial",
+    ("he_normal", "adam"): "trains",
+    ("zeros", "sgd"): "fails",
+    ("zeros", "adam"): "fails",
+}
+
+
+def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    runs = [
+        {
+            "initializer": init,
+            "activation": "relu",
+            "depth": 10,
+            "optimizer": opt,
+            "seed": seed,
+            "final_test_acc": math.nan if acc is None else acc,
+            "diverged": acc is None,
+            "n_classes": 10,
+        }
+        for (init, opt), accs in ACC.items()
+        for seed, acc in enumerate(accs)
+    ]
+    summary = [
+        {"initializer": i, "activation": "relu", "depth": 10, "optimizer": o, "verdict": v}
+        for (i, o), v in VERDICTS.items()
+    ]
+    return pd.DataFrame(runs), pd.DataFrame(summary)
+
+
+def test_paired_changes_and_their_intervals() -> None:
+    runs, summary = _tables()
+    table = remedy_table(runs, summary, {"optimizer": ["sgd", "adam"]})
+    assert list(table.columns) == list(REMEDY_COLUMNS)
+    assert len(table) == 2
+    he = table[table["initializer"] == "he_normal"].iloc[0]
+    diffs = np.array([0.95 - 0.30, 0.93 - 0.40, 0.94 - 0.35])
+    half = sps.t.ppf(0.975, 2) * diffs.std(ddof=1) / math.sqrt(3)
+    assert he["delta_mean"] == pytest.approx(diffs.mean(), abs=1e-12)
+    assert he["delta_ci95_lo"] == pytest.approx(diffs.mean() - half, abs=1e-12)
+    assert he["delta_ci95_hi"] == pytest.approx(diffs.mean() + half, abs=1e-12)
+    assert (he["verdict_baseline"], he["verdict_value"], he["effect"]) == (
+        "partial",
+        "trains",
+        "rescues",
+    )
+    assert (he["value"], he["baseline_value"], he["n_pairs"]) == ("adam", "sgd", 3)
+    zeros = table[table["initializer"] == "zeros"].iloc[0]
+    # the diverged seed counts at chance: changes 0.02, 0.0, 0.01
+    assert zeros["delta_mean"] == pytest.approx(0.01, abs=1e-12)
+    assert zeros["acc_value_mean"] == pytest.approx((0.12 + 0.1 + 0.11) / 3)
+    assert zeros["effect"] == "unclear"  # interval [-0.015, 0.035] contains 0
+
+
+def test_no_extra_axes_no_rows() -> None:
+    runs, summary = _tables()
+    assert remedy_table(runs, summary, {}).empty
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "lo", "hi", "effect"),
+    [
+        ("fails", "trains", -0.1, 0.5, "rescues"),  # the verdict decides, not the interval
+        ("diverged", "trains", math.nan, math.nan, "rescues"),
+        ("trains", "partial", -0.5, 0.1, "breaks"),
+        ("fails", "fails", 0.01, 0.2, "helps"),
+        ("trains", "trains", -0.2, -0.01, "hurts"),
+        ("partial", "partial", -0.1, 0.1, "unclear"),
+        ("fails", "partial", math.nan, math.nan, "unclear"),  # one seed: no interval
+    ],
+)
+def test_effect_rules(before: str, after: str, lo: float, hi: float, effect: str) -> None:
+    assert remedy_effect(before, after, lo, hi) == effect
+    assert effect in REMEDY_EFFECTS
+
+
+def _default_grid_remedies(rng: np.random.Generator) -> tuple[pd.DataFrame, list, list, list]:
+    """A remedies table with 4 axes of 4 values on the default grid (8 x 8 x 4 cells)."""
+    inits = [
+        "zeros",
+        "random_normal",
+        "standard_uniform",
+        "glorot_uniform",
+        "glorot_normal",
+        "he_normal",
+        "lecun_normal",
+        "orthogonal",
+    ]
+    acts = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu"]
+    depths = [1, 4, 10, 30]
+    axes = {
+        "optimizer": ["momentum", "sgd", "adam", "adamw"],
+        "normalization": ["none", "batch_norm", "layer_norm", "none2"],
+        "learning_rate": ["0.01", "0.1", "0.001", "0.0001"],
+        "batch_size": ["64", "16", "256", "1024"],
+    }
+    rows = [
+        {
+            "axis": axis,
+            "value": value,
+            "baseline_value": values[0],
+            "initializer": i,
+            "activation": a,
+            "depth": d,
+            "n_pairs": 2,
+            "delta_mean": rng.uniform(-1, 1),
+            "effect": rng.choice(list(REMEDY_EFFECTS)),
+        }
+        for axis, values in axes.items()
+        for value in values[1:]
+        for i in inits
+        for a in acts
+        for d in depths
+    ]
+    return pd.DataFrame(rows), inits, acts, depths
+
+
+def test_remedies_pages_stay_legible_with_4_axes_of_4_values() -> None:
+    table, inits, acts, depths = _default_grid_remedies(np.random.default_rng(0))
+    pairs = table[["axis", "value"]].drop_duplicates().itertuples(index=False)
+    pages = [
+        Page("remedies", partial(plot_remedies, table, axis, value, depths, inits, acts))
+        for axis, value in pairs
+    ]
+    assert len(pages) == 12
+    problems = layout_problems(pages)
+    assert not problems, "\n".join(problems)
+
+
+def test_alpha_dropout_with_other_activations_is_flagged_on_the_study_page() -> None:
+    from initlab.report.data import Grid
+    from initlab.report.text_pages import _alpha_dropout_lines
+
+    grid = Grid(("lecun_normal",), ("selu", "tanh"), (4,), (0,))
+    axes = pd.DataFrame(
+        {"axis": ["dropout_kind"] * 2, "value": ["dropout", "alpha_dropout"], "position": [0, 1]}
+    )
+    text = " ".join(line.text for line in _alpha_dropout_lines({"training": {}}, grid, axes))
+    assert "alpha_dropout" in text and "tanh" in text and "Klambauer" in text
+    assert _alpha_dropout_lines({"training": {"dropout_kind": "dropout"}}, grid, None) == []
+    selu_only = Grid(("lecun_normal",), ("selu",), (4,), (0,))
+    assert _alpha_dropout_lines({"training": {}}, selu_only, axes) == []
