@@ -498,3 +498,37 @@ def test_a_claim_outside_a_narrowed_grid_is_not_measurable() -> None:
     C.check_claims([s], GRID)  # known names, a depth outside the grid: accepted
     out = decide(s, runs=runs("he", [0.9, 0.9]) + runs("xavier", [0.1, 0.1]))
     assert out.verdict == "not measurable" and "not in this grid" in out.note
+
+
+def test_cells_at_a_point_of_the_extra_axes() -> None:
+    """A cell may name extra-axis values; a cell that names none is at the baseline. The same
+    network trained with sgd (baseline) and adam: the claim compares adam with the baseline."""
+    s = spec(
+        "difference",
+        cell=cell("he", optimizer="adam"),
+        versus=cell("he"),
+        measure=ACC,
+        test="greater",
+        threshold=0.0,
+    )
+    rows = [{**r, "optimizer": "sgd"} for r in runs("he", [0.2, 0.25, 0.22])]
+    rows += [{**r, "optimizer": "adam"} for r in runs("he", [0.95, 0.96, 0.94])]
+    tables = {"runs": pd.DataFrame(rows)}
+    (held,) = C.evaluate_claims([s], tables, {"optimizer": "sgd"})
+    assert held.verdict == "held" and "optimizer=adam" in held.measured
+    # the same claim read with adam as the baseline compares adam with itself: difference 0
+    (same,) = C.evaluate_claims([s], tables, {"optimizer": "adam"})
+    assert same.verdict == "inconclusive"
+    # a value the grid does not have is not measurable, not an error
+    s_out = {**s, "cell": cell("he", optimizer="rmsprop")}
+    (missing,) = C.evaluate_claims([s_out], tables, {"optimizer": "sgd"})
+    assert missing.verdict == "not measurable"
+
+
+def test_a_cell_may_name_an_axis_setting_but_no_other_key() -> None:
+    known = {**GRID, "axes": ["optimizer", "learning_rate"]}
+    ok = spec("verdicts", cells=[cell("he", optimizer="adam", verdict=["trains"])])
+    C.check_claims([ok], known)
+    bad = spec("verdicts", cells=[cell("he", colour="red", verdict=["trains"])])
+    with pytest.raises(C.ClaimError, match="colour"):
+        C.check_claims([bad], known)

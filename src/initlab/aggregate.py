@@ -730,15 +730,19 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     tables = load_runs(study, root)
     target = float(study.config["training"]["target_accuracy"])
     tables["summary"] = summarize(tables["runs"], target, list(study.axes))
-    # theory, claims and recommendations describe the baseline point of the extra axes
-    base = {n: at_point(tables[n], study.baseline) for n in ("runs", "layers", "curves", "summary")}
+    # theory and recommendations describe the baseline point of the extra axes
+    base = {n: at_point(tables[n], study.baseline) for n in ("runs", "layers", "summary")}
     n_features, n_classes, q_in, q_jac = _input_facts(tables["runs"])
-    tables["theory"] = theory_table(study, base["layers"], n_features, n_classes, q_in, q_jac)
+    theory_rows = theory_table(study, base["layers"], n_features, n_classes, q_in, q_jac)
+    for axis, value in study.baseline:  # one column per extra axis, as every per-cell table
+        theory_rows[axis] = value
+    tables["theory"] = theory_rows
     tables["phase"] = phase_table(study)
-    base["theory"] = tables["theory"]
     tables["claims"] = claims.claims_table(
         claims.evaluate_claims(
-            study.config.get("claims", []), {n: base[n] for n in claims.TABLE_NAMES}
+            study.config.get("claims", []),
+            {n: tables[n] for n in claims.TABLE_NAMES},
+            dict(study.baseline),
         )
     )
     cfg = study.config

@@ -251,12 +251,19 @@ def _select(df: pd.DataFrame | None, **equal: Any) -> pd.DataFrame:
     return df[mask]
 
 
+_NOT_CELL = ("verdict", "expect")
+"""Keys of a claim's cell that are not coordinates (the rest: CELL_KEYS and extra axes)."""
+
+
 def _cell_text(cell: Mapping[str, Any]) -> str:
-    return f"{cell['initializer']}/{cell['activation']}/d{cell['depth']}"
+    axes = [f"{k}={v}" for k, v in cell.items() if k not in (*CELL_KEYS, *_NOT_CELL)]
+    text = f"{cell['initializer']}/{cell['activation']}/d{cell['depth']}"
+    return text + (f" [{', '.join(axes)}]" if axes else "")
 
 
 def _cell(cell: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: cell[k] for k in CELL_KEYS}
+    """The cell's coordinates: initializer, activation, depth and any extra-axis values."""
+    return {k: v for k, v in cell.items() if k not in _NOT_CELL}
 
 
 def _chance(tables: Tables, cell: Mapping[str, Any]) -> float:
@@ -498,8 +505,9 @@ def rule_depth_bound(tables: Tables, spec: Mapping[str, Any]) -> Outcome:
     """Cells inside ``depth <= multiple * scale`` train, cells beyond do not."""
     act, scale, multiple = spec["activation"], spec["scale"], float(spec["multiple"])
     share = float(spec["threshold"])
-    summary = _select(tables.get("summary"), activation=act)
-    theory = _select(tables.get("theory"), activation=act)
+    point = dict(spec.get("point", {}))  # the baseline of the extra axes (evaluate_claims)
+    summary = _select(tables.get("summary"), activation=act, **point)
+    theory = _select(tables.get("theory"), activation=act, **point)
     if summary.empty or theory.empty or scale not in theory.columns:
         raise NotMeasurable(f"summary.csv / theory.csv have no {scale} rows of {act}")
     per = theory.groupby(["initializer", "depth"], sort=False)[scale].first()
@@ -569,7 +577,7 @@ def _fail(key: str, value: Any, allowed: str) -> ClaimError:
 def _check_cell(key: str, cell: Any, grid: _Grid, extra: set[str]) -> None:
     if not isinstance(cell, Mapping):
         raise _fail(key, cell, "a mapping with initializer, activation, depth")
-    unknown = set(cell) - set(CELL_KEYS) - extra
+    unknown = set(cell) - set(CELL_KEYS) - extra - set(grid.get("axes", ()))
     if unknown:
         raise _fail(f"{key}.{sorted(unknown)[0]}", cell[sorted(unknown)[0]], "no such key")
     for k in CELL_KEYS:
@@ -747,7 +755,22 @@ def evaluate_claim(spec: Mapping[str, Any], tables: Tables) -> Claim:
     )
 
 
-def evaluate_claims(specs: Iterable[Mapping[str, Any]], tables: Tables) -> list[Claim]:
+def _at_baseline(spec: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, Any]:
+    """``spec`` with every cell completed by the baseline value of each extra axis it does not
+    name (a cell without axis keys means the baseline point); ``point``: the baseline, for the
+    rules that read whole activations (depth_bound)."""
+    out = {**spec, "point": dict(baseline)}
+    for name in ("cell", "versus"):
+        if isinstance(out.get(name), Mapping):
+            out[name] = {**baseline, **out[name]}
+    if isinstance(out.get("cells"), list):
+        out["cells"] = [{**baseline, **c} if isinstance(c, Mapping) else c for c in out["cells"]]
+    return out
+
+
+def evaluate_claims(
+    specs: Iterable[Mapping[str, Any]], tables: Tables, baseline: Mapping[str, Any] | None = None
+) -> list[Claim]:
     """Decide every declared claim, in declaration order.
 
     Parameters
@@ -756,13 +779,16 @@ def evaluate_claims(specs: Iterable[Mapping[str, Any]], tables: Tables) -> list[
         The config's ``claims`` (checked by :func:`check_claims`).
     tables : mapping of str to DataFrame
         The study's tables keyed ``runs``, ``layers``, ``curves``, ``summary``, ``theory``
-        (``runs`` with its ``n_classes`` column, for chance accuracy).
+        (``runs`` with its ``n_classes`` column, for chance accuracy), with one column per
+        extra axis of the grid (theory: rows at the baseline only).
+    baseline : mapping, optional
+        The baseline value of every extra axis: a cell that does not name an axis is at it.
 
     Returns
     -------
     list of Claim
     """
-    return [evaluate_claim(spec, tables) for spec in specs]
+    return [evaluate_claim(_at_baseline(spec, baseline or {}), tables) for spec in specs]
 
 
 def claims_table(claims: Iterable[Claim]) -> pd.DataFrame:

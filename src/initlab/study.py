@@ -254,6 +254,7 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dic
         known = {
             "initializers": sorted({*initializers.INITIALIZERS, *resolved["custom_initializers"]}),
             "activations": sorted({*activations.ACTIVATIONS, *resolved["custom_activations"]}),
+            "axes": list(settings.AXIS_SETTINGS),
         }
         claims.check_claims(resolved["claims"], known)
     except claims.ClaimError as err:
