@@ -165,6 +165,14 @@ class SnakemakeRunner:
 
 
 @pytest.fixture(scope="session")
+def digits() -> Any:
+    """The digits dataset, loaded once per session (scikit-learn's copy, split as always)."""
+    from initlab.data import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
 def tiny_config() -> TinyConfig:
     """The tiny study's configuration: ``tiny_config(...)`` a dict, ``.write(path, ...)`` a file."""
     return TinyConfig()

@@ -193,3 +193,45 @@ def test_no_budget_check_gives_no_outcome() -> None:
     row = aggregate.summarize(_runs([0.2, 0.3]), target_accuracy=0.9).iloc[0]
     assert row["verdict"] == "fails"
     assert row["budget_outcome"] == "" and row["budget_verdict"] == ""
+
+
+def test_the_generalization_gap_is_train_minus_test_accuracy(tmp_path: Path) -> None:
+    """runs.csv's train_test_gap, from a real run's summary and layers."""
+    from initlab.config import RunSpec
+    from initlab.data import load_dataset
+    from initlab.train import train
+
+    spec = RunSpec("he_normal", "relu", 2, width=16, epochs=2)
+    result = train(spec, load_dataset("digits"))
+    layers = pd.DataFrame(result.layers)
+    row = aggregate._run_row(spec, {}, result.summary, layers)
+    s = result.summary
+    assert row["train_test_gap"] == s["final_train_acc"] - s["final_test_acc"]
+
+
+def test_theory_leaves_normalized_nets_without_predictions() -> None:
+    """Mean-field theory of plain nets does not describe batch norm: theory.csv keeps the
+    initialization's sigma_w^2 and leaves every prediction of a batch-normalized baseline empty,
+    while the same plain net gets them."""
+    from initlab import settings
+    from initlab.records import LAYER_COLUMNS
+    from initlab.study import load_study
+
+    def theory(normalization: str) -> pd.DataFrame:
+        config = {
+            "initializers": ["he_normal"],
+            "activations": ["relu"],
+            "depths": [3],
+            "seeds": [0],
+            "training": {"normalization": normalization},
+        }
+        study = load_study(config, settings.schema())
+        empty = pd.DataFrame(columns=["initializer", "activation", "depth", "seed", *LAYER_COLUMNS])
+        return aggregate.theory_table(study, empty, 64, 10, 1.0)
+
+    plain, normed = theory("none"), theory("batch_norm")
+    assert np.isfinite(plain["q_pred"]).all() and np.isfinite(plain["chi1"]).all()
+    assert normed["q_pred"].isna().all() and normed["chi1"].isna().all()
+    assert normed["xi_c"].isna().all()
+    assert (normed["sigma_w2"] == plain["sigma_w2"]).all()
+    assert (normed["sigma_w2_hidden"] == plain["sigma_w2_hidden"]).all()

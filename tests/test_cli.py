@@ -96,6 +96,53 @@ def test_every_run_setting_reaches_the_run(tmp_path: Path) -> None:
         assert config[key] == value, key
 
 
+def test_model_settings_run_from_the_command_line(tmp_path: Path) -> None:
+    """``--normalization``, ``--dropout``, ``--dropout-kind``, ``--weight-decay``, ``--loss`` and
+    ``--train-fraction`` reach the run and change what it trains."""
+    out = tmp_path / "bn"
+    _run(out, "--normalization", "batch_norm", "--dropout", "0.1")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["normalization"] == "batch_norm"
+    assert summary["config"]["dropout"] == 0.1
+    assert summary["jac_mean_s2"] is None  # not measured with batch norm (NaN is written null)
+    given = {
+        "normalization": ("--normalization", "layer_norm", "layer_norm"),
+        "dropout": ("--dropout", "0.2", 0.2),
+        "dropout_kind": ("--dropout-kind", "alpha_dropout", "alpha_dropout"),
+        "weight_decay": ("--weight-decay", "0.001", 0.001),
+        "loss": ("--loss", "mse", "mse"),
+        "train_fraction": ("--train-fraction", "0.5", 0.5),
+    }
+    argv = [a for flag, value, _ in given.values() for a in (flag, value)]
+    _run(tmp_path / "all", *argv)
+    summary = json.loads((tmp_path / "all" / "summary.json").read_text())
+    for key, (_, _, value) in given.items():
+        assert summary["config"][key] == value, key
+    assert summary["n_train_used"] < summary["n_train"]
+    header = (tmp_path / "all" / "layers.csv").read_text().splitlines()[0].split(",")
+    assert {"h_mean", "h_var", "h_q", "dh_rms"} <= set(header)
+
+
+@pytest.mark.parametrize(
+    ("extra", "mention"),
+    [
+        (["--normalization", "group_norm"], "--normalization: got 'group_norm'"),
+        (["--dropout", "0.95"], "--dropout: got 0.95"),
+        (["--dropout-kind", "spatial"], "--dropout-kind: got 'spatial'"),
+        (["--weight-decay", "-1"], "--weight-decay: got -1.0"),
+        (["--loss", "hinge"], "--loss: got 'hinge'"),
+        (["--train-fraction", "0"], "--train-fraction: got 0.0"),
+        (["--normalization", "batch_norm", "--batch-size", "1"], "--batch-size: got 1"),
+    ],
+)
+def test_bad_model_settings_name_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], mention: str
+) -> None:
+    line = _assert_one_line_error(capsys, ["run", *SMALL, *extra, "--out", str(tmp_path / "x")])
+    assert mention in line
+    assert not (tmp_path / "x").exists()
+
+
 def test_subprocess_run_matches_in_process(tmp_path: Path) -> None:
     _run(tmp_path / "inproc")
     proc = subprocess.run(

@@ -146,3 +146,55 @@ def test_booleans_typed_on_the_command_line() -> None:
     fixed = numbers_from_command_line({**DEFAULT, **typed}, typed, SCHEMA)
     assert fixed["training"]["nesterov"] is True
     assert validate_config(fixed, SCHEMA)["training"]["nesterov"] is True
+
+
+MODEL_SETTINGS = (
+    "normalization",
+    "dropout",
+    "dropout_kind",
+    "weight_decay",
+    "loss",
+    "train_fraction",
+)
+
+
+def test_model_settings_are_axes_with_the_models_choices() -> None:
+    """Each new training setting is axis-capable (a list makes it a grid axis), and the schema's
+    choices are the ones RunSpec checks and the model implements."""
+    from initlab import model, settings
+    from initlab.config import CHOICES
+
+    assert set(MODEL_SETTINGS) <= set(settings.AXIS_SETTINGS)
+    for key, allowed in CHOICES.items():
+        assert tuple(settings.setting(settings.RUN_SETTINGS[key])["enum"]) == allowed, key
+    assert CHOICES["normalization"] == model.NORMS
+    assert CHOICES["dropout_kind"] == model.DROPOUT_KINDS
+    assert CHOICES["loss"] == model.LOSSES
+    assert {k: settings.default(k) for k in MODEL_SETTINGS} == {
+        "normalization": "none",
+        "dropout": 0.0,
+        "dropout_kind": "dropout",
+        "weight_decay": 0.0,
+        "loss": "cross_entropy",
+        "train_fraction": 1.0,
+    }
+
+
+def test_model_settings_typed_on_the_command_line() -> None:
+    """`--config training='{dropout: 0.1, normalization: [none, batch_norm]}'` arrives as text:
+    numbers become numbers, names stay names, a list validates as an axis."""
+    typed = {
+        "training": {
+            "dropout": "0.1",
+            "train_fraction": "0.5",
+            "normalization": ["none", "batch_norm"],
+        }
+    }
+    fixed = numbers_from_command_line({**DEFAULT, **typed}, typed, SCHEMA)
+    training = validate_config(fixed, SCHEMA)["training"]
+    assert training["dropout"] == 0.1 and training["train_fraction"] == 0.5
+    assert training["normalization"] == ["none", "batch_norm"]
+    with pytest.raises(ConfigError, match="dropout"):
+        validate_config({**DEFAULT, "training": {"dropout": 0.95}}, SCHEMA)
+    with pytest.raises(ConfigError, match="train_fraction"):
+        validate_config({**DEFAULT, "training": {"train_fraction": 0}}, SCHEMA)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import itertools
+import math
 import struct
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from initlab.data import (
     load_dataset,
     load_prepared,
     save_prepared,
+    stratified_subset,
 )
 
 SPLITS = ("train", "val", "test")
@@ -455,3 +459,67 @@ def test_bad_split_seed(seed: object) -> None:
 def test_name_not_a_string() -> None:
     with pytest.raises(ValueError, match=r"name must be a string; got 3"):
         check_dataset_name(3)  # type: ignore[arg-type]
+
+
+# --- training subsets --------------------------------------------------------------------------
+
+
+def _labels(sizes: list[int], seed: int = 0) -> np.ndarray:
+    """Class ``c`` ``sizes[c]`` times, shuffled."""
+    y = np.repeat(np.arange(len(sizes)), sizes)
+    return np.random.default_rng(seed).permutation(y)
+
+
+FRACTIONS = [1e-6, 0.05, 0.1, 0.25, 0.3, 0.5, 0.7, 0.9, 1.0]
+
+
+@pytest.mark.parametrize("fraction", FRACTIONS)
+def test_subset_is_exactly_stratified(fraction: float) -> None:
+    """Counted: class c keeps ceil(fraction x n_c) samples, the ceiling taken in exact decimals
+    (0.1 x 10 is 1, 0.7 x 10 is 7), and at least one."""
+    sizes = [10, 100, 7, 1, 178, 33, 20, 3]
+    y = _labels(sizes)
+    keep = stratified_subset(y, fraction, np.random.default_rng(1))
+    expected = [max(1, math.ceil(Decimal(str(fraction)) * n)) for n in sizes]
+    np.testing.assert_array_equal(np.bincount(y[keep], minlength=len(sizes)), expected)
+    assert keep.dtype == np.intp
+    assert np.all(np.diff(keep) > 0)  # increasing: unique, in the split's order
+    assert keep.min() >= 0 and keep.max() < len(y)
+
+
+def test_subsets_are_nested_across_fractions() -> None:
+    """The same seed gives nested subsets: each fraction's subset lies inside the next one's."""
+    y = _labels([50, 37, 64, 5, 90])
+    subsets = [set(stratified_subset(y, f, np.random.default_rng(3)).tolist()) for f in FRACTIONS]
+    for smaller, larger in itertools.pairwise(subsets):
+        assert smaller <= larger
+    assert subsets[-1] == set(range(len(y)))
+
+
+def test_subset_draws_depend_on_the_class_sizes_only() -> None:
+    """Determinism, and the generator advances the same for every fraction (one permutation per
+    class), so streams after it would not depend on the fraction either; another seed, another
+    subset."""
+    y = _labels([40, 40, 40])
+    after = []
+    for fraction in (0.2, 0.6, 1.0):
+        rng = np.random.default_rng(7)
+        first = stratified_subset(y, fraction, rng)
+        np.testing.assert_array_equal(
+            first, stratified_subset(y, fraction, np.random.default_rng(7))
+        )
+        after.append(rng.random())
+    assert after[0] == after[1] == after[2]
+    a = stratified_subset(y, 0.5, np.random.default_rng(7))
+    b = stratified_subset(y, 0.5, np.random.default_rng(8))
+    assert not np.array_equal(a, b)
+
+
+def test_subset_of_the_whole_split_and_bad_fractions() -> None:
+    y = _labels([3, 4, 5])
+    np.testing.assert_array_equal(
+        stratified_subset(y, 1.0, np.random.default_rng(0)), np.arange(12)
+    )
+    for bad in (0.0, -0.5, 1.01, True):
+        with pytest.raises(ValueError, match="train_fraction"):
+            stratified_subset(y, bad, np.random.default_rng(0))

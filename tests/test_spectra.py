@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pytest
+from gradcheck import perturbed_net
 
 from initlab import initializers, theory
 from initlab.activations import ACTIVATIONS
@@ -427,3 +428,84 @@ def test_arguments_are_checked_and_parameters_left_alone() -> None:
         input_jacobians(params, X[:, :5], TANH)
     with pytest.raises(ValueError, match="hidden layer"):
         jacobian_spectrum(params[-1:], X, TANH)
+
+
+# --- layer norm, batch norm ------------------------------------------------------------------
+
+
+def _hidden_z_layer_norm(params: list[Layer], x: np.ndarray, act) -> list[np.ndarray]:
+    """Normalized hidden pre-activations of a layer-norm net, written out here."""
+    zs, a = [], x
+    for layer in params[:-1]:
+        h = a @ layer.W + layer.b
+        mu, var = h.mean(axis=1, keepdims=True), h.var(axis=1, keepdims=True)
+        z = layer.gamma * (h - mu) / np.sqrt(var + 1e-5) + layer.beta
+        zs.append(z)
+        a = act.fn(z)
+    return zs
+
+
+def test_layer_norm_jacobian_matches_central_differences() -> None:
+    """As the plain test: central differences (eps 1e-6) of the hand-written layer-norm net,
+    atol 1e-7, with gamma and beta away from 1 and 0 so every term of the layer-norm Jacobian
+    counts."""
+    params = perturbed_net("glorot_normal", [5, 7, 6, 8, 3], "layer_norm", seed=21)
+    X = np.random.default_rng(22).standard_normal((6, 5))
+    jacs = list(input_jacobians(params, X, TANH, norm="layer_norm"))
+    assert [J.shape for J in jacs] == [(6, 5, 7), (6, 5, 6), (6, 5, 8)]
+    eps = 1e-6
+    for i in range(5):
+        step = np.zeros(5)
+        step[i] = eps
+        up = [TANH.fn(z) for z in _hidden_z_layer_norm(params, X + step, TANH)]
+        down = [TANH.fn(z) for z in _hidden_z_layer_norm(params, X - step, TANH)]
+        for J, a_up, a_down in zip(jacs, up, down, strict=True):
+            np.testing.assert_allclose(J[:, i, :], (a_up - a_down) / (2 * eps), rtol=0, atol=1e-7)
+    plain = list(input_jacobians(params, X, TANH))
+    assert not np.allclose(plain[-1], jacs[-1], atol=1e-3)  # the normalization counts
+
+
+def test_layer_norm_spectrum_equals_svd_of_the_full_jacobian() -> None:
+    """The QR-compressed chain (n_0 = 40 > n_1 = 12) through layer norm agrees with the plain
+    SVD of the uncompressed Jacobian: mean s^2 to rel 1e-12, singular values to rel 1e-10 or
+    1e-12 of the largest."""
+    params = perturbed_net("glorot_normal", [40, 12, 15, 20, 4], "layer_norm", seed=23)
+    X = np.random.default_rng(24).standard_normal((5, 40))
+    spec = jacobian_spectrum(params, X, TANH, norm="layer_norm")
+    jacs = list(input_jacobians(params, X, TANH, norm="layer_norm"))
+    frob = np.array([np.sum(J**2) / (len(X) * min(40, J.shape[2])) for J in jacs])
+    np.testing.assert_allclose(spec.mean_s2, frob, rtol=1e-12)
+    full = np.linalg.svd(jacs[-1], compute_uv=False)
+    # each layer norm projects out the all-ones direction and (up to eps) xhat: the small
+    # singular values are rounding noise of either computation, compared in absolute terms
+    tol = 1e-12 * full.max()
+    np.testing.assert_allclose(spec.singular_values[:, :12], full[:, :12], rtol=1e-10, atol=tol)
+    assert np.all(spec.singular_values[:, 12:] == 0.0) and np.all(full[:, 12:] < tol)
+
+
+def test_layer_norm_pair_correlations_are_cosines_of_the_normalized_z() -> None:
+    params = perturbed_net("glorot_normal", [10, 9, 9, 3], "layer_norm", seed=25)
+    X = np.random.default_rng(26).standard_normal((40, 10))
+    x_a, x_b, _ = pair_inputs(X)
+    za, zb = _hidden_z_layer_norm(params, x_a, TANH), _hidden_z_layer_norm(params, x_b, TANH)
+    expected = [
+        np.mean(np.sum(a * b, axis=1) / np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1)))
+        for a, b in zip(za, zb, strict=True)
+    ]
+    got = pair_correlations(params, X, TANH, norm="layer_norm")
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert not np.allclose(got, pair_correlations(params, X, TANH), atol=1e-3)
+
+
+def test_batch_norm_spectra_are_not_measured() -> None:
+    params = perturbed_net("glorot_normal", [6, 5, 4, 3], "batch_norm", seed=27)
+    X = np.random.default_rng(28).standard_normal((20, 6))
+    for call in (jacobian_spectrum, pair_correlations):
+        with pytest.raises(ValueError, match="batch-normalized"):
+            call(params, X, TANH, norm="batch_norm")
+    with pytest.raises(ValueError, match="gamma and beta"):
+        jacobian_spectrum(_net([6, 5, 4, 3], "glorot_normal"), X, TANH, norm="layer_norm")
+    columns, summary = spectrum_stats(params, X, TANH, norm="batch_norm")
+    assert all(np.all(np.isnan(v)) and v.shape == (3,) for v in columns.values())
+    assert set(summary) == set(SPECTRUM_SUMMARY_KEYS)
+    assert all(math.isnan(v) for v in summary.values())

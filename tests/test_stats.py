@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from gradcheck import numeric_gradient, perturbed_net
 
 from initlab import initializers
 from initlab.activations import ACTIVATIONS
@@ -218,3 +219,69 @@ def test_update_ratio_unchanged_is_zero_and_float32_ok() -> None:
     W = np.array([[1.0, 2.0]], dtype=np.float32)
     r = update_ratios([W.copy()], [Layer(W, np.zeros(2, dtype=np.float32))])
     assert r.dtype == np.float64 and r[0] == 0.0
+
+
+# --- before and after normalization --------------------------------------------------------------
+
+
+def test_plain_network_h_columns_are_the_z_columns() -> None:
+    """Without normalization ``h = z`` and ``dL/dh = delta``: the same numbers."""
+    params, fwd, grads = _hand_pass()
+    s = layer_stats(params, fwd, grads, RELU)
+    for h, z in (("h_mean", "z_mean"), ("h_var", "z_var"), ("h_q", "z_q"), ("dh_rms", "delta_rms")):
+        np.testing.assert_array_equal(s[h], s[z])
+    assert s["h_q"][0] == 3.5 and s["dh_rms"][0] == pytest.approx(2.5, abs=1e-15)
+
+
+def _hand_norm(h: np.ndarray, layer: Layer, norm: str) -> np.ndarray:
+    axis = 0 if norm == "batch_norm" else 1
+    mu, var = h.mean(axis=axis, keepdims=True), h.var(axis=axis, keepdims=True)
+    return layer.gamma * (h - mu) / np.sqrt(var + 1e-5) + layer.beta
+
+
+def _hand_loss(params, X, y, norm, at=None, h_at=None, z_at=None) -> tuple[float, list, list]:
+    """Cross-entropy of a tanh net with batch statistics, written out here; ``h_at`` / ``z_at``
+    replace ``h`` / ``z`` of layer index ``at``. Returns the loss and every ``h`` and ``z``."""
+    a, hs, zs = X, [], []
+    for i, layer in enumerate(params):
+        h = h_at if (i == at and h_at is not None) else a @ layer.W + layer.b
+        z = _hand_norm(h, layer, norm) if i < len(params) - 1 else h
+        z = z_at if (i == at and z_at is not None) else z
+        hs.append(h)
+        zs.append(z)
+        a = np.tanh(z)
+    logits = zs[-1]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-np.mean(logp[np.arange(len(y)), y])), hs, zs
+
+
+def _loss_gradient(params, X, y, norm, at: int, key: str, value: np.ndarray) -> np.ndarray:
+    """Central differences of :func:`_hand_loss` w.r.t. ``h`` or ``z`` (``key``) of layer
+    index ``at``, around ``value``."""
+    theta = value.copy()
+    return numeric_gradient(lambda: _hand_loss(params, X, y, norm, at, **{key: theta})[0], theta)
+
+
+@pytest.mark.parametrize("norm", ["batch_norm", "layer_norm"])
+def test_normalized_layer_columns_against_central_differences(norm: str) -> None:
+    """``h_*`` and ``z_*`` against the hand-written forward (rel 1e-12); ``dh_rms`` and
+    ``delta_rms`` against central differences of the hand-written loss w.r.t. ``h^l`` and
+    ``z^l`` (rel 1e-6, the finite-difference tolerance of tests/gradcheck.py)."""
+    params = perturbed_net("glorot_normal", [5, 6, 4, 3], norm, seed=7)
+    rng = np.random.default_rng(8)
+    X, y = rng.standard_normal((8, 5)), np.arange(8) % 3
+    _, grads, fwd = loss_and_grads(params, X, y, TANH, norm=norm, update_running=False)
+    s = layer_stats(params, fwd, grads, TANH)
+    _, hs, zs = _hand_loss(params, X, y, norm)
+    for i, (h, z) in enumerate(zip(hs, zs, strict=True)):
+        assert s["h_mean"][i] == pytest.approx(h.mean(), rel=1e-12, abs=1e-15)
+        assert s["h_var"][i] == pytest.approx(h.var(), rel=1e-12)
+        assert s["h_q"][i] == pytest.approx(np.mean(h * h), rel=1e-12)
+        assert s["z_q"][i] == pytest.approx(np.mean(z * z), rel=1e-12)
+        dh = _loss_gradient(params, X, y, norm, i, "h_at", h)
+        dz = _loss_gradient(params, X, y, norm, i, "z_at", z)
+        assert s["dh_rms"][i] == pytest.approx(np.sqrt(np.mean(dh * dh)), rel=1e-6)
+        assert s["delta_rms"][i] == pytest.approx(np.sqrt(np.mean(dz * dz)), rel=1e-6)
+    assert s["h_var"][0] != pytest.approx(s["z_var"][0], rel=1e-3)  # normalization did act
+    assert s["dh_rms"][0] != pytest.approx(s["delta_rms"][0], rel=1e-3)

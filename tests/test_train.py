@@ -10,14 +10,9 @@ import numpy as np
 import pytest
 
 from initlab.config import RunSpec
-from initlab.data import Dataset, load_dataset
+from initlab.data import Dataset
 from initlab.stats import STAT_COLUMNS
 from initlab.train import CHECKPOINT_COLUMNS, LAYER_COLUMNS, RunResult, train
-
-
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_dataset("digits")
 
 
 def _spec(**kwargs: Any) -> RunSpec:

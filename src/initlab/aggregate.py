@@ -330,6 +330,11 @@ def _run_row(
         _hidden_mean(layers, "saturated_frac", last_step) if final_ok else nan
     )
     row["still_learning"] = _still_learning(layers) if final_ok else nan
+    # generalization gap (Srivastava et al. 2014): NaN when diverged (both accuracies are)
+    gap_ok = final_ok and row["final_train_acc"] is not None and row["final_test_acc"] is not None
+    row["train_test_gap"] = (
+        float(row["final_train_acc"]) - float(row["final_test_acc"]) if gap_ok else nan
+    )
     row.update({key: summary[key] for key in BUDGET_KEYS})
     row["n_test"] = summary["n_test"]
     row.update({key: summary[key] for key in INPUT_FACT_KEYS})
@@ -660,6 +665,14 @@ def _combination_rows(
         "xi_c": mf.xi_c,
         "xi_grad": mf.xi_grad,
     }
+    if spec.normalization != "none":
+        # mean-field theory of plain nets does not describe normalized layers: only the facts
+        # of the initialization (sigma_w^2) are kept, every prediction is left empty
+        network = {k: (v if k == "sigma_w2_hidden" else math.nan) for k, v in network.items()}
+        pred = {
+            k: (v if k in ("layer", "sigma_w2") else np.full(len(v), np.nan))
+            for k, v in pred.items()
+        }
     out = []
     for i, layer in enumerate(pred["layer"]):
         row: dict[str, Any] = {

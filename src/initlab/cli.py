@@ -52,13 +52,18 @@ _RUN_FLAGS = {"learning_rate": "--lr"}
 """Command-line spellings that differ from ``--<field-with-dashes>``."""
 
 
+def _flag(field: str) -> str:
+    """The ``initlab run`` option of a run setting."""
+    return _RUN_FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
 def _add_run_settings(run: argparse.ArgumentParser) -> None:
     """One option per run setting, its default and help generated from the study schema
     (:mod:`initlab.settings`): ``initlab run`` and the workflow cannot disagree."""
     for field in settings.RUN_SETTINGS:
         if field == "depth":
             continue
-        flag = _RUN_FLAGS.get(field, "--" + field.replace("_", "-"))
+        flag = _flag(field)
         node = settings.setting(settings.RUN_SETTINGS[field])
         default = 0 if field == "seed" else settings.default(field)
         help_text = "seed index (default 0)" if field == "seed" else settings.describe(field)
@@ -180,16 +185,7 @@ def _run_specs(args: argparse.Namespace) -> list[tuple[Any, Path]]:
     return [(RunSpec(**{f: getattr(args, f) for f in fields}), args.out)]
 
 
-_OPTION_OF = {
-    "learning_rate": "--lr",
-    "batch_size": "--batch-size",
-    "checkpoint_every": "--checkpoint-every",
-    "target_accuracy": "--target-accuracy",
-    "probe_size": "--probe-size",
-    "bias_std": "--bias-std",
-    "base_seed": "--base-seed",
-    **{k: f"--{k}" for k in ("depth", "width", "epochs", "seed", "momentum", "optimizer", "dtype")},
-}
+_OPTION_OF = {field: _flag(field) for field in settings.RUN_SETTINGS}
 """RunSpec fields whose errors are reported under the command-line option's name."""
 
 

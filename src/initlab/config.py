@@ -2,9 +2,13 @@
 
 A :class:`RunSpec` fully describes one training run; ``train(spec)`` is a pure function of it
 (and of the dataset it names). Seeds derive from ``(base_seed, seed)`` through
-:class:`numpy.random.SeedSequence`: one stream draws the weights, another the mini-batch order.
-Runs that differ only in initializer or activation therefore see the same batches (common random
-numbers), which sharpens comparisons between them.
+:class:`numpy.random.SeedSequence`, whose children are independent streams
+(:meth:`RunSpec.streams`): child 0 draws the weights, child 1 the mini-batch order, child 2 the
+training subset of ``train_fraction``, child 3 the dropout masks. A child is defined by its index
+alone, so adding streams left the first two unchanged, and a stream a run does not use (no subset
+at ``train_fraction = 1``, no mask at ``dropout = 0``) is never drawn from. Runs that differ only
+in initializer or activation therefore see the same batches (common random numbers), which
+sharpens comparisons between them.
 """
 
 from __future__ import annotations
@@ -14,21 +18,24 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from initlab import activations, initializers, layout, settings
 from initlab.activations import Activation
 from initlab.initializers import Initializer
+from initlab.model import DROPOUT_KINDS, LOSSES, NORMS
 from initlab.optim import OPTIMIZERS
 
 __all__ = [
+    "CHOICES",
     "DTYPES",
     "INT_LIMITS",
     "NAME_PATTERN",
     "REAL_LIMITS",
     "RunSpec",
+    "Streams",
     "check_name",
     "check_number",
     "dataset_label",
@@ -38,6 +45,16 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 """Initializer and activation names become file paths and wildcards: letters, digits, ``_``."""
 
 DTYPES = ("float32", "float64")
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "optimizer": OPTIMIZERS,
+    "dtype": DTYPES,
+    "normalization": NORMS,
+    "dropout_kind": DROPOUT_KINDS,
+    "loss": LOSSES,
+}
+"""The run fields that name one of a fixed set of choices, and the choices (the schema's ``enum``
+of each; a test checks that the two agree)."""
 
 INT_LIMITS: dict[str, tuple[int, int]] = settings.int_limits()
 """Inclusive ranges of the integer run fields, from the schema (its upper limits are sanity
@@ -97,6 +114,28 @@ def dataset_label(dataset: str) -> str:
     return f"{kind}_" + (re.sub(r"[^A-Za-z0-9_]", "_", stem) or "data")
 
 
+class Streams(NamedTuple):
+    """The independent random streams of one run (children 0..3 of its ``SeedSequence``).
+
+    Attributes
+    ----------
+    init : numpy.random.Generator
+        Draws the initial weights (and biases when ``bias_std > 0``).
+    order : numpy.random.Generator
+        One permutation of the training samples per epoch (the mini-batch order).
+    subset : numpy.random.Generator
+        The per-class orders that choose the training subset of ``train_fraction < 1``
+        (:func:`initlab.data.stratified_subset`); not drawn from otherwise.
+    dropout : numpy.random.Generator
+        The dropout masks of the training steps; not drawn from at ``dropout = 0``.
+    """
+
+    init: np.random.Generator
+    order: np.random.Generator
+    subset: np.random.Generator
+    dropout: np.random.Generator
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Everything that determines one training run.
@@ -126,6 +165,12 @@ class RunSpec:
     probe_size: int = settings.default("probe_size")
     bias_std: float = settings.default("bias_std")
     dtype: str = settings.default("dtype")
+    normalization: str = settings.default("normalization")
+    dropout: float = settings.default("dropout")
+    dropout_kind: str = settings.default("dropout_kind")
+    weight_decay: float = settings.default("weight_decay")
+    loss: str = settings.default("loss")
+    train_fraction: float = settings.default("train_fraction")
     initializer_def: Mapping[str, Any] | None = None
     activation_def: Mapping[str, Any] | None = None
     axes: tuple[str, ...] = ()
@@ -139,10 +184,16 @@ class RunSpec:
             object.__setattr__(self, key, check_number(key, getattr(self, key)))
         check_name("initializer", self.initializer)
         check_name("activation", self.activation)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: got {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype: got {self.dtype!r}; allowed: {', '.join(DTYPES)}")
+        for key, allowed in CHOICES.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(
+                    f"{key}: got {getattr(self, key)!r}; allowed: {', '.join(allowed)}"
+                )
+        if self.normalization == "batch_norm" and self.batch_size < 2:
+            raise ValueError(
+                f"batch_size: got {self.batch_size} with normalization batch_norm; allowed: an "
+                "integer >= 2 (batch statistics need two samples)"
+            )
         if not isinstance(self.nesterov, bool):
             raise ValueError(f"nesterov: got {self.nesterov!r}; allowed: true or false")
         if not isinstance(self.dataset, str) or not self.dataset:
@@ -189,11 +240,22 @@ class RunSpec:
         family = params.pop("family", None)
         return activations.make_activation(self.activation, str(family), **params)
 
-    def rngs(self) -> tuple[np.random.Generator, np.random.Generator]:
-        """Independent generators for (weights, batch order), derived from the seeds."""
+    def streams(self) -> Streams:
+        """Fresh generators of the run's four independent streams, derived from the seeds.
+
+        ``SeedSequence(base_seed, spawn_key=(seed,))`` spawns children ``0..3``; child ``i`` has
+        the spawn key ``(seed, i)`` whatever the number of children spawned, so the weight and
+        order streams are those of :meth:`rngs`.
+        """
         root = np.random.SeedSequence(self.base_seed, spawn_key=(self.seed,))
-        init_seq, order_seq = root.spawn(2)
-        return np.random.default_rng(init_seq), np.random.default_rng(order_seq)
+        return Streams(
+            *(np.random.default_rng(child) for child in root.spawn(len(Streams._fields)))
+        )
+
+    def rngs(self) -> tuple[np.random.Generator, np.random.Generator]:
+        """Independent generators for (weights, batch order): the first two of :meth:`streams`."""
+        streams = self.streams()
+        return streams.init, streams.order
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-ready), every field included."""

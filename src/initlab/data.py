@@ -30,6 +30,10 @@ into training. Features that are constant in the training split (zero standard d
 as the always-blank corner pixels of the digits) are only centred (divided by 1).
 
 All steps are deterministic: the same arguments give bit-identical arrays on every call.
+
+Training subsets. A run with ``train_fraction < 1`` trains on :func:`stratified_subset` of the
+training split: per class, the first ``ceil(fraction * n_class)`` samples of a random order of
+that class, drawn from a stream of the run's own (the validation and test splits never change).
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ __all__ = [
     "load_dataset",
     "load_prepared",
     "save_prepared",
+    "stratified_subset",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -540,6 +545,57 @@ def load_dataset(
     X_train, X_val, y_train, y_val = _stratified_split(X_rest, y_rest, n_val, split_seed)
     X_train, X_val, X_test = _standardize(X_train, X_val, X_test)
     return Dataset(name, X_train, y_train, X_val, y_val, X_test, y_test)
+
+
+def _subset_size(fraction: float, n: int) -> int:
+    """``ceil(fraction * n)``, at least 1 and at most ``n``; a product that exceeds a whole number
+    by float rounding only (``0.1 * 10``) counts as that number."""
+    return min(n, max(1, math.ceil(fraction * n - 1e-9)))
+
+
+def stratified_subset(
+    y: npt.NDArray[np.integer[Any]], fraction: float, rng: np.random.Generator
+) -> npt.NDArray[np.intp]:
+    """Indices of a stratified subset holding ``fraction`` of each class of ``y``.
+
+    For each class ``c`` present in ``y``, in increasing order, one permutation of its ``n_c``
+    indices is drawn from ``rng`` and its first ``ceil(fraction * n_c)`` entries are kept (at
+    least 1: every class stays represented; a product ``fraction * n_c`` within 1e-9 above a
+    whole number counts as that number). The draws depend on the class sizes only, not on
+    ``fraction``, so generators in the same state give nested subsets: for ``f1 <= f2`` the
+    ``f1`` subset lies inside the ``f2`` subset. ``fraction = 1`` keeps every sample.
+
+    Parameters
+    ----------
+    y : ndarray of int, shape (n,)
+        Class labels of the training split.
+    fraction : float
+        Share of each class to keep, in ``(0, 1]``.
+    rng : numpy.random.Generator
+        Source of the per-class orders (one ``permutation`` per class; advanced by the call).
+
+    Returns
+    -------
+    ndarray of intp, shape (m,)
+        Increasing indices into ``y`` (the subset keeps the split's order), with
+        ``m = sum_c ceil(fraction * n_c)``.
+
+    Raises
+    ------
+    ValueError
+        ``fraction`` outside ``(0, 1]``.
+    """
+    if isinstance(fraction, bool) or not 0 < fraction <= 1:
+        raise ValueError(f"train_fraction: got {fraction!r}; allowed: a number in (0, 1]")
+    labels = np.asarray(y)
+    keep = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        order = rng.permutation(len(members))
+        keep.append(members[order[: _subset_size(fraction, len(members))]])
+    if not keep:
+        return np.empty(0, dtype=np.intp)
+    return np.sort(np.concatenate(keep)).astype(np.intp, copy=False)
 
 
 # --- prepared datasets on disk -----------------------------------------------------------------

@@ -27,10 +27,14 @@ __all__ = [
     "STAT_COLUMNS",
 ]
 
-RECORD_FORMAT = 3
+RECORD_FORMAT = 4
 """Version of the run-record format, written into every ``summary.json`` and given to the
 training rule as a parameter: bumped whenever a column, key or definition changes, so that
-Snakemake retrains the runs recorded in an older format instead of aggregation rejecting them."""
+Snakemake retrains the runs recorded in an older format instead of aggregation rejecting them.
+Format 4: the settings ``normalization``, ``dropout``, ``dropout_kind``, ``weight_decay``,
+``loss``, ``train_fraction`` in the configuration; the layer columns ``h_mean``, ``h_var``,
+``h_q``, ``dh_rms``; the summary key ``n_train_used``; ``adamw``'s decay is the run's
+``weight_decay`` (it was 0.01)."""
 
 SATURATION_THRESHOLD = 0.05
 """A unit-sample entry is saturated when ``|phi'(z)|`` is below this share of the activation's
@@ -62,12 +66,16 @@ STAT_COLUMNS: tuple[str, ...] = (
     "z_mean",
     "z_var",
     "z_q",
+    "h_mean",
+    "h_var",
+    "h_q",
     "a_mean",
     "a_std",
     "saturated_frac",
     "dead_frac",
     "delta_rms",
     "delta_var",
+    "dh_rms",
     "wgrad_norm",
     "wgrad_rms",
     "bgrad_norm",
@@ -75,13 +83,23 @@ STAT_COLUMNS: tuple[str, ...] = (
     *(f"a_q{q:02d}" for q in QUANTILES),
     *(f"absdelta_q{q:02d}" for q in QUANTILES),
 )
-"""Per-layer statistics of every checkpoint (:func:`initlab.stats.layer_stats`)."""
+"""Per-layer statistics of every checkpoint (:func:`initlab.stats.layer_stats`). The ``z_*``,
+``a_*``, ``delta_*`` and saturation columns describe ``z``, the input of ``phi`` (after
+normalization in a normalized hidden layer); ``h_mean``, ``h_var``, ``h_q`` the affine output
+``h = a W + b`` before normalization and ``dh_rms`` the rms of ``dL/dh`` (equal to the ``z`` and
+``delta`` columns wherever ``z = h``: a network without normalization, and every output
+layer)."""
 
 SPECTRUM_COLUMNS: tuple[str, ...] = ("jac_mean_s2", "corr_c")
-"""Per-layer step-0 columns (:func:`initlab.stats.spectrum_stats`; empty at later checkpoints)."""
+"""Per-layer step-0 columns (:func:`initlab.stats.spectrum_stats`; empty at later checkpoints).
+Measured on the evaluation-mode network: without dropout (the plain network), with layer norm
+(exactly, through its per-sample Jacobian); not measured (empty) with batch norm, whose network at
+step 0 is either batch-dependent (training mode) or normalizes with the initial running
+statistics 0 and 1 (evaluation mode)."""
 
 SPECTRUM_SUMMARY_KEYS: tuple[str, ...] = ("jac_mean_s2", "jac_std_log_s", "jac_max_s", "jac_min_s")
-"""Run-level numbers of the last hidden layer's Jacobian spectrum (``summary.json``)."""
+"""Run-level numbers of the last hidden layer's Jacobian spectrum (``summary.json``; NaN with
+batch norm, like :data:`SPECTRUM_COLUMNS`)."""
 
 INPUT_FACT_KEYS: tuple[str, ...] = (
     "n_features",

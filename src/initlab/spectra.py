@@ -39,6 +39,22 @@ square of the probe batch, row ``x`` and the next row ``y`` give::
 so ``|x_a|^2 = |x_b|^2 = n_0 q0`` and ``cos(x_a, x_b) = c0`` (:data:`PAIR_COSINE`) exactly, while
 the directions still come from the data.
 
+Normalization and dropout. Both measurements describe the network in evaluation mode, a
+deterministic function of one input. Dropout is off there, so a network trained with dropout is
+measured as the plain network. Layer norm (``norm="layer_norm"``) is a function of each sample
+alone: ``z^l = gamma * xhat + beta`` with ``xhat = (h^l - mean) s``, ``s = 1/sqrt(var + eps)``
+over the ``n_l`` units, and the chain gains its Jacobian (row convention, ``h^l = a^{l-1} W^l +
+b^l``)::
+
+    J^l = J^{l-1} W^l M^l D^l,
+    M^l_ij = dz_j / dh_i = gamma_j s (1[i=j] - 1/n_l - xhat_i xhat_j / n_l)
+
+applied without forming ``M^l``: ``(A M)_rj = gamma_j s (A_rj - mean_i A_ri - xhat_j mean_i(A_ri
+xhat_i))``; the cosines ``c^l`` are those of the normalized ``z^l`` (what ``phi`` sees). Batch norm
+is not supported (``ValueError``): in training mode a sample's output depends on the rest of its
+batch, and in evaluation mode at initialization it divides by the initial running statistics
+(mean 0, variance 1), a network that is neither trained nor probed.
+
 References
 ----------
 - Saxe, McClelland & Ganguli (2014), ICLR, "Exact solutions to the nonlinear dynamics of
@@ -60,13 +76,14 @@ import numpy as np
 import numpy.typing as npt
 
 from initlab.activations import Activation
-from initlab.model import Layer
+from initlab.model import NORM_EPS, Layer
 from initlab.records import JACOBIAN_PROBES, PAIR_COSINE, PAIR_COUNT
 
 __all__ = [
     "JACOBIAN_PROBES",
     "PAIR_COSINE",
     "PAIR_COUNT",
+    "SPECTRUM_NORMS",
     "JacobianSpectrum",
     "input_jacobians",
     "jacobian_singular_values",
@@ -75,6 +92,9 @@ __all__ = [
     "pair_inputs",
     "spectrum_summary",
 ]
+
+SPECTRUM_NORMS = ("none", "layer_norm")
+"""The normalizations whose networks the spectra are measured for (see the module docstring)."""
 
 _PAIR_RESIDUAL = 1e-6
 """Rows ``y`` whose component orthogonal to ``x`` is below this fraction of ``|y|`` (copies of
@@ -104,11 +124,44 @@ class JacobianSpectrum:
     shape: tuple[int, int]
 
 
-def _hidden(params: Sequence[Layer]) -> Sequence[Layer]:
-    """The hidden layers (all but the output layer, which is not used)."""
+def _hidden(params: Sequence[Layer], norm: str = "none") -> Sequence[Layer]:
+    """The hidden layers (all but the output layer, which is not used), after checking ``norm``
+    (one of :data:`SPECTRUM_NORMS`; ``layer_norm`` needs ``gamma`` and ``beta`` on each)."""
     if len(params) < 2:
         raise ValueError(f"the network needs at least one hidden layer, got {len(params)} layers")
+    if norm not in SPECTRUM_NORMS:
+        raise ValueError(
+            f"norm: got {norm!r}; allowed: {', '.join(SPECTRUM_NORMS)} (the spectra of a "
+            "batch-normalized network are not measured)"
+        )
+    if norm == "layer_norm" and any(p.gamma is None or p.beta is None for p in params[:-1]):
+        raise ValueError("norm='layer_norm' needs gamma and beta on every hidden layer")
     return params[:-1]
+
+
+def _layer_norm64(h: FloatArray, layer: Layer) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Layer norm of ``h`` ``(P, n)`` in float64: ``(z, xhat, s)`` with ``s`` of shape
+    ``(P, 1)``."""
+    gamma = np.asarray(layer.gamma, dtype=np.float64)
+    beta = np.asarray(layer.beta, dtype=np.float64)
+    xhat = h - h.mean(axis=1, keepdims=True)
+    s = 1.0 / np.sqrt(np.mean(xhat * xhat, axis=1, keepdims=True) + NORM_EPS)
+    xhat *= s
+    return xhat * gamma + beta, xhat, s
+
+
+def _times_layer_norm_jacobian(
+    A: FloatArray, xhat: FloatArray, s: FloatArray, layer: Layer
+) -> FloatArray:
+    """``A M`` for a stack ``A`` ``(P, k, n)`` and the layer-norm Jacobians ``M`` ``(n, n)`` of
+    the ``P`` probes (module docstring); ``xhat`` ``(P, n)``, ``s`` ``(P, 1)``. A new array."""
+    gamma = np.asarray(layer.gamma, dtype=np.float64)
+    n = A.shape[2]
+    out = A - A.mean(axis=2, keepdims=True)
+    proj = np.einsum("pri,pi->pr", A, xhat) / n  # mean_i A_ri xhat_i
+    out -= proj[:, :, None] * xhat[:, None, :]
+    out *= (s * gamma)[:, None, :]
+    return out
 
 
 def _float64(layer: Layer) -> tuple[FloatArray, FloatArray]:
@@ -130,9 +183,11 @@ def _jacobian_chain(
     activation: Activation,
     *,
     compress: bool,
+    norm: str = "none",
 ) -> Iterator[FloatArray]:
     """Yield ``J^l`` (``compress=False``) or ``K^l`` (``J^l = Q K^l``, see the module docstring)
-    for ``l = 1..depth``, shape ``(P, k, n_l)`` with ``k = n_0`` or ``min(n_0, n_1)``."""
+    for ``l = 1..depth``, shape ``(P, k, n_l)`` with ``k = n_0`` or ``min(n_0, n_1)``; with
+    ``norm="layer_norm"`` through each layer's normalization."""
     n_0, n_1 = hidden[0].W.shape
     a = x
     J: FloatArray | None = None
@@ -140,19 +195,22 @@ def _jacobian_chain(
         W, b = _float64(layer)
         z = a @ W
         z += b
-        a, d = activation.value_and_grad(z)
-        if J is None:
+        if J is None:  # J^0 = identity: the product starts with W^1 (or R)
             left = np.linalg.qr(W, mode="r") if compress and n_0 > n_1 else W
-            J = left[None, :, :] * d[:, None, :]
+            JW = np.broadcast_to(left, (len(x), *left.shape))
         else:
             p, k, n = J.shape
-            J = (J.reshape(p * k, n) @ W).reshape(p, k, W.shape[1])
-            J *= d[:, None, :]
+            JW = (J.reshape(p * k, n) @ W).reshape(p, k, W.shape[1])
+        if norm == "layer_norm":
+            z, xhat, s = _layer_norm64(z, layer)
+            JW = _times_layer_norm_jacobian(JW, xhat, s, layer)
+        a, d = activation.value_and_grad(z)
+        J = JW * d[:, None, :]
         yield J
 
 
 def input_jacobians(
-    params: Sequence[Layer], X: npt.ArrayLike, activation: Activation
+    params: Sequence[Layer], X: npt.ArrayLike, activation: Activation, *, norm: str = "none"
 ) -> Iterator[FloatArray]:
     """Iterate over the input-output Jacobians ``J^l = d a^l / d x`` of the hidden layers.
 
@@ -166,6 +224,9 @@ def input_jacobians(
         The probe inputs, one per row.
     activation : Activation
         Hidden-layer nonlinearity.
+    norm : str
+        ``"none"`` or ``"layer_norm"`` (:data:`SPECTRUM_NORMS`): the hidden layers' normalization
+        (module docstring).
 
     Returns
     -------
@@ -173,13 +234,13 @@ def input_jacobians(
         ``J^l[p, i, j] = d a^l_j / d x_i`` at ``x = X[p]``, float64, for ``l = 1..depth`` in
         order (a new array each time; the iterator itself holds two layers' worth).
     """
-    hidden = _hidden(params)
+    hidden = _hidden(params, norm)
     x = _inputs64(X, hidden[0].W.shape[0])
-    return _jacobian_chain(hidden, x, activation, compress=False)
+    return _jacobian_chain(hidden, x, activation, compress=False, norm=norm)
 
 
 def jacobian_spectrum(
-    params: Sequence[Layer], X: npt.ArrayLike, activation: Activation
+    params: Sequence[Layer], X: npt.ArrayLike, activation: Activation, *, norm: str = "none"
 ) -> JacobianSpectrum:
     """Measure ``mean(s^2)`` of every hidden layer's Jacobian and the last one's singular values.
 
@@ -195,6 +256,9 @@ def jacobian_spectrum(
         The probe inputs, one per row.
     activation : Activation
         Hidden-layer nonlinearity.
+    norm : str
+        ``"none"`` or ``"layer_norm"`` (:data:`SPECTRUM_NORMS`): the hidden layers' normalization
+        (module docstring).
 
     Returns
     -------
@@ -202,13 +266,14 @@ def jacobian_spectrum(
         ``mean_s2`` of shape ``(depth,)`` and ``singular_values`` of shape
         ``(P, min(n_0, n_depth))``.
     """
-    hidden = _hidden(params)
+    hidden = _hidden(params, norm)
     n_0 = hidden[0].W.shape[0]
     x = _inputs64(X, n_0)
     mean_s2 = np.empty(len(hidden))
     J = np.empty((0, 0, 0))
+    chain = _jacobian_chain(hidden, x, activation, compress=True, norm=norm)
     with np.errstate(over="ignore", invalid="ignore"):
-        for i, J in enumerate(_jacobian_chain(hidden, x, activation, compress=True)):
+        for i, J in enumerate(chain):
             flat = J.ravel()
             mean_s2[i] = np.dot(flat, flat) / (J.shape[0] * min(n_0, J.shape[2]))
     p, k, n_last = J.shape
@@ -225,7 +290,7 @@ def jacobian_spectrum(
 
 
 def jacobian_singular_values(
-    params: Sequence[Layer], X: npt.ArrayLike, activation: Activation
+    params: Sequence[Layer], X: npt.ArrayLike, activation: Activation, *, norm: str = "none"
 ) -> FloatArray:
     """Singular values of the last hidden layer's input-output Jacobian for each probe.
 
@@ -240,6 +305,9 @@ def jacobian_singular_values(
         The probe inputs.
     activation : Activation
         Hidden-layer nonlinearity.
+    norm : str
+        ``"none"`` or ``"layer_norm"`` (:data:`SPECTRUM_NORMS`): the hidden layers' normalization
+        (module docstring).
 
     Returns
     -------
@@ -247,7 +315,7 @@ def jacobian_singular_values(
         Singular values of ``J^depth`` at each probe, descending; NaN rows where the Jacobian
         is not finite.
     """
-    return jacobian_spectrum(params, X, activation).singular_values
+    return jacobian_spectrum(params, X, activation, norm=norm).singular_values
 
 
 def spectrum_summary(spectrum: JacobianSpectrum) -> dict[str, float]:
@@ -354,11 +422,13 @@ def pair_correlations(
     *,
     n_pairs: int = PAIR_COUNT,
     c0: float = PAIR_COSINE,
+    norm: str = "none",
 ) -> FloatArray:
     """Mean cosine of the hidden pre-activations of the input pairs of :func:`pair_inputs`.
 
     For each pair ``c^l = <z_a^l, z_b^l> / (|z_a^l| |z_b^l|)`` (uncentred, as in mean-field
-    theory), computed in float64 and averaged over the pairs.
+    theory; after layer norm with ``norm="layer_norm"``), computed in float64 and averaged over
+    the pairs.
 
     Parameters
     ----------
@@ -372,6 +442,9 @@ def pair_correlations(
         Number of pairs.
     c0 : float
         Input cosine of every pair.
+    norm : str
+        ``"none"`` or ``"layer_norm"`` (:data:`SPECTRUM_NORMS`): the hidden layers' normalization
+        (module docstring).
 
     Returns
     -------
@@ -379,7 +452,7 @@ def pair_correlations(
         Mean pair cosine at ``l = 1..depth``; NaN where no pair could be built or a
         pre-activation vector is zero or not finite.
     """
-    hidden = _hidden(params)
+    hidden = _hidden(params, norm)
     x_a, x_b, _ = pair_inputs(X, n_pairs=n_pairs, c0=c0)
     out = np.full(len(hidden), np.nan)
     m = len(x_a)
@@ -391,6 +464,8 @@ def pair_correlations(
             W, b = _float64(layer)
             z = a @ W
             z += b
+            if norm == "layer_norm":
+                z = _layer_norm64(z, layer)[0]
             za, zb = z[:m], z[m:]
             dot = np.einsum("pj,pj->p", za, zb)
             norms = np.sqrt(np.einsum("pj,pj->p", za, za) * np.einsum("pj,pj->p", zb, zb))

@@ -3,20 +3,30 @@
 For every layer ``l = 1..depth+1`` (the output layer is ``depth+1``), on one probe batch:
 
 - ``z_mean``, ``z_var``, ``z_q``: mean, variance and second moment ``q^l = mean(z^2)`` of the
-  pre-activations over all batch x unit entries (``q^l`` is what mean-field theory predicts).
+  pre-activations ``z^l``, the input of ``phi``, over all batch x unit entries (``q^l`` is what
+  mean-field theory predicts). In a normalized hidden layer ``z^l`` is the normalized value
+  ``gamma * xhat + beta``.
+- ``h_mean``, ``h_var``, ``h_q``: the same of the affine output ``h^l = a^{l-1} W^l + b^l``
+  before normalization; equal to the ``z`` columns wherever ``z^l = h^l`` (every layer of a
+  network without normalization, and the output layer).
 - ``a_mean``, ``a_std``: of the activations ``a = phi(z)`` (the logits for the output layer).
 - ``saturated_frac``: share of unit-sample entries whose local derivative ``|phi'(z)|`` is below
   5% of the activation's maximum derivative (sigmoid and tanh tails, the negative side of ReLU).
 - ``dead_frac``: share of units whose ``|phi'(z)|`` is below 1e-6 of the maximum for *every*
   probe sample (a ReLU unit that never fires). Both are NaN for the output layer, which has no
   nonlinearity.
-- ``delta_rms``, ``delta_var``: of ``delta^l = dL/dz^l``.
+- ``delta_rms``, ``delta_var``: of ``delta^l = dL/dz^l`` (the gradient w.r.t. the normalized
+  values in a normalized layer).
+- ``dh_rms``: rms of ``dL/dh^l``, the gradient w.r.t. the affine output, from which
+  ``dL/dW^l = a^{l-1}.T dL/dh^l`` is built; through a normalization ``dL/dh^l`` is ``delta^l``
+  projected and rescaled by ``gamma s`` (:mod:`initlab.model`), elsewhere it is ``delta^l``.
 - ``wgrad_norm``, ``wgrad_rms``: Frobenius norm and rms of ``dL/dW^l``; ``bgrad_norm``;
   ``w_norm``: Frobenius norm of ``W^l``.
 - ``a_qXX`` and ``absdelta_qXX``: the 1, 5, 25, 50, 75, 95, 99 % quantiles of ``a`` and
   ``|delta|`` (for distribution plots).
 
-Statistics are accumulated in float64 whatever the training dtype.
+Statistics are accumulated in float64 whatever the training dtype. They describe the pass they
+are given; training takes them on a pass without dropout (:mod:`initlab.train`).
 
 Signal-propagation columns (:data:`SPECTRUM_COLUMNS`, :func:`spectrum_stats`), measured only at
 initialization because they cost a batched product of Jacobians (:mod:`initlab.spectra`); NaN
@@ -125,6 +135,7 @@ def layer_stats(
     out = {c: np.full(n, np.nan) for c in STAT_COLUMNS}
     for i in range(n):
         z = fwd.z[i].astype(np.float64)
+        normalized = fwd.h[i] is not fwd.z[i]
         hidden = i < n - 1
         a = fwd.a[i + 1].astype(np.float64) if hidden else z
         delta = grads.delta[i].astype(np.float64)
@@ -132,6 +143,12 @@ def layer_stats(
         out["z_mean"][i] = z.mean()
         out["z_var"][i] = z.var()
         out["z_q"][i] = np.mean(z * z)
+        if normalized:
+            h = fwd.h[i].astype(np.float64)
+            h_stats = (h.mean(), h.var(), np.mean(h * h))
+        else:  # h is z: the same numbers, not computed twice
+            h_stats = (out["z_mean"][i], out["z_var"][i], out["z_q"][i])
+        out["h_mean"][i], out["h_var"][i], out["h_q"][i] = h_stats
         out["a_mean"][i] = a.mean()
         out["a_std"][i] = a.std()
         if hidden:
@@ -140,6 +157,11 @@ def layer_stats(
             )
         out["delta_rms"][i] = np.sqrt(np.mean(delta * delta))
         out["delta_var"][i] = delta.var()
+        if grads.dh[i] is grads.delta[i]:
+            out["dh_rms"][i] = out["delta_rms"][i]
+        else:
+            dh = grads.dh[i].astype(np.float64)
+            out["dh_rms"][i] = np.sqrt(np.mean(dh * dh))
         out["wgrad_norm"][i] = np.sqrt(np.sum(dW * dW))
         out["wgrad_rms"][i] = np.sqrt(np.mean(dW * dW))
         out["bgrad_norm"][i] = np.linalg.norm(grads.db[i].astype(np.float64))
@@ -176,11 +198,13 @@ def update_ratios(before: Sequence[Array], after: Sequence[Layer]) -> npt.NDArra
 
 
 def spectrum_stats(
-    params: Sequence[Layer], X: Array, activation: Activation
+    params: Sequence[Layer], X: Array, activation: Activation, *, norm: str = "none"
 ) -> tuple[dict[str, npt.NDArray[np.float64]], dict[str, float]]:
     """Jacobian and input-correlation statistics of the network on a probe batch.
 
-    Pure: reads the parameters (cast to float64 one layer at a time), draws nothing.
+    Pure: reads the parameters (cast to float64 one layer at a time), draws nothing. Measured
+    on the evaluation-mode network (:mod:`initlab.spectra`): dropout plays no part, layer norm
+    is followed exactly, and a batch-normalized network is not measured (every number NaN).
 
     Parameters
     ----------
@@ -192,6 +216,8 @@ def spectrum_stats(
         rows and scaled with its mean square.
     activation : Activation
         Hidden-layer nonlinearity.
+    norm : str
+        The hidden layers' normalization, one of :data:`initlab.model.NORMS`.
 
     Returns
     -------
@@ -203,7 +229,9 @@ def spectrum_stats(
     """
     n = len(params)
     columns = {c: np.full(n, np.nan) for c in SPECTRUM_COLUMNS}
-    spectrum = jacobian_spectrum(params, X[:JACOBIAN_PROBES], activation)
+    if norm == "batch_norm":
+        return columns, dict.fromkeys(SPECTRUM_SUMMARY_KEYS, float("nan"))
+    spectrum = jacobian_spectrum(params, X[:JACOBIAN_PROBES], activation, norm=norm)
     columns["jac_mean_s2"][:-1] = spectrum.mean_s2
-    columns["corr_c"][:-1] = pair_correlations(params, X, activation)
+    columns["corr_c"][:-1] = pair_correlations(params, X, activation, norm=norm)
     return columns, spectrum_summary(spectrum)

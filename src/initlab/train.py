@@ -1,17 +1,43 @@
 """Train one MLP from a :class:`~initlab.config.RunSpec` and record what happens in every layer.
 
 Statistics (:mod:`initlab.stats`) are taken on a fixed probe batch (the first ``probe_size``
-training samples, the same for every run on a dataset) at step 0 and at every checkpoint:
-after a backward pass and before the parameter update of that step. A checkpoint also evaluates
-loss and accuracy on the full training and validation splits, and records the relative size
+samples of the full training split, the same for every run on a dataset, whatever its
+``train_fraction``) at step 0 and at every checkpoint: after a backward pass and before the
+parameter update of that step. A checkpoint also evaluates loss and accuracy on the training
+samples the run trains on and on the full validation split, and records the relative size
 ``||dW|| / ||W||`` of the update made at that step (NaN at the final checkpoint, after the last
 update).
+
+The three kinds of pass (:func:`initlab.model.forward`'s modes) and the run's settings:
+
+- *Training steps* run in training mode: batch norm (``normalization``) normalizes with the
+  mini-batch's statistics and updates the running statistics; dropout (``dropout``,
+  ``dropout_kind``) draws fresh masks from the run's dropout stream
+  (:meth:`~initlab.config.RunSpec.streams`); the loss is the run's ``loss``; the optimizer applies
+  ``weight_decay`` (coupled L2 on the weights, decoupled for ``adamw``; given explicitly, so
+  ``adamw`` with 0 is Adam, not PyTorch's default 0.01). With batch norm, a last mini-batch of a
+  single sample (only when ``n_train % batch_size == 1``) is skipped, as batch statistics need
+  two samples: such an epoch makes one update fewer and ``steps_per_epoch`` counts the updates.
+- *Evaluation* (loss and accuracy on the train, validation and test splits, the budget check) runs
+  in evaluation mode: batch norm uses the running statistics, dropout is off. The recorded losses
+  are the run's own ``loss`` (cross-entropy in nats, or the quadratic cost).
+- *The statistics pass* on the probe batch uses batch norm with the probe batch's own statistics,
+  without updating the running statistics, no dropout, and the run's loss: ``delta = dL/dz`` is
+  the gradient of the loss being minimized.
+
+With ``train_fraction < 1`` the run trains on :func:`initlab.data.stratified_subset` of the
+training split, drawn from the run's subset stream, so subsets are nested across fractions for
+one seed; an epoch is one pass over the subset (fewer steps), the validation and test splits and
+the probe batch are unchanged. The settings at their defaults (no normalization, no dropout,
+cross-entropy, no weight decay, the whole split) draw nothing from the new streams: such runs are
+those of earlier versions, bit for bit (``adamw`` excepted, whose decay used to be 0.01).
 
 At step 0 only, the statistics also include the input-output Jacobian and the input-pair
 correlations of :func:`initlab.stats.spectrum_stats` (layer columns ``jac_mean_s2`` and
 ``corr_c``, NaN at every later checkpoint; summary keys ``jac_mean_s2``, ``jac_std_log_s``,
 ``jac_max_s``, ``jac_min_s``, NaN when statistics are not recorded). They read the parameters
-and the probe batch only: no random draw, no effect on training.
+and the probe batch only: no random draw, no effect on training. They describe the network in
+evaluation mode, and are NaN for a batch-normalized network (:mod:`initlab.spectra`).
 
 Divergence is a result, not an error: when the training loss becomes non-finite (or the
 parameters do), training stops, ``diverged`` is set with the step, and numbers that are no longer
@@ -34,8 +60,16 @@ import numpy.typing as npt
 from initlab import __version__
 from initlab.activations import Activation
 from initlab.config import RunSpec
-from initlab.data import Dataset, load_dataset
-from initlab.model import Layer, cross_entropy, init_mlp, loss_and_grads, predict_logits
+from initlab.data import Dataset, load_dataset, stratified_subset
+from initlab.model import (
+    Layer,
+    NormState,
+    init_mlp,
+    init_norm_state,
+    loss_and_grads,
+    loss_fn,
+    predict_logits,
+)
 from initlab.optim import make_optimizer
 from initlab.records import CHECKPOINT_COLUMNS, JACOBIAN_PROBES, LAYER_COLUMNS, RECORD_FORMAT
 from initlab.stats import (
@@ -86,15 +120,48 @@ def evaluate(
     y: npt.NDArray[np.integer[Any]],
     activation: Activation,
     batch: int = 4096,
+    *,
+    loss: str = "cross_entropy",
+    norm: str = "none",
+    norm_state: NormState | None = None,
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of the network on ``(X, y)``, in chunks of ``batch``."""
+    """Mean loss and accuracy of the network on ``(X, y)`` in evaluation mode.
+
+    Parameters
+    ----------
+    params : sequence of Layer
+        The network.
+    X : ndarray, shape (n, n_0)
+        Inputs, in the parameters' dtype.
+    y : ndarray of int, shape (n,)
+        Labels.
+    activation : Activation
+        Hidden-layer nonlinearity.
+    batch : int
+        Samples per chunk (evaluation mode treats samples independently: the chunking does not
+        change the numbers beyond rounding).
+    loss : str
+        One of :data:`initlab.model.LOSSES`.
+    norm : str
+        The hidden layers' normalization (:data:`initlab.model.NORMS`).
+    norm_state : NormState, optional
+        The running statistics, required for batch norm.
+
+    Returns
+    -------
+    loss : float
+        Mean of ``loss`` over the samples.
+    accuracy : float
+        Share of samples whose largest logit is the label.
+    """
+    compute = loss_fn(loss)
     loss_sum = 0.0
     correct = 0
     for start in range(0, len(X), batch):
         xb, yb = X[start : start + batch], y[start : start + batch]
-        logits = predict_logits(params, xb, activation)
-        loss, _ = cross_entropy(logits, yb)
-        loss_sum += loss * len(xb)
+        logits = predict_logits(params, xb, activation, norm=norm, norm_state=norm_state)
+        value, _ = compute(logits, yb)
+        loss_sum += value * len(xb)
         correct += int(np.sum(np.argmax(logits, axis=1) == yb))
     return loss_sum / len(X), correct / len(X)
 
@@ -154,10 +221,19 @@ class _Training:
         self.spec, self.ds, self.record = spec, ds, record
         self.dtype = np.dtype(spec.dtype)
         self.act = spec.resolve_activation()
-        init_rng, self.order_rng = spec.rngs()
+        streams = spec.streams()
+        self.order_rng = streams.order
         sizes = [ds.n_features, *([spec.width] * spec.depth), ds.n_classes]
         self.params = init_mlp(
-            init_rng, sizes, spec.resolve_initializer(), dtype=self.dtype, bias_std=spec.bias_std
+            streams.init,
+            sizes,
+            spec.resolve_initializer(),
+            dtype=self.dtype,
+            bias_std=spec.bias_std,
+            norm=spec.normalization,
+        )
+        self.norm_state = (
+            init_norm_state(self.params) if spec.normalization == "batch_norm" else None
         )
         self.opt = make_optimizer(
             spec.optimizer,  # type: ignore[arg-type]
@@ -165,12 +241,17 @@ class _Training:
             lr=spec.learning_rate,
             momentum=spec.momentum,
             nesterov=spec.nesterov,
+            weight_decay=spec.weight_decay,
         )
-        self.X_tr, self.y_tr = ds.X_train.astype(self.dtype), ds.y_train
-        self.X_va, self.y_va = ds.X_val.astype(self.dtype), ds.y_val
-        probe = min(spec.probe_size, len(self.X_tr))
-        self.X_pr, self.y_pr = self.X_tr[:probe], self.y_tr[:probe]
-        self.steps_per_epoch = -(-len(self.X_tr) // spec.batch_size)
+        self._split(spec, ds, streams.subset)
+        self.step_options: dict[str, Any] = {
+            "loss": spec.loss,
+            "norm": spec.normalization,
+            "norm_state": self.norm_state,
+            "dropout": spec.dropout,
+            "dropout_kind": spec.dropout_kind,
+            "dropout_rng": streams.dropout,
+        }
         self.checkpoints = {
             e * self.steps_per_epoch for e in range(0, spec.epochs, spec.checkpoint_every)
         }
@@ -178,10 +259,40 @@ class _Training:
         self.spectrum = dict.fromkeys(SPECTRUM_SUMMARY_KEYS, float("nan"))
         self.extra_steps = 0  # updates of the budget check
 
+    def _split(self, spec: RunSpec, ds: Dataset, subset_rng: np.random.Generator) -> None:
+        """The training samples (a subset when ``train_fraction < 1``), the validation split,
+        the probe batch (from the full training split) and the mini-batches of an epoch."""
+        X_full = ds.X_train.astype(self.dtype)
+        probe = min(spec.probe_size, len(X_full))
+        self.X_pr, self.y_pr = X_full[:probe], ds.y_train[:probe]
+        if spec.train_fraction < 1:
+            keep = stratified_subset(ds.y_train, spec.train_fraction, subset_rng)
+            self.X_tr, self.y_tr = X_full[keep], ds.y_train[keep]
+        else:
+            self.X_tr, self.y_tr = X_full, ds.y_train
+        self.X_va, self.y_va = ds.X_val.astype(self.dtype), ds.y_val
+        n, bs = len(self.X_tr), spec.batch_size
+        # batch norm cannot take a step on one sample: a last mini-batch of 1 is skipped
+        self.batch_end = n - 1 if spec.normalization == "batch_norm" and n % bs == 1 else n
+        self.steps_per_epoch = -(-self.batch_end // bs)
+
+    def evaluate(self, X: npt.NDArray[Any], y: npt.NDArray[np.integer[Any]]) -> tuple[float, float]:
+        """The run's loss and accuracy on ``(X, y)`` in evaluation mode."""
+        return evaluate(
+            self.params,
+            X,
+            y,
+            self.act,
+            loss=self.spec.loss,
+            norm=self.spec.normalization,
+            norm_state=self.norm_state,
+        )
+
     def checkpoint(self, step: int) -> None:
-        """Loss and accuracy on the full splits; statistics on the probe batch (spectra at 0)."""
-        tr_loss, tr_acc = evaluate(self.params, self.X_tr, self.y_tr, self.act)
-        va_loss, va_acc = evaluate(self.params, self.X_va, self.y_va, self.act)
+        """Loss and accuracy on the training samples and the validation split; statistics on the
+        probe batch (spectra at step 0)."""
+        tr_loss, tr_acc = self.evaluate(self.X_tr, self.y_tr)
+        va_loss, va_acc = self.evaluate(self.X_va, self.y_va)
         point = {
             "step": step,
             "epoch": step / self.steps_per_epoch,
@@ -193,10 +304,21 @@ class _Training:
         n = len(self.params)
         stats = {c: np.full(n, np.nan) for c in (*STAT_COLUMNS, *SPECTRUM_COLUMNS)}
         if self.record:
-            _, grads, fwd = loss_and_grads(self.params, self.X_pr, self.y_pr, self.act)
+            _, grads, fwd = loss_and_grads(
+                self.params,
+                self.X_pr,
+                self.y_pr,
+                self.act,
+                loss=self.spec.loss,
+                norm=self.spec.normalization,
+                update_running=False,
+                norm_state=self.norm_state,
+            )
             stats.update(layer_stats(self.params, fwd, grads, self.act))
             if step == 0:
-                columns, init_spectrum = spectrum_stats(self.params, self.X_pr, self.act)
+                columns, init_spectrum = spectrum_stats(
+                    self.params, self.X_pr, self.act, norm=self.spec.normalization
+                )
                 stats.update(columns)
                 self.spectrum.update(init_spectrum)
         self.rec.add(point, stats)
@@ -220,13 +342,13 @@ class _Training:
         n, bs = len(self.X_tr), self.spec.batch_size
         for _ in range(n_epochs):
             order = self.order_rng.permutation(n)
-            for start in range(0, n, bs):
+            for start in range(0, self.batch_end, bs):
                 idx = order[start : start + bs]
                 at_checkpoint = record and step in self.checkpoints
                 if at_checkpoint:
                     self.checkpoint(step)
                 loss, grads, _ = loss_and_grads(
-                    self.params, self.X_tr[idx], self.y_tr[idx], self.act
+                    self.params, self.X_tr[idx], self.y_tr[idx], self.act, **self.step_options
                 )
                 if not np.isfinite(loss):
                     return -step - 1
@@ -240,15 +362,19 @@ class _Training:
         return step
 
     def _finite(self) -> bool:
-        return all(np.isfinite(p.W).all() and np.isfinite(p.b).all() for p in self.params)
+        """Every parameter (and running statistic) is finite."""
+        arrays = [x for p in self.params for x in (p.W, p.b, p.gamma, p.beta) if x is not None]
+        if self.norm_state is not None:
+            arrays += [*self.norm_state.running_mean, *self.norm_state.running_var]
+        return all(np.isfinite(x).all() for x in arrays)
 
     def budget_check(self, step: int, test_acc: float) -> dict[str, Any]:
         """Train a run that ended below the target on to ``budget_check x epochs`` epochs.
 
-        The mini-batch stream goes on where it stopped, so the extended run is the run a study
-        with ``budget_check x epochs`` epochs would have trained (same parameters, same order);
-        no checkpoint is taken on the way. Returns the summary's ``budget_*`` keys
-        (:data:`initlab.records.BUDGET_KEYS`).
+        The mini-batch stream (and the dropout stream) goes on where it stopped, so the extended
+        run is the run a study with ``budget_check x epochs`` epochs would have trained (same
+        parameters, same order); no checkpoint is taken on the way. Returns the summary's
+        ``budget_*`` keys (:data:`initlab.records.BUDGET_KEYS`).
         """
         factor, epochs = self.spec.budget_check, self.spec.epochs
         out: dict[str, Any] = {
@@ -266,7 +392,7 @@ class _Training:
         if end < 0 or not self._finite():
             out.update(budget_diverged=True, budget_test_acc=np.nan, budget_train_loss=np.nan)
             return out
-        out["budget_train_loss"] = evaluate(self.params, self.X_tr, self.y_tr, self.act)[0]
+        out["budget_train_loss"] = self.evaluate(self.X_tr, self.y_tr)[0]
         out["budget_test_acc"] = self.test(None)[1]
         if not np.isfinite(out["budget_train_loss"]):
             out.update(budget_diverged=True, budget_test_acc=np.nan)
@@ -276,7 +402,7 @@ class _Training:
         """Loss and accuracy on the test split (NaN after divergence)."""
         if diverged_step is not None:
             return float("nan"), float("nan")
-        return evaluate(self.params, self.ds.X_test.astype(self.dtype), self.ds.y_test, self.act)
+        return self.evaluate(self.ds.X_test.astype(self.dtype), self.ds.y_test)
 
 
 def _input_facts(ds: Dataset, n_probe: int) -> dict[str, Any]:
@@ -334,6 +460,7 @@ def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True)
     )
     summary.update(budget)
     summary.update(_input_facts(ds, len(run.X_pr)))
+    summary["n_train_used"] = len(run.X_tr)
     timing = {
         "run_id": spec.run_id,
         "wall_seconds": wall,

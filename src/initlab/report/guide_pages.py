@@ -311,7 +311,7 @@ def _budget(training: Mapping[str, Any]) -> str:
     if "epochs" in tr and "batch_size" in tr:
         text = (
             f"Every run takes {tr['epochs']} epochs \u00d7 ⌈n_train / {tr['batch_size']}⌉ "
-            "mini-batches = its optimizer updates"
+            "mini-batches = its optimizer updates (n_train: the training samples it uses)"
         )
     else:
         text = "Every run takes the same number of updates (epochs \u00d7 mini-batches per epoch)"
