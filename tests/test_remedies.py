@@ -166,3 +166,33 @@ def test_alpha_dropout_with_other_activations_is_flagged_on_the_study_page() -> 
     assert _alpha_dropout_lines({"training": {"dropout_kind": "dropout"}}, grid, None) == []
     selu_only = Grid(("lecun_normal",), ("selu",), (4,), (0,))
     assert _alpha_dropout_lines({"training": {}}, selu_only, axes) == []
+
+
+def test_trainability_pages_are_faceted_by_axes_that_leave_step_0_alone(tmp_path) -> None:
+    """An optimizer axis: one more sigma_w^2 x depth page (its accuracies at adam); a
+    normalization axis changes sigma_w^2's meaning at step 0: no extra page."""
+    import dataclasses
+
+    from test_report import make_config, make_tables
+
+    from initlab.report.data import load_tables
+    from initlab.report.writer import _plan, _trainability_pages
+
+    make_tables(tmp_path)
+    tables = load_tables(tmp_path)
+    base = _trainability_pages(_plan(make_config(), tables))
+    assert len(base) == 1
+    for axis, values, extra in (
+        ("optimizer", ["momentum", "adam"], 1),
+        ("normalization", ["none", "batch_norm"], 0),
+    ):
+        axes = pd.DataFrame(
+            {"axis": [axis] * 2, "value": values, "position": [0, 1], "baseline": [True, False]}
+        )
+        both = pd.concat([tables.summary.assign(**{axis: v}) for v in values], ignore_index=True)
+        faceted = dataclasses.replace(tables, axes=axes, all_summary=both)
+        pages = _trainability_pages(_plan(make_config(), faceted))
+        assert len(pages) == 1 + extra
+        if extra:
+            title = pages[1].build().texts[0].get_text()
+            assert f"{axis} = {values[1]}" in title

@@ -154,7 +154,11 @@ def draw_sigma_depth_heatmap(
 
 
 def plot_sigma_depth_heatmaps(
-    summary: pd.DataFrame, theory: pd.DataFrame, activations: Sequence[str], target: float
+    summary: pd.DataFrame,
+    theory: pd.DataFrame,
+    activations: Sequence[str],
+    target: float,
+    point: str = "",
 ) -> Figure:
     """Mean test accuracy over hidden ``sigma_w^2`` (columns) x depth (rows), one panel per
     activation, with the ``6 xi_c`` trainability depth of mean-field theory overlaid.
@@ -167,13 +171,15 @@ def plot_sigma_depth_heatmaps(
         From :func:`sweep_activations`.
     target : float
         The study's target accuracy (cells at or above it are outlined).
+    point : str
+        The extra-axis value the accuracies are at (title; empty: the baseline).
 
     Returns
     -------
     Figure
     """
     fig = new_page(
-        "Trainability against weight variance and depth",
+        "Trainability against weight variance and depth" + (f" ({point})" if point else ""),
         subtitle="mean final test accuracy over all seeds; white line: 6 xi_c, six correlation "
         "depth scales, the trainable depth Schoenholz et al. (2017) found for tanh nets with "
         "sigma_b^2 > 0",

@@ -413,7 +413,8 @@ def _phase_pages(plan: _Plan) -> list[Page]:
 
 
 def _trainability_pages(plan: _Plan) -> list[Page]:
-    """Trainability over sigma_w^2 x depth (only when the study sweeps sigma_w^2)."""
+    """Trainability over sigma_w^2 x depth (only when the study sweeps sigma_w^2), at the
+    baseline, then at every other value of each extra axis that does not change step 0."""
     theory = plan.tables.theory
     swept = trainability.sweep_activations(theory, plan.grid.activations)
     if not swept:
@@ -421,7 +422,24 @@ def _trainability_pages(plan: _Plan) -> list[Page]:
     build = partial(
         trainability.plot_sigma_depth_heatmaps, plan.tables.summary, theory, swept, plan.target
     )
-    return [Page("trainability", build)]
+    pages = [Page("trainability", build)]
+    t = plan.tables
+    if t.axes is None or t.all_summary is None:
+        return pages
+    # one page per other value of each axis that leaves sigma_w^2 and xi_c as at the baseline
+    for row in t.axes[~t.axes["baseline"].astype(str).eq("True")].itertuples():
+        if row.axis in AXES_AT_INIT:
+            continue
+        build = partial(
+            trainability.plot_sigma_depth_heatmaps,
+            at_point(t.all_summary, t.axes, row.axis, row.value),
+            theory,
+            swept,
+            plan.target,
+            f"{row.axis} = {row.value}",
+        )
+        pages.append(Page("trainability", build))
+    return pages
 
 
 def _appendix_pages(plan: _Plan) -> list[Page]:
