@@ -150,3 +150,11 @@ def test_a_diverged_cell_is_never_the_best() -> None:
     )
     row = recommendation_table(*tables, INITS, ["relu"], [10]).iloc[0]
     assert row["recommended"] == "he_normal" and row["verdict"] == "partial"
+
+
+def test_a_ratio_that_rounds_to_zero_has_no_sign() -> None:
+    from initlab.recommend import _gradient_words
+
+    assert _gradient_words(-0.04, 10) == "gradient flat over the hidden layers (10^+0.0)"
+    assert _gradient_words(0.04, 10) == "gradient flat over the hidden layers (10^+0.0)"
+    assert _gradient_words(-0.5, 10).endswith("(10^-0.5)")

@@ -65,18 +65,24 @@ def _seed_accuracies(runs: pd.DataFrame, initializer: str, activation: str, dept
     )
 
 
+def _decades(ratio: float) -> str:
+    """``+0.3``, ``-0.5``; a ratio that rounds to zero is ``+0.0`` whatever its sign."""
+    text = f"{ratio:+.1f}"
+    return "+0.0" if text == "-0.0" else text
+
+
 def _gradient_words(ratio: float, depth: int) -> str:
     if depth < 2:
         return "one hidden layer"
     if not math.isfinite(ratio):
         return "gradient ratio undefined (a zero gradient)"
     if abs(ratio) <= FLAT_DECADES:
-        return f"gradient flat over the hidden layers (10^{ratio:+.1f})"
+        return f"gradient flat over the hidden layers (10^{_decades(ratio)})"
     if abs(ratio) < 2.0:
         kind = "shrinks" if ratio < 0 else "grows"
     else:
         kind = "vanishes" if ratio < 0 else "explodes"
-    return f"gradient {kind} over the hidden layers (10^{ratio:+.1f})"
+    return f"gradient {kind} over the hidden layers (10^{_decades(ratio)})"
 
 
 def _reason(best: pd.Series, chi1: float, trains: bool) -> str:
