@@ -64,6 +64,8 @@ def test_tables_have_the_grid(tiny_run: Path) -> None:
     theory = pd.read_csv(tables / "theory.csv")
     assert len(theory) == 4 * ((1 + 1) + (3 + 1))
     assert len(pd.read_csv(tables / "timings.csv")) == 16
+    sources = pd.read_csv(tables / "sources.csv")  # no transfer initializers: the header only
+    assert sources.empty and {"source", "activation", "seed", "final_test_acc"} <= set(sources)
 
 
 def test_report_pdf_has_pages(tiny_run: Path) -> None:
@@ -176,3 +178,57 @@ def test_a_study_with_extra_axes_runs_end_to_end_and_grows_by_new_points_only(
         training={**axes, "optimizer": ["momentum", "adam", "sgd"]},
     )
     assert run_snakemake.planned_jobs(tmp_path, config=more)["train_networks"] == 4
+
+
+TRANSFER = {
+    "initializers": ["he_normal", "A1_ft", "A2_frozen"],
+    "depths": [2],
+    "classes": [5, 6, 7, 8, 9],
+    "sources": {"a": {"classes": [0, 1, 2, 3, 4], "depth": 2, "initializer": "he_normal"}},
+    "custom_initializers": {
+        "A1_ft": {"family": "transfer", "source": "a", "layers": 1, "base": "he_normal"},
+        "A2_frozen": {
+            "family": "transfer",
+            "source": "a",
+            "layers": 2,
+            "freeze": True,
+            "base": "he_normal",
+        },
+    },
+}
+
+
+def test_a_transfer_study_trains_its_source_once_per_activation_and_caches_it(
+    tmp_path: Path, run_snakemake: SnakemakeRunner, tiny_config: TinyConfig
+) -> None:
+    """Two transfer initializers copying from one source, 2 activations x 2 seeds: one
+    train_source job per activation (all seeds), the transfer jobs wait for it; a rerun does
+    nothing; a change of the source's epochs retrains the sources and the transfer jobs only."""
+    config = tiny_config.write(tmp_path / "transfer.yaml", **TRANSFER)
+    jobs = run_snakemake.planned_jobs(tmp_path, config=config)
+    assert jobs["train_source"] == 2 and jobs["train_networks"] == 6
+    run_snakemake(tmp_path, "--cores", "2", config=config)
+    results = tmp_path / "results"
+    for act in ("tanh", "relu"):
+        for seed in (0, 1):
+            folder = results / "sources" / "a" / act / f"s{seed}"
+            assert {p.name for p in folder.iterdir()} == {
+                "params.npz",
+                "summary.json",
+                "layers.csv",
+                "timing.json",
+            }
+    sources = pd.read_csv(results / "tables" / "sources.csv")
+    assert len(sources) == 4 and (sources["n_classes"] == 5).all()
+    assert set(sources["classes"]) == {"0;1;2;3;4"}
+    runs = pd.read_csv(results / "tables" / "runs.csv")
+    assert len(runs) == 12 and (runs["n_classes"] == 5).all()
+    assert run_snakemake.planned_jobs(tmp_path, config=config) == {}
+    sources_changed = {"a": {**TRANSFER["sources"]["a"], "epochs": 3}}
+    changed = tiny_config.write(
+        tmp_path / "changed.yaml", **{**TRANSFER, "sources": sources_changed}
+    )
+    jobs = run_snakemake.planned_jobs(tmp_path, config=changed)
+    assert jobs["train_source"] == 2
+    assert jobs["train_networks"] == 4  # the transfer combinations only, not he_normal's
+    assert "prepare_data" not in jobs

@@ -401,6 +401,59 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
     }
 
 
+SOURCE_COLUMNS = (
+    "source",
+    "activation",
+    "seed",
+    "run_id",
+    "initializer",
+    "depth",
+    "width",
+    "classes",
+    "n_classes",
+    "epochs",
+    "n_train_used",
+    "final_train_loss",
+    "final_val_acc",
+    "final_test_acc",
+    "best_val_acc",
+    "diverged",
+    "diverged_step",
+)
+"""Columns of ``sources.csv``; ``classes`` is the source's class labels joined by ``;``."""
+
+
+def sources_table(study: Study, root: str | Path = ".") -> pd.DataFrame:
+    """``sources.csv``: one row per source network x activation x seed the grid's transfer
+    initializers copy from (:meth:`Study.source_uses`), read from its ``summary.json``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``(n_sources_used x n_seeds, len(SOURCE_COLUMNS))``; accuracies are on the source's
+        own classes (its test split restricted to them). No rows (the header only) for a study
+        without transfer initializers.
+    """
+    rows = []
+    for name, activation in study.source_uses():
+        for seed in study.config["seeds"]:
+            spec = study.source_spec(name, activation, int(seed))
+            path = Path(root) / study.source_dir(name, activation) / f"s{seed}" / "summary.json"
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: missing. {_regenerate_hint(path)}")
+            summary = _read_object(path)
+            _check_summary(spec, path, summary)
+            row = {"source": name, "activation": activation, "seed": int(seed)}
+            row.update(run_id=spec.run_id, initializer=spec.initializer, depth=spec.depth)
+            row.update(width=spec.width, classes=";".join(map(str, spec.classes or ())))
+            row.update(epochs=spec.epochs)
+            row.update({c: summary[c] for c in SOURCE_COLUMNS if c not in row})
+            rows.append(row)
+    table = pd.DataFrame(rows, columns=list(SOURCE_COLUMNS))
+    table["diverged_step"] = table["diverged_step"].astype("Int64")
+    return table
+
+
 def axes_table(study: Study) -> pd.DataFrame:
     """``axes.csv``: one row per value of each extra axis of the grid (``axis``, ``value`` as
     in folder names, ``position`` in the config's list, ``baseline``: the first value, which the
@@ -772,6 +825,7 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     tables["remedies"] = remedy_table(
         tables["runs"], tables["summary"], study.axes, layout.axis_value_text
     )
+    tables["sources"] = sources_table(study, root)
     # n_classes stays: chance accuracy (1 / n_classes) is needed to recompute claims and
     # summaries from runs.csv; the other input facts are study-wide
     tables["runs"] = tables["runs"].drop(columns=[k for k in INPUT_FACT_KEYS if k != "n_classes"])

@@ -67,7 +67,9 @@ def _add_run_settings(run: argparse.ArgumentParser) -> None:
         node = settings.setting(settings.RUN_SETTINGS[field])
         default = 0 if field == "seed" else settings.default(field)
         help_text = "seed index (default 0)" if field == "seed" else settings.describe(field)
-        if node.get("type") == "boolean":
+        if field == "classes":
+            run.add_argument(flag, dest=field, type=int, nargs="+", default=None, help=help_text)
+        elif node.get("type") == "boolean":
             run.add_argument(flag, dest=field, action="store_true", help=help_text)
         else:
             kind = {"integer": int, "number": float}.get(node.get("type", ""), str)
@@ -103,6 +105,17 @@ def _add_run(sub: Any) -> None:
         help="train one run per seed into OUT/s<seed>/ (with --spec-json)",
     )
     run.add_argument("--data", type=Path, help="prepared dataset file from `prepare-data`")
+    run.add_argument(
+        "--source-params",
+        type=Path,
+        help="a transfer initializer's source folder: its trained network of seed s is read "
+        "from DIR/s<s>/params.npz",
+    )
+    run.add_argument(
+        "--save-params",
+        action="store_true",
+        help="also write the trained network to OUT/params.npz (a source of transfer runs)",
+    )
     run.add_argument("--threads", type=int, default=1, help="BLAS threads (1)")
     run.add_argument("--out", type=Path, required=True, help="output folder")
 
@@ -185,6 +198,23 @@ def _run_specs(args: argparse.Namespace) -> list[tuple[Any, Path]]:
     return [(RunSpec(**{f: getattr(args, f) for f in fields}), args.out)]
 
 
+def _source_params(spec: Any, folder: Path | None) -> Any:
+    """The trained source network of a transfer run (``folder/s<seed>/params.npz``), or
+    ``None`` for other runs."""
+    from initlab import transfer
+
+    if spec.transfer is None:
+        if folder is not None:
+            raise ValueError(f"--source-params: got {folder}; allowed only with a transfer init")
+        return None
+    if folder is None:
+        raise ValueError(
+            f"--source-params is required: {spec.initializer} copies layers of source "
+            f"{spec.transfer['source']!r}"
+        )
+    return transfer.load_params(folder / f"s{spec.seed}" / transfer.PARAMS_FILE)
+
+
 _OPTION_OF = {field: _flag(field) for field in settings.RUN_SETTINGS}
 """RunSpec fields whose errors are reported under the command-line option's name."""
 
@@ -192,7 +222,7 @@ _OPTION_OF = {field: _flag(field) for field in settings.RUN_SETTINGS}
 def _cmd_run(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
-    from initlab import data, io
+    from initlab import data, io, transfer
     from initlab.train import train
 
     prog = "initlab run"
@@ -213,8 +243,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 message = f"{_OPTION_OF[field]}:{rest}"
         _fail(prog, message)
     for spec, out in runs:
+        try:
+            source = _source_params(spec, args.source_params)
+        except (ValueError, OSError) as err:
+            _fail(prog, str(err))
         with threadpool_limits(limits=args.threads):
-            result = train(spec, dataset)
+            result = train(spec, dataset, source_params=source)
+        if args.save_params:
+            transfer.save_params(result.params, out / transfer.PARAMS_FILE)
         io.write_columns_csv(out / "layers.csv", result.layers)
         io.write_json(out / "timing.json", result.timing)
         io.write_json(out / "summary.json", result.summary)

@@ -144,6 +144,13 @@ class RunSpec:
     initializer or activation (``{"family": "variance_scaling", "scale": 1.5, ...}``); they are
     ``None`` for built-ins. ``checkpoint_every`` counts epochs. Defaults and ranges are the
     study schema's (:mod:`initlab.settings`).
+
+    ``classes`` keeps only those class labels of the dataset, relabelled ``0 .. k-1`` in sorted
+    order (:func:`initlab.data.select_classes`; ``None``: every class). ``source`` is set for a
+    ``transfer`` initializer only: ``{"name": <source name>, "spec": <the source run's
+    to_dict() without its seed>}``, the network whose trained layers the run copies (its seed is
+    the run's seed, :meth:`source_spec`). Both are left out of :meth:`to_dict` when ``None``, so
+    the records of runs without them are those of earlier versions.
     """
 
     initializer: str
@@ -174,6 +181,8 @@ class RunSpec:
     initializer_def: Mapping[str, Any] | None = None
     activation_def: Mapping[str, Any] | None = None
     axes: tuple[str, ...] = ()
+    classes: tuple[int, ...] | None = None
+    source: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "axes", tuple(self.axes))
@@ -205,6 +214,8 @@ class RunSpec:
                     f"{key}: got {value!r}; allowed: an object with a 'family' key and its "
                     "parameters"
                 )
+        object.__setattr__(self, "classes", _check_classes(self.classes))
+        _check_source(self)
         # Resolving checks names and custom definitions now, not halfway through training.
         self.resolve_initializer()
         self.resolve_activation()
@@ -231,6 +242,20 @@ class RunSpec:
         params = dict(self.initializer_def)
         family = params.pop("family", None)
         return initializers.make_initializer(self.initializer, str(family), **params)
+
+    @property
+    def transfer(self) -> Mapping[str, Any] | None:
+        """The ``transfer`` initializer's definition (``source``, ``layers``, ``freeze``,
+        ``base``), or ``None`` for every other initializer."""
+        d = self.initializer_def
+        return d if d is not None and d.get("family") == "transfer" else None
+
+    def source_spec(self) -> RunSpec | None:
+        """The run whose trained layers a transfer run copies (its seed is this run's seed);
+        ``None`` for other initializers."""
+        if self.source is None:
+            return None
+        return RunSpec.from_dict({**self.source["spec"], "seed": self.seed})
 
     def resolve_activation(self) -> Activation:
         """The :class:`Activation` this spec names (built-in or from ``activation_def``)."""
@@ -264,6 +289,13 @@ class RunSpec:
         for key in ("initializer_def", "activation_def"):
             if d[key] is not None:
                 d[key] = dict(d[key])
+        for key in ("classes", "source"):  # absent when unset: older records stay valid
+            if d[key] is None:
+                del d[key]
+        if self.classes is not None:
+            d["classes"] = list(self.classes)
+        if self.source is not None:
+            d["source"] = {"name": self.source["name"], "spec": dict(self.source["spec"])}
         return d
 
     @classmethod
@@ -279,3 +311,52 @@ class RunSpec:
         if missing:
             raise ValueError(f"missing run setting(s) {missing}; required: {required}")
         return cls(**data)
+
+
+def _check_classes(classes: Any) -> tuple[int, ...] | None:
+    """``classes`` as a tuple of distinct labels (at least 2), or ``None``."""
+    if classes is None:
+        return None
+    ok = isinstance(classes, list | tuple) and all(
+        isinstance(c, int | np.integer) and not isinstance(c, bool) and c >= 0 for c in classes
+    )
+    if not ok or len(classes) < 2 or len(set(classes)) != len(classes):
+        raise ValueError(
+            f"classes: got {classes!r}; allowed: null or a list of at least 2 distinct class "
+            "labels (integers >= 0)"
+        )
+    return tuple(int(c) for c in classes)
+
+
+def _check_source(spec: RunSpec) -> None:
+    """A transfer initializer needs ``source``, naming its source, whose network fits: same
+    dataset, width and activation, at least ``layers`` hidden layers, as deep as the run."""
+    transfer, source = spec.transfer, spec.source
+    if transfer is None:
+        if source is not None:
+            raise ValueError(f"source: got {source!r}; allowed: null (not a transfer initializer)")
+        return
+    ok = isinstance(source, Mapping) and isinstance(source.get("spec"), Mapping)
+    if not ok or source.get("name") != transfer.get("source"):
+        raise ValueError(
+            f"source: got {source!r}; allowed: {{'name': {transfer.get('source')!r}, 'spec': "
+            "<the source run>}} for the transfer initializer " + repr(spec.initializer)
+        )
+    src = spec.source_spec()
+    assert src is not None
+    layers = transfer.get("layers")
+    fits = {
+        "dataset": src.dataset == spec.dataset,
+        "width": src.width == spec.width,
+        "activation": src.activation == spec.activation,
+        "layers": isinstance(layers, int) and 0 <= layers <= min(src.depth, spec.depth),
+    }
+    bad = [key for key, fit in fits.items() if not fit]
+    if bad:
+        raise ValueError(
+            f"source: the source {source['name']!r} does not fit the run in {', '.join(bad)} "
+            f"(source: dataset {src.dataset}, width {src.width}, activation {src.activation}, "
+            f"depth {src.depth}; run: dataset {spec.dataset}, width {spec.width}, activation "
+            f"{spec.activation}, depth {spec.depth}, layers {layers}); allowed: the same "
+            "dataset, width and activation, and 0 <= layers <= both depths"
+        )

@@ -43,7 +43,7 @@ import functools
 import math
 import os
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -61,6 +61,7 @@ __all__ = [
     "load_dataset",
     "load_prepared",
     "save_prepared",
+    "select_classes",
     "stratified_subset",
 ]
 
@@ -596,6 +597,50 @@ def stratified_subset(
     if not keep:
         return np.empty(0, dtype=np.intp)
     return np.sort(np.concatenate(keep)).astype(np.intp, copy=False)
+
+
+def select_classes(ds: Dataset, classes: Sequence[int]) -> Dataset:
+    """The samples of ``ds`` whose label is one of ``classes``, relabelled ``0 .. k - 1``.
+
+    Every split (train, validation, test) keeps its order and only the samples of the listed
+    classes; label ``classes_sorted[i]`` becomes ``i`` (sorted order, whatever the order of
+    ``classes``). The features are not standardized again: the subset keeps the full dataset's
+    standardization, so a network trained on one class subset reads the same inputs as one
+    trained on another (what transfer between class subsets needs).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The full dataset, with ``n_classes`` classes.
+    classes : sequence of int, length k >= 2
+        Distinct labels of ``ds`` to keep.
+
+    Returns
+    -------
+    Dataset
+        ``X_*`` of shape ``(n_*', n_features)``, ``y_*`` of shape ``(n_*',)`` in ``0 .. k - 1``;
+        ``n_classes == k``. Its name is ``ds.name``.
+
+    Raises
+    ------
+    ValueError
+        ``classes: ...`` naming the bad value: fewer than 2 labels, duplicates, or a label that
+        is not a class of ``ds``.
+    """
+    labels = [int(c) for c in classes]
+    allowed = f"at least 2 distinct labels from 0 to {ds.n_classes - 1} (the classes of {ds.name})"
+    bad = [c for c in labels if not 0 <= c < ds.n_classes]
+    if len(labels) < 2 or len(set(labels)) != len(labels) or bad:
+        raise ValueError(f"classes: got {list(classes)!r}; allowed: {allowed}")
+    keep = np.asarray(sorted(labels), dtype=np.int64)
+    relabel = np.full(ds.n_classes, -1, dtype=np.int64)
+    relabel[keep] = np.arange(len(keep), dtype=np.int64)
+    arrays = {}
+    for split in _SPLITS:
+        X, y = getattr(ds, f"X_{split}"), getattr(ds, f"y_{split}")
+        rows = np.flatnonzero(relabel[y] >= 0)
+        arrays[f"X_{split}"], arrays[f"y_{split}"] = X[rows], relabel[y[rows]]
+    return Dataset(name=ds.name, **arrays)
 
 
 # --- prepared datasets on disk -----------------------------------------------------------------

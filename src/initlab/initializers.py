@@ -17,6 +17,7 @@ References
 - He, Zhang, Ren & Sun (2015), ICCV, eqs. 10 and 14: Var[W] = 2 / fan_in.
 - LeCun, Bottou, Orr & Mueller (1998), sec. 4.6: Var[W] = 1 / fan_in.
 - Saxe, McClelland & Ganguli (2014), ICLR: random orthogonal matrices.
+- Yosinski, Clune, Bengio & Lipson (2014), NeurIPS: transferred (frozen or fine-tuned) layers.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "compute_fans",
     "get",
     "make_initializer",
+    "transfer",
     "variance_scaling",
 ]
 
@@ -270,6 +272,68 @@ def constant(value: float = 0.0, name: str = "constant") -> Initializer:
     )
 
 
+def transfer(
+    source: str,
+    layers: int,
+    base: str,
+    freeze: bool = False,
+    base_def: Mapping[str, Any] | None = None,
+    name: str = "transfer",
+) -> Initializer:
+    """Transfer learning (Yosinski, Clune, Bengio & Lipson 2014): the first ``layers`` hidden
+    layers are copied from a trained ``source`` network, the rest drawn by ``base``.
+
+    As a distribution this initializer *is* ``base`` (it samples and has the variance of
+    ``base``): the network is drawn exactly as a ``base`` network, then
+    :func:`initlab.transfer.copy_layers` overwrites the copied layers' weights and biases with the
+    source's trained ones. Mean-field theory and the initializer table therefore describe the
+    layers drawn by ``base``, not the copied ones.
+
+    Parameters
+    ----------
+    source : str
+        Name of the source network (a key of the study's ``sources``).
+    layers : int
+        Hidden layers copied (>= 0; 0 is the ``base`` network).
+    base : str
+        Built-in initializer name, or the name of ``base_def``.
+    freeze : bool
+        Keep the copied layers fixed in training (AnB) or fine-tune them (AnB+).
+    base_def : mapping, optional
+        Family and parameters of a custom ``base`` (not itself a transfer).
+    name : str
+        Registry name.
+    """
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 0:
+        raise ValueError(f"transfer: layers must be an integer >= 0, got {layers!r}")
+    if not isinstance(freeze, bool):
+        raise ValueError(f"transfer: freeze must be true or false, got {freeze!r}")
+    if not isinstance(source, str) or not source:
+        raise ValueError(f"transfer: source must be a source name, got {source!r}")
+    if base_def is None:
+        drawn = get(base)
+    else:
+        params = dict(base_def)
+        if params.get("family") == "transfer":
+            raise ValueError(f"transfer: base {base!r} is itself a transfer initializer")
+        drawn = make_initializer(base, str(params.pop("family", None)), **params)
+    how = "frozen" if freeze else "fine-tuned"
+    return Initializer(
+        name,
+        drawn.sample,
+        drawn.variance,
+        f"first {layers} hidden layer(s) from source {source} ({how}), the rest {base}",
+        mean=drawn.mean,
+        params={
+            "family": "transfer",
+            "source": source,
+            "layers": layers,
+            "freeze": freeze,
+            "base": base,
+        },
+    )
+
+
 def _positive(family: str, key: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{family}: {key} must be a number, got {value!r}")
@@ -315,6 +379,7 @@ INITIALIZER_FAMILIES = {
     "truncated_normal": (truncated_normal, ("std",), ()),
     "orthogonal": (orthogonal, (), ("gain",)),
     "constant": (constant, ("value",), ()),
+    "transfer": (transfer, ("source", "layers", "base"), ("freeze", "base_def")),
 }
 """Families for user-defined initializers: ``family -> (constructor, required, optional)``."""
 

@@ -32,6 +32,7 @@ __all__ = [
     "point_path",
     "report_path",
     "run_dir",
+    "source_dir",
     "study_json",
     "table_path",
     "train_log",
@@ -51,6 +52,7 @@ TABLE_NAMES = (
     "initializers",
     "axes",
     "remedies",
+    "sources",
 )
 """The tables of ``<results>/tables/`` (CSV), in the order they are documented."""
 
@@ -192,6 +194,12 @@ def run_dir(
     """Folder of one run: ``<combination_dir>/s<seed>``."""
     combo = combination_dir(results, dataset_label, initializer, activation, depth, point)
     return f"{combo}/s{seed}"
+
+
+def source_dir(results: str, source: str, activation: str) -> str:
+    """Folder of one source network's runs (one ``s<seed>`` folder per seed, each with
+    ``params.npz`` beside the usual run files): ``<results>/sources/<source>/<activation>``."""
+    return f"{results}/sources/{source}/{activation}"
 
 
 def table_path(results: str, name: str) -> str:

@@ -77,17 +77,22 @@ class Optimizer:
     """Base class: ``step(params, grads)`` updates every parameter array in place.
 
     ``weight_decay`` is the coupled L2 coefficient on the weight matrices (module docstring).
+    ``frozen`` holds the 0-based indices of layers that are never updated (frozen transferred
+    layers, :mod:`initlab.transfer`): neither their parameters nor their state buffers change.
     """
 
     def __init__(self, params: Sequence[Layer], lr: float, *, weight_decay: float = 0.0) -> None:
         self.lr = lr
         self.weight_decay = weight_decay
+        self.frozen: frozenset[int] = frozenset()
         self._tmp = [[np.empty_like(x) for x in _slots(p)] for p in params]
         self._wd = [np.empty_like(p.W) for p in params] if weight_decay else []
 
     def step(self, params: Sequence[Layer], grads: Gradients) -> None:
-        """Apply one update."""
+        """Apply one update (layers in :attr:`frozen` are left as they are)."""
         for i, layer in enumerate(params):
+            if i in self.frozen:
+                continue
             g = grads.dW[i]
             if self.weight_decay:
                 g = self._weight_grad(i, layer.W, g)
@@ -225,6 +230,7 @@ def make_optimizer(
     momentum: float = 0.9,
     nesterov: bool = False,
     weight_decay: float | None = None,
+    frozen: Sequence[int] = (),
 ) -> Optimizer:
     """Build the optimizer ``name`` for ``params``.
 
@@ -245,6 +251,8 @@ def make_optimizer(
         ``lambda`` on the weight matrices: coupled L2 (``g + lambda W``), decoupled for
         ``adamw``. ``None`` means the optimizer's default (:data:`DEFAULT_WEIGHT_DECAY`:
         0.01 for ``adamw``, 0 for the others).
+    frozen : sequence of int
+        0-based indices of layers the optimizer never updates (no decay either).
 
     Raises
     ------
@@ -264,4 +272,6 @@ def make_optimizer(
         "adam": lambda: Adam(params, lr, weight_decay=wd),
         "adamw": lambda: AdamW(params, lr, weight_decay=wd),
     }
-    return builders[name]()
+    optimizer = builders[name]()
+    optimizer.frozen = frozenset(int(i) for i in frozen)
+    return optimizer

@@ -46,6 +46,7 @@ RUN_SETTINGS: Mapping[str, str] = {
     "width": "width",
     "bias_std": "bias_std",
     "dataset": "dataset",
+    "classes": "classes",
     **{key: f"training.{key}" for key in schema()["properties"]["training"]["properties"]},
 }
 """Each field of a run -> its key path in the schema (``items``: the elements of a list); the

@@ -259,7 +259,9 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dic
         claims.check_claims(resolved["claims"], known)
     except claims.ClaimError as err:
         raise ConfigError(str(err)) from None
-    _check_dataset(resolved["dataset"])
+    n_classes = _check_dataset(resolved["dataset"])
+    _check_classes("classes", resolved["classes"], resolved["dataset"], n_classes)
+    _check_sources(resolved, n_classes)
     study = Study(resolved)
     try:  # what the workflow builds from the config at parse time must build now
         for init in resolved["initializers"]:
@@ -285,7 +287,8 @@ def _check_names(config: dict[str, Any]) -> None:
                     f"config key {custom_key}.{name}: {name!r} is a built-in name; "
                     "choose another name for a custom definition"
                 )
-            build(name, definition, custom_key)
+            if definition["family"] != "transfer":  # checked with the sources (_check_sources)
+                build(name, definition, custom_key)
         known = {**builtins, **custom}
         for name in config[key]:
             if name not in known:
@@ -336,8 +339,105 @@ def _size_on_disk(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def _check_dataset(name: str) -> None:
-    """The dataset name must be known and, for ``npz:``/``mnist:`` data, the files must load.
+DATASET_CLASSES = {"digits": 10, "moons": 2, "circles": 2, "gaussian_blobs": 4}
+"""Number of classes of the built-in datasets."""
+
+
+def _check_classes(
+    key: str, classes: list[int] | None, dataset: str, n_classes: int | None
+) -> None:
+    """``classes`` (the schema checked length and duplicates) must be classes of the dataset
+    (not checked for a large user file whose classes are unknown before it is loaded)."""
+    if classes is None or n_classes is None:
+        return
+    bad = [c for c in classes if c >= n_classes]
+    if bad:
+        raise ConfigError(
+            f"config key {key}: got {classes!r}; label(s) {bad} are not classes of {dataset}; "
+            f"allowed: at least 2 distinct labels from 0 to {n_classes - 1}"
+        )
+
+
+def _check_sources(config: dict[str, Any], n_classes: int | None) -> None:
+    """Every source must train (classes of the dataset, a known non-transfer initializer, the
+    study's dataset and a single width) and every transfer initializer must fit its source."""
+    builtins = initializers.INITIALIZERS
+    custom = config["custom_initializers"]
+    for name, src in config["sources"].items():
+        key = f"sources.{name}"
+        _check_classes(f"{key}.classes", src["classes"], config["dataset"], n_classes)
+        init = src["initializer"]
+        if init not in builtins and custom.get(init, {}).get("family", "transfer") == "transfer":
+            close = difflib.get_close_matches(init, [*builtins, *custom], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"config key {key}.initializer: got {init!r}{hint}; allowed: a built-in "
+                "initializer or a custom one that is not a transfer"
+            )
+        for field in ("dataset", "width"):
+            if field in src and src[field] != config[field]:
+                raise ConfigError(
+                    f"config key {key}.{field}: got {src[field]!r}; allowed: the study's "
+                    f"{field} ({config[field]!r}): a transfer init whose source does not fit "
+                    "the target shape is rejected"
+                )
+    for name, definition in custom.items():
+        if definition["family"] == "transfer":
+            _check_transfer(config, name, definition)
+
+
+def _check_transfer(config: dict[str, Any], name: str, definition: Mapping[str, Any]) -> None:
+    """One transfer initializer: its keys, source, layers, base, and the study's shape."""
+    key = f"custom_initializers.{name}"
+    extra = sorted(set(definition) - {"family", "source", "layers", "freeze", "base"})
+    missing = [k for k in ("source", "layers", "base") if k not in definition]
+    if extra or missing:
+        raise ConfigError(
+            f"config key {key}: got {dict(definition)!r}; allowed: family transfer with source, "
+            "layers, base and optionally freeze"
+        )
+    sources, custom = config["sources"], config["custom_initializers"]
+    src = sources.get(definition["source"])
+    if src is None:
+        close = difflib.get_close_matches(definition["source"], list(sources), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"config key {key}.source: got {definition['source']!r}{hint}; allowed: a name "
+            f"defined under sources ({', '.join(sources) or 'none defined'})"
+        )
+    layers = definition["layers"]
+    if not 1 <= layers <= src["depth"]:
+        raise ConfigError(
+            f"config key {key}.layers: got {layers}; allowed: an integer from 1 to "
+            f"{src['depth']} (the depth of source {definition['source']})"
+        )
+    base = definition["base"]
+    if base not in initializers.INITIALIZERS and custom.get(base, {}).get("family", "transfer") == (
+        "transfer"
+    ):
+        raise ConfigError(
+            f"config key {key}.base: got {base!r}; allowed: a built-in initializer or a custom "
+            "one that is not a transfer"
+        )
+    if name not in config["initializers"]:
+        return
+    shallow = [d for d in config["depths"] if d < layers]
+    if shallow:
+        raise ConfigError(
+            f"config key depths: got {config['depths']!r}; depth(s) {shallow} have fewer hidden "
+            f"layers than {key}.layers = {layers}; allowed: depths >= {layers} with {name}"
+        )
+    if isinstance(config["width"], list):
+        raise ConfigError(
+            f"config key width: got {config['width']!r} (an axis) with the transfer "
+            f"initializer {name}; allowed: a single width (a transfer init whose source does not "
+            "fit the target shape is rejected)"
+        )
+
+
+def _check_dataset(name: str) -> int | None:
+    """The dataset name must be known and, for ``npz:``/``mnist:`` data, the files must load;
+    return its number of classes (``None`` for a large user file, not loaded here).
 
     User files up to :data:`FULL_CHECK_BYTES` are loaded (and split) here, exactly as
     ``initlab prepare-data`` will, so a file with the wrong keys, shapes, dtypes or labels fails
@@ -351,10 +451,11 @@ def _check_dataset(name: str) -> None:
         data.check_dataset_name(name)
         kind, _, path = name.partition(":")
         if kind in ("npz", "mnist") and _size_on_disk(Path(path)) <= FULL_CHECK_BYTES:
-            data.load_dataset(name)
+            return data.load_dataset(name).n_classes
     except (ValueError, OSError) as err:
         message = str(err).removeprefix("dataset: ")
         raise ConfigError(f"config key dataset: {message}") from None
+    return DATASET_CLASSES.get(name)
 
 
 @dataclass(frozen=True)
@@ -383,7 +484,9 @@ class Study:
         or a list of values for an extra axis."""
         path = settings.RUN_SETTINGS[field]
         section, _, key = path.rpartition(".")
-        return self.config[section][key] if section else self.config[key]
+        node = self.config[section] if section else self.config
+        # a setting newer than the study.json (e.g. classes) is at the schema's default
+        return node[key] if key in node else settings.default(field)
 
     @property
     def axes(self) -> dict[str, list[Any]]:
@@ -425,16 +528,74 @@ class Study:
             if field not in ("depth", "seed")
         }
         values.update(self.baseline if point is None else point)
+        definition = cfg["custom_initializers"].get(initializer)
+        source = None
+        transfer = self.transfer_def(initializer)
+        if transfer is not None:
+            base_def = cfg["custom_initializers"].get(transfer["base"])
+            definition = {**transfer, **({"base_def": base_def} if base_def else {})}
+            src = self.source_spec(transfer["source"], activation).to_dict()
+            del src["seed"]
+            source = {"name": transfer["source"], "spec": src}
         return RunSpec(
             initializer=initializer,
             activation=activation,
             depth=int(depth),
             seed=int(seed),
-            initializer_def=cfg["custom_initializers"].get(initializer),
+            initializer_def=definition,
             activation_def=cfg["custom_activations"].get(activation),
             axes=tuple(self.axes),
+            source=source,
             **values,
         )
+
+    def transfer_def(self, initializer: str) -> dict[str, Any] | None:
+        """The configured definition of a ``transfer`` initializer (``None`` for others)."""
+        definition = self.config["custom_initializers"].get(initializer)
+        return definition if definition and definition["family"] == "transfer" else None
+
+    def source_spec(self, name: str, activation: str, seed: int = 0) -> RunSpec:
+        """The run of source ``name`` (``sources``) for one activation and seed: the study's
+        dataset and width, the source's classes, depth and initializer, its training settings
+        where it gives them and the study's baseline ones otherwise; no extra axes."""
+        cfg, src = self.config, self.config.get("sources", {})[name]
+        values = {
+            field: self.setting(field)
+            for field in settings.RUN_SETTINGS
+            if field not in ("depth", "seed")
+        }
+        values.update(self.baseline)
+        values.update({k: v for k, v in src.items() if k in values})
+        return RunSpec(
+            initializer=src["initializer"],
+            activation=activation,
+            depth=int(src["depth"]),
+            seed=int(seed),
+            initializer_def=cfg["custom_initializers"].get(src["initializer"]),
+            activation_def=cfg["custom_activations"].get(activation),
+            **values,
+        )
+
+    def source_uses(self) -> list[tuple[str, str]]:
+        """Every (source, activation) the grid's transfer initializers need, in config order:
+        one ``train_source`` job each."""
+        uses = {}
+        for init in self.config["initializers"]:
+            transfer = self.transfer_def(init)
+            if transfer is not None:
+                for act in self.config["activations"]:
+                    uses[(transfer["source"], act)] = None
+        return list(uses)
+
+    def source_dir(self, name: str, activation: str) -> str:
+        """Folder of one source's runs (:func:`initlab.layout.source_dir`)."""
+        return layout.source_dir(self.results, name, activation)
+
+    def source_json(self, name: str, activation: str) -> str:
+        """The source run's spec without its seed, as canonical JSON (a rule parameter)."""
+        spec = self.source_spec(name, activation).to_dict()
+        del spec["seed"]
+        return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
     def combinations(self) -> Iterator[tuple[str, str, int, Point]]:
         """Every (initializer, activation, depth, point of the extra axes), in config order."""

@@ -50,7 +50,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
@@ -60,7 +60,7 @@ import numpy.typing as npt
 from initlab import __version__
 from initlab.activations import Activation
 from initlab.config import RunSpec
-from initlab.data import Dataset, load_dataset, stratified_subset
+from initlab.data import Dataset, load_dataset, select_classes, stratified_subset
 from initlab.model import (
     Layer,
     NormState,
@@ -80,6 +80,7 @@ from initlab.stats import (
     spectrum_stats,
     update_ratios,
 )
+from initlab.transfer import copy_layers
 
 __all__ = ["CHECKPOINT_COLUMNS", "LAYER_COLUMNS", "RunResult", "evaluate", "train", "versions"]
 
@@ -97,11 +98,15 @@ class RunResult:
     timing : dict
         Wall seconds and steps per second (``timing.json``); the only part that varies between
         identical runs.
+    params : list of Layer
+        The network at the end of training (``depth + 1`` layers; after the budget check's
+        extra epochs when it ran), what a transfer run copies from a source.
     """
 
     summary: dict[str, Any]
     layers: dict[str, npt.NDArray[Any]]
     timing: dict[str, Any]
+    params: list[Layer] = field(default_factory=list)
 
 
 def versions() -> dict[str, str]:
@@ -217,7 +222,13 @@ class _Recorder:
 class _Training:
     """One run's state: parameters, optimizer, data splits, probe batch and recorder."""
 
-    def __init__(self, spec: RunSpec, ds: Dataset, record: bool) -> None:
+    def __init__(
+        self,
+        spec: RunSpec,
+        ds: Dataset,
+        record: bool,
+        source_params: Sequence[Layer] | None = None,
+    ) -> None:
         self.spec, self.ds, self.record = spec, ds, record
         self.dtype = np.dtype(spec.dtype)
         self.act = spec.resolve_activation()
@@ -232,6 +243,7 @@ class _Training:
             bias_std=spec.bias_std,
             norm=spec.normalization,
         )
+        frozen = self._transfer(spec, source_params)
         self.norm_state = (
             init_norm_state(self.params) if spec.normalization == "batch_norm" else None
         )
@@ -242,6 +254,7 @@ class _Training:
             momentum=spec.momentum,
             nesterov=spec.nesterov,
             weight_decay=spec.weight_decay,
+            frozen=frozen,
         )
         self._split(spec, ds, streams.subset)
         self.step_options: dict[str, Any] = {
@@ -258,6 +271,21 @@ class _Training:
         self.rec = _Recorder(sizes)
         self.spectrum = dict.fromkeys(SPECTRUM_SUMMARY_KEYS, float("nan"))
         self.extra_steps = 0  # updates of the budget check
+
+    def _transfer(self, spec: RunSpec, source_params: Sequence[Layer] | None) -> range:
+        """Copy a transfer run's layers from its source (:mod:`initlab.transfer`); return the
+        indices of the layers the optimizer must leave fixed (empty unless frozen)."""
+        transfer = spec.transfer
+        if transfer is None:
+            return range(0)
+        if source_params is None:
+            raise ValueError(
+                f"source: the transfer initializer {spec.initializer!r} needs the trained "
+                f"parameters of source {transfer['source']!r} (initlab run --source-params DIR)"
+            )
+        layers = int(transfer["layers"])
+        self.params = copy_layers(self.params, source_params, layers)
+        return range(layers) if transfer.get("freeze", False) else range(0)
 
     def _split(self, spec: RunSpec, ds: Dataset, subset_rng: np.random.Generator) -> None:
         """The training samples (a subset when ``train_fraction < 1``), the validation split,
@@ -421,7 +449,13 @@ def _input_facts(ds: Dataset, n_probe: int) -> dict[str, Any]:
     }
 
 
-def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True) -> RunResult:
+def train(
+    spec: RunSpec,
+    dataset: Dataset | None = None,
+    *,
+    record: bool = True,
+    source_params: Sequence[Layer] | None = None,
+) -> RunResult:
     """Train the network ``spec`` describes.
 
     Parameters
@@ -429,10 +463,14 @@ def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True)
     spec : RunSpec
         The run.
     dataset : Dataset, optional
-        The prepared dataset; loaded from ``spec.dataset`` when omitted.
+        The prepared dataset (every class); loaded from ``spec.dataset`` when omitted. A run
+        with ``classes`` trains on :func:`initlab.data.select_classes` of it.
     record : bool
         Take per-layer statistics at checkpoints (``False`` only for overhead benchmarks:
         loss and accuracy are still recorded).
+    source_params : sequence of Layer, optional
+        The trained source network of a ``transfer`` initializer (required for one), seed
+        :attr:`RunSpec.seed` of ``spec.source_spec()``.
 
     Returns
     -------
@@ -440,7 +478,9 @@ def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True)
     """
     t0 = time.perf_counter()
     ds = dataset if dataset is not None else load_dataset(spec.dataset)
-    run = _Training(spec, ds, record)
+    if spec.classes is not None:
+        ds = select_classes(ds, spec.classes)
+    run = _Training(spec, ds, record, source_params)
     with np.errstate(all="ignore"):
         step, diverged_step = run.run()
         test_loss, test_acc = run.test(diverged_step)
@@ -467,7 +507,7 @@ def train(spec: RunSpec, dataset: Dataset | None = None, *, record: bool = True)
         "steps": step + run.extra_steps,
         "steps_per_second": (step + run.extra_steps) / wall if wall > 0 else float("nan"),
     }
-    return RunResult(summary, layers, timing)
+    return RunResult(summary, layers, timing, run.params)
 
 
 def _summarize(

@@ -4,6 +4,7 @@ rule aggregate_tables:
         summaries=run_files("summary.json"),
         layers=run_files("layers.csv"),
         timings=run_files("timing.json"),
+        sources=source_run_files("summary.json"),
     output:
         **{
             name: (

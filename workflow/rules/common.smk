@@ -3,11 +3,12 @@
 
 import os
 import re
+import shlex
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from initlab import activations, initializers, layout, records
+from initlab import activations, initializers, layout, records, transfer
 from initlab.study import ConfigError, load_schema, load_study, numbers_from_command_line
 
 _SCHEMA = "../schemas/config.schema.yaml"
@@ -31,6 +32,8 @@ SEEDS = [int(s) for s in STUDY.config["seeds"]]
 TABLES = [layout.table_path(RESULTS, name) for name in layout.TABLE_NAMES]
 # Every combination's folder below <results>/runs/ (the {combination} wildcard) -> its grid point
 COMBINATIONS = {STUDY.combination_key(*c): c for c in STUDY.combinations()}
+# Every (source, activation) the grid's transfer initializers copy from: one train_source job each
+SOURCE_USES = STUDY.source_uses()
 
 
 def _alternatives(names):
@@ -44,6 +47,9 @@ wildcard_constraints:
     + ")/("
     + _alternatives([*activations.ACTIVATIONS, *STUDY.config["custom_activations"]])
     + r")/d[1-9][0-9]*(/[a-z_]+=[A-Za-z0-9_.+-]+)*",
+    # <results>/sources/<source>/<activation>/s<seed>/
+    source=r"[A-Za-z][A-Za-z0-9_]*",
+    activation=r"[A-Za-z][A-Za-z0-9_]*",
 
 
 def run_files(name):
@@ -63,3 +69,48 @@ def training_spec(wildcards):
 def train_resources(wildcards, attempt):
     init, act, depth, point = COMBINATIONS[wildcards.combination]
     return STUDY.job_resources(STUDY.base_spec(init, act, depth, 0, point), len(SEEDS), attempt)
+
+
+def source_run_files(name):
+    """One file of every source run the grid uses (every seed of every SOURCE_USES entry)."""
+    return [
+        f"{STUDY.source_dir(source, act)}/s{seed}/{name}"
+        for source, act in SOURCE_USES
+        for seed in SEEDS
+    ]
+
+
+def source_seed_files(name):
+    """One file per seed of a source, the {source} and {activation} wildcards left open."""
+    folder = os.path.join(RESULTS, "sources", "{source}", "{activation}")
+    return [os.path.join(folder, f"s{seed}", name) for seed in SEEDS]
+
+
+def source_spec(wildcards):
+    return STUDY.source_json(wildcards.source, wildcards.activation)
+
+
+def source_resources(wildcards, attempt):
+    spec = STUDY.source_spec(wildcards.source, wildcards.activation)
+    return STUDY.job_resources(spec, len(SEEDS), attempt)
+
+
+def _transfer_source(wildcards):
+    """(source, activation) a combination copies from, or None."""
+    init, act, _, _ = COMBINATIONS[wildcards.combination]
+    definition = STUDY.transfer_def(init)
+    return None if definition is None else (definition["source"], act)
+
+
+def transfer_params(wildcards):
+    """The trained source networks (every seed) a transfer combination copies from."""
+    pair = _transfer_source(wildcards)
+    if pair is None:
+        return []
+    return [f"{STUDY.source_dir(*pair)}/s{seed}/{transfer.PARAMS_FILE}" for seed in SEEDS]
+
+
+def source_option(wildcards):
+    """`--source-params <folder>` for a transfer combination, nothing otherwise."""
+    pair = _transfer_source(wildcards)
+    return "" if pair is None else f"--source-params {shlex.quote(STUDY.source_dir(*pair))}"

@@ -30,9 +30,40 @@ rule prepare_data:
 
 # One job trains every seed of one initializer x activation x depth (x extra axes) combination: this halves
 # the number of jobs (and the ~0.5 s of process start-up and imports each costs) for 2 seeds.
+# One job trains every seed of one source network (sources:) for one activation, keeping the
+# trained parameters (params.npz) that the transfer initializers of that activation copy.
+rule train_source:
+    input:
+        data=DATA,
+    output:
+        params=source_seed_files(transfer.PARAMS_FILE),
+        summary=source_seed_files("summary.json"),
+        layers=source_seed_files("layers.csv"),
+        timing=source_seed_files("timing.json"),
+    params:
+        spec=source_spec,
+        seeds=" ".join(str(s) for s in SEEDS),
+        outdir=os.path.join(RESULTS, "sources", "{source}", "{activation}"),
+        # not used by the command: a new record format retrains the sources (params trigger)
+        record_format=records.RECORD_FORMAT,
+    log:
+        layout.log_path(RESULTS, "train_source/{source}__{activation}"),
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: source_resources(wc, attempt)["mem_mb"],
+        runtime=lambda wc, attempt: source_resources(wc, attempt)["runtime"],
+    retries: 2
+    conda:
+        "../envs/initlab.yaml"
+    shell:
+        "initlab run --spec-json {params.spec:q} --seeds {params.seeds} --data {input.data:q}"
+        " --save-params --threads {threads} --out {params.outdir:q} > {log:q} 2>&1"
+
+
 rule train_networks:
     input:
         data=DATA,
+        sources=transfer_params,
     output:
         summary=seed_files("summary.json"),
         layers=seed_files("layers.csv"),
@@ -41,6 +72,7 @@ rule train_networks:
         spec=training_spec,
         seeds=" ".join(str(s) for s in SEEDS),
         outdir=os.path.join(RESULTS, "runs", "{combination}"),
+        source=source_option,
         # not used by the command: a new record format retrains the runs (params trigger)
         record_format=records.RECORD_FORMAT,
     log:
@@ -54,4 +86,4 @@ rule train_networks:
         "../envs/initlab.yaml"
     shell:
         "initlab run --spec-json {params.spec:q} --seeds {params.seeds} --data {input.data:q}"
-        " --threads {threads} --out {params.outdir:q} > {log:q} 2>&1"
+        " {params.source} --threads {threads} --out {params.outdir:q} > {log:q} 2>&1"
