@@ -196,3 +196,34 @@ def test_trainability_pages_are_faceted_by_axes_that_leave_step_0_alone(tmp_path
         if extra:
             title = pages[1].build().texts[0].get_text()
             assert f"{axis} = {values[1]}" in title
+
+
+def test_study_page_stays_legible_with_4_axes_of_4_values(tmp_path) -> None:
+    """The study page lists every axis and value beside the grid (and the alpha-dropout note)."""
+    import dataclasses
+
+    from test_report import make_config, make_tables
+
+    from initlab.report.data import load_tables
+    from initlab.report.writer import plan_pages
+
+    make_tables(tmp_path)
+    values = {
+        "optimizer": ["momentum", "sgd", "adam", "adamw"],
+        "normalization": ["none", "batch_norm", "layer_norm", "none"],
+        "learning_rate": ["0.01", "0.1", "0.001", "0.0001"],
+        "dropout_kind": ["dropout", "alpha_dropout", "dropout", "alpha_dropout"],
+    }
+    axes = pd.DataFrame(
+        [
+            {"axis": a, "value": v, "position": k, "baseline": k == 0}
+            for a, vs in values.items()
+            for k, v in enumerate(vs)
+        ]
+    )
+    tables = dataclasses.replace(load_tables(tmp_path), axes=axes)
+    pages = [p for p in plan_pages(make_config(), tables) if p.section == "title"]
+    texts = " ".join(t.get_text() for t in pages[0].build().texts)
+    assert "axis learning_rate: 0.01, 0.1, 0.001, 0.0001" in texts and "alpha_dropout" in texts
+    problems = layout_problems(pages)
+    assert not problems, "\n".join(problems)

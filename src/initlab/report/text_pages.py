@@ -313,10 +313,22 @@ def _training_lines(tr: Mapping[str, Any]) -> list[TextLine]:
     """The training settings (the ``training`` section of the configuration)."""
     lines = [TextLine("Training", bold=True)]
     momentum = ""
-    if tr["optimizer"] == "momentum":  # sgd and adam do not use the momentum settings
-        momentum = f", momentum {tr['momentum']}" + (" (Nesterov)" if tr["nesterov"] else "")
+    if tr["optimizer"] in ("momentum", "nesterov"):  # the others do not use the momentum settings
+        nesterov = tr["nesterov"] or tr["optimizer"] == "nesterov"
+        momentum = f", momentum {tr['momentum']}" + (" (Nesterov)" if nesterov else "")
     lines += _kv("optimizer", f"{tr['optimizer']}, learning rate {tr['learning_rate']}" + momentum)
     lines += _kv("epochs, batch size", f"{tr['epochs']}, {tr['batch_size']}")
+    if "normalization" in tr:  # studies recorded before these settings lack them
+        lines += _kv(
+            "normalization, dropout, loss",
+            f"{tr['normalization']}, {tr['dropout']} ({tr['dropout_kind']}), {tr['loss']}",
+        )
+        lines += _kv(
+            "weight decay, train fraction",
+            f"{tr['weight_decay']}, {tr['train_fraction']} of the training split",
+        )
+    if int(tr.get("budget_check", 1)) > 1:
+        lines += _kv("budget check", f"below target: on to {tr['budget_check']} x the epochs")
     lines += _kv("checkpoint every", f"{tr['checkpoint_every']} epoch(s)")
     lines += _kv("target accuracy", tr["target_accuracy"])
     lines += _kv(
