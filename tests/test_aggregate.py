@@ -171,9 +171,11 @@ def _checked(accs: list[float | None], later: list[float | None]) -> pd.DataFram
     ("accs", "later", "verdict", "outcome"),
     [
         ([0.2, 0.3], [0.95, 0.91], "fails", "slow"),  # mean 0.93 >= 0.9 at 30 epochs
-        ([0.2, 0.3], [0.5, 0.6], "fails", "improving"),  # 0.55 >= chance + 0.25 * 0.9
-        ([0.2, 0.3], [0.2, 0.35], "fails", "stuck"),  # 0.275 < 0.325
+        ([0.2, 0.3], [0.5, 0.6], "fails", "improving"),  # 0.55 (partial there)
+        ([0.2, 0.3], [0.2, 0.35], "fails", "improving"),  # still fails, but 0.25 -> 0.275
+        ([0.2, 0.3], [0.2, 0.305], "fails", "stuck"),  # +0.0025: within the 0.005 margin
         ([0.5, 0.6], [0.5, 0.6], "partial", "stuck"),
+        ([0.5, 0.6], [0.7, 0.8], "partial", "improving"),  # partial both times, 0.55 -> 0.75
         ([0.2, 0.3], [None, None], "fails", "diverges"),
         ([0.95, 0.92], [0.95, 0.92], "trains", ""),  # only cells below target are checked
     ],

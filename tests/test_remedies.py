@@ -84,19 +84,24 @@ def test_no_extra_axes_no_rows() -> None:
 
 
 @pytest.mark.parametrize(
-    ("before", "after", "lo", "hi", "effect"),
+    ("before", "after", "mean", "lo", "hi", "effect"),
     [
-        ("fails", "trains", -0.1, 0.5, "rescues"),  # the verdict decides, not the interval
-        ("diverged", "trains", math.nan, math.nan, "rescues"),
-        ("trains", "partial", -0.5, 0.1, "breaks"),
-        ("fails", "fails", 0.01, 0.2, "helps"),
-        ("trains", "trains", -0.2, -0.01, "hurts"),
-        ("partial", "partial", -0.1, 0.1, "unclear"),
-        ("fails", "partial", math.nan, math.nan, "unclear"),  # one seed: no interval
+        ("fails", "trains", 0.2, -0.1, 0.5, "rescues"),  # the verdict decides, not the interval
+        ("diverged", "trains", 0.8, math.nan, math.nan, "rescues"),
+        ("trains", "partial", -0.2, -0.5, 0.1, "breaks"),
+        ("fails", "fails", 0.1, 0.01, 0.2, "helps"),
+        ("fails", "partial", 0.3, 0.2, 0.4, "helps"),  # a verdict change short of 'trains'
+        ("trains", "trains", -0.1, -0.2, -0.01, "hurts"),
+        ("partial", "partial", 0.0, -0.1, 0.1, "unclear"),
+        ("fails", "partial", 0.3, math.nan, math.nan, "unclear"),  # one seed: no interval
+        # every seed one test image better: a zero-width interval, below the 0.005 margin
+        ("trains", "trains", 1 / 359, 1 / 359, 1 / 359, "unclear"),
     ],
 )
-def test_effect_rules(before: str, after: str, lo: float, hi: float, effect: str) -> None:
-    assert remedy_effect(before, after, lo, hi) == effect
+def test_effect_rules(
+    before: str, after: str, mean: float, lo: float, hi: float, effect: str
+) -> None:
+    assert remedy_effect(before, after, mean, lo, hi) == effect
     assert effect in REMEDY_EFFECTS
 
 
@@ -161,11 +166,13 @@ def test_alpha_dropout_with_other_activations_is_flagged_on_the_study_page() -> 
     axes = pd.DataFrame(
         {"axis": ["dropout_kind"] * 2, "value": ["dropout", "alpha_dropout"], "position": [0, 1]}
     )
-    text = " ".join(line.text for line in _alpha_dropout_lines({"training": {}}, grid, axes))
+    config = {"training": {"dropout": 0.1}}
+    text = " ".join(line.text for line in _alpha_dropout_lines(config, grid, axes))
     assert "alpha_dropout" in text and "tanh" in text and "Klambauer" in text
+    assert _alpha_dropout_lines({"training": {"dropout": 0.0}}, grid, axes) == []  # none dropped
     assert _alpha_dropout_lines({"training": {"dropout_kind": "dropout"}}, grid, None) == []
     selu_only = Grid(("lecun_normal",), ("selu",), (4,), (0,))
-    assert _alpha_dropout_lines({"training": {}}, selu_only, axes) == []
+    assert _alpha_dropout_lines(config, selu_only, axes) == []
 
 
 def test_trainability_pages_are_faceted_by_axes_that_leave_step_0_alone(tmp_path) -> None:

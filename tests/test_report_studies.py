@@ -66,3 +66,33 @@ def test_shipped_study_report_is_legible(config_file: str, tmp_path: Path) -> No
         assert "claims" in {p.section for p in pages}
     problems = layout_problems(pages)
     assert not problems, "\n".join(problems)
+
+
+def test_axes_of_whole_reals_and_width_find_their_baseline(tmp_path: Path) -> None:
+    """bias_std: [0, 1.0] (reals that print like integers) and width: [8, 4] as axes: the
+    tables written and read back select the baseline point (bias_std 0.0, width 8) and only it,
+    curves included."""
+    config_file = tmp_path / "axes.yaml"
+    config_file.write_text(
+        yaml.safe_dump(
+            {
+                "study": "axes",
+                "initializers": ["he_normal"],
+                "activations": ["tanh"],
+                "depths": [2],
+                "seeds": [0, 1],
+                "width": [8, 4],
+                "bias_std": [0, 1.0],
+                "report": {"highlight": []},
+            }
+        )
+    )
+    _, tables_dir = _train_study(config_file, tmp_path / "results")
+    tables = load_tables(tables_dir)
+    assert len(tables.all_runs) == 8
+    for table in (tables.runs, tables.curves, tables.summary):
+        assert set(table["width"]) == {8} and set(table["bias_std"]) == {0.0}
+    assert len(tables.runs) == 2 and len(tables.summary) == 1
+    assert tables.curves["run_id"].nunique() == 2
+    text = (tables_dir / "runs.csv").read_text()
+    assert ",0.0," in text and ",1.0," in text  # the folder-name form of the axis values

@@ -816,3 +816,29 @@ def test_settings_that_are_not_axes_reject_lists() -> None:
     config = {"initializers": ["he_normal"], "activations": ["relu"], "depths": [1], "seeds": [0]}
     message = config_error({**config, "training": {"target_accuracy": [0.8, 0.9]}})
     assert_mentions(message, "training.target_accuracy", "[0.8, 0.9]")
+
+
+def test_a_claim_cell_may_only_name_axes_of_its_study() -> None:
+    """width: 32 in a cell of a study without a width axis is a typo-class error found before
+    any job runs, not a claim that is silently 'not measurable'."""
+    claim = {
+        "id": "c",
+        "statement": "s",
+        "source": "p",
+        "reason": "r",
+        "rule": "verdicts",
+        "cells": [
+            {
+                "initializer": "he_normal",
+                "activation": "relu",
+                "depth": 1,
+                "width": 32,
+                "verdict": ["trains"],
+            }
+        ],
+    }
+    base = {"initializers": ["he_normal"], "activations": ["relu"], "depths": [1], "seeds": [0]}
+    message = config_error({**base, "claims": [claim]})
+    assert_mentions(message, "claims.0.cells.0.width", "32", "it has none")
+    ok = {**base, "width": [32, 16], "claims": [claim]}
+    validate_config(ok, SCHEMA)

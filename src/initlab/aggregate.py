@@ -37,7 +37,7 @@ from initlab import claims, io, layout, theory
 from initlab.config import RunSpec
 from initlab.init_table import initializer_table
 from initlab.io import CorruptFileError
-from initlab.layout import VERDICT_RULE, verdict
+from initlab.layout import TIE_MARGIN, VERDICT_RULE, verdict
 from initlab.recommend import recommendation_table
 from initlab.records import (
     BUDGET_KEYS,
@@ -390,8 +390,15 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         runs[col] = runs[col].astype("Int64")
     runs["diverged"] = runs["diverged"].astype(bool)
     layers_all = pd.concat(layer_frames, ignore_index=True)
-    axes = [a for a in study.axes if a != "width"]
-    curve_cols = ["run_id", "initializer", "activation", "depth", "seed", *axes, *CURVE_COLUMNS]
+    curve_cols = [
+        "run_id",
+        "initializer",
+        "activation",
+        "depth",
+        "seed",
+        *study.axes,
+        *CURVE_COLUMNS,
+    ]
     curves = layers_all.loc[layers_all["layer"] == 1, curve_cols].reset_index(drop=True)
     return {
         "runs": runs,
@@ -553,9 +560,9 @@ def _budget_columns(
     later = verdict(float(diverged.mean()), mean, target, n_classes)
     outcome = ""
     if checked and verdict_now in ("fails", "partial"):
+        before = float(accuracy_all_seeds(grp, "final_test_acc").mean())
         better = {"trains": "slow", "diverged": "diverges"}.get(later)
-        improved = verdict_now == "fails" and later == "partial"
-        outcome = better or ("improving" if improved else "stuck")
+        outcome = better or ("improving" if mean - before > TIE_MARGIN else "stuck")
     return {
         "budget_epochs": epochs,
         "budget_test_acc_mean": mean,
@@ -780,9 +787,19 @@ def theory_table(
     return pd.DataFrame(rows)
 
 
-def write_tables(tables: dict[str, pd.DataFrame], out: str | Path) -> None:
-    """Write each table as ``out/<name>.csv`` (atomic, 10 significant digits, ``\\n``)."""
+def write_tables(
+    tables: dict[str, pd.DataFrame], out: str | Path, axes: Sequence[str] = ()
+) -> None:
+    """Write each table as ``out/<name>.csv`` (atomic, 10 significant digits, ``\\n``).
+
+    The columns of the extra ``axes`` are written as in folder names
+    (:func:`initlab.layout.axis_value_text`: ``0.0``, ``1e-05``, ``true``), exactly and with
+    their type visible, so that a reader finds a point by the value ``axes.csv`` names.
+    """
     for name, df in tables.items():
+        cols = [a for a in axes if a in df.columns and name != "axes"]
+        if cols:
+            df = df.assign(**{a: df[a].map(layout.axis_value_text) for a in cols})
         text = df.to_csv(index=False, float_format="%.10g", lineterminator="\n")
         io.atomic_write_text(Path(out) / f"{name}.csv", text)
 
@@ -829,7 +846,7 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     # n_classes stays: chance accuracy (1 / n_classes) is needed to recompute claims and
     # summaries from runs.csv; the other input facts are study-wide
     tables["runs"] = tables["runs"].drop(columns=[k for k in INPUT_FACT_KEYS if k != "n_classes"])
-    write_tables(tables, out)
+    write_tables(tables, out, list(study.axes))
     return tables
 
 

@@ -577,9 +577,12 @@ def _fail(key: str, value: Any, allowed: str) -> ClaimError:
 def _check_cell(key: str, cell: Any, grid: _Grid, extra: set[str]) -> None:
     if not isinstance(cell, Mapping):
         raise _fail(key, cell, "a mapping with initializer, activation, depth")
-    unknown = set(cell) - set(CELL_KEYS) - extra - set(grid.get("axes", ()))
+    axes = list(grid.get("axes", ()))
+    unknown = set(cell) - set(CELL_KEYS) - extra - set(axes)
     if unknown:
-        raise _fail(f"{key}.{sorted(unknown)[0]}", cell[sorted(unknown)[0]], "no such key")
+        allowed = ", ".join([*CELL_KEYS, *sorted(extra)])
+        allowed += f", or an extra axis of this study ({', '.join(axes) or 'it has none'})"
+        raise _fail(f"{key}.{sorted(unknown)[0]}", cell[sorted(unknown)[0]], allowed)
     for k in CELL_KEYS:
         if k not in cell:
             raise ClaimError(f"config key {key}: '{k}' is missing")

@@ -74,8 +74,8 @@ VERDICT_RULE = (
 
 BUDGET_OUTCOMES = {
     "slow": "reaches the target at the larger budget (verdict trains there)",
-    "improving": "fails at the study's budget, partial at the larger one",
-    "stuck": "no better verdict at the larger budget",
+    "improving": "below the target there too, but its mean accuracy rose by more than 0.005",
+    "stuck": "below the target there too, and its mean accuracy rose by at most 0.005",
     "diverges": "more than half of the seeds diverge at the larger budget",
 }
 """``budget_outcome`` of a combination whose verdict is ``fails`` or ``partial`` when the study
@@ -90,9 +90,11 @@ the learning rate, leave step 0 as it is at the baseline)."""
 REMEDY_EFFECTS = {
     "rescues": "the cell fails, trains partially or diverges at the baseline and trains here",
     "breaks": "the cell trains at the baseline and not here",
-    "helps": "the same verdict, and the paired 95% interval of the accuracy change is above 0",
-    "hurts": "the same verdict, and the interval is below 0",
-    "unclear": "the same verdict, and the interval contains 0 (or one seed: no interval)",
+    "helps": "no move across 'trains'; the paired 95% interval of the accuracy change is above 0 "
+    "and the mean change at least 0.005",
+    "hurts": "no move across 'trains'; the interval is below 0 and the mean change at most -0.005",
+    "unclear": "no move across 'trains'; the interval contains 0, is undefined (one seed) or the "
+    "change is within 0.005",
 }
 """``effect`` of an extra axis's value on a cell (``remedies.csv``), in the order the report
 lists them."""

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from initlab.claims import NotMeasurable, one_sample_interval
+from initlab.layout import TIE_MARGIN
 
 __all__ = ["REMEDY_COLUMNS", "remedy_effect", "remedy_table"]
 
@@ -48,20 +49,25 @@ REMEDY_COLUMNS = (
 _CELL = ("initializer", "activation", "depth")
 
 
-def remedy_effect(verdict_baseline: str, verdict_value: str, lo: float, hi: float) -> str:
+def remedy_effect(
+    verdict_baseline: str, verdict_value: str, mean: float, lo: float, hi: float
+) -> str:
     """The effect of a value on one cell (:data:`initlab.layout.REMEDY_EFFECTS`).
 
     ``rescues``/``breaks`` when the verdict crosses ``trains``; otherwise ``helps``/``hurts``
-    when the paired 95% interval ``[lo, hi]`` of the accuracy change excludes 0, and
-    ``unclear`` when it contains 0 or is undefined (one seed).
+    when the paired 95% interval ``[lo, hi]`` of the accuracy change lies above/below 0 and the
+    mean change ``mean`` is at least :data:`initlab.layout.TIE_MARGIN` (accuracies come in steps
+    of one test image, so every seed can move by the same step and make the interval a point),
+    and ``unclear`` otherwise (the interval contains 0, is undefined with one seed, or the
+    change is below the margin).
     """
     if verdict_baseline != "trains" and verdict_value == "trains":
         return "rescues"
     if verdict_baseline == "trains" and verdict_value != "trains":
         return "breaks"
-    if math.isfinite(lo) and lo > 0:
+    if math.isfinite(lo) and lo > 0 and mean >= TIE_MARGIN:
         return "helps"
-    if math.isfinite(hi) and hi < 0:
+    if math.isfinite(hi) and hi < 0 and mean <= -TIE_MARGIN:
         return "hurts"
     return "unclear"
 
@@ -108,7 +114,7 @@ def _cell_row(
         "acc_value_mean": float(other["acc"].mean()),
         "verdict_baseline": verdicts[0],
         "verdict_value": verdicts[1],
-        "effect": remedy_effect(*verdicts, lo, hi),
+        "effect": remedy_effect(*verdicts, mean, lo, hi),
     }
 
 

@@ -86,10 +86,14 @@ def default(field: str) -> Any:
     return setting(RUN_SETTINGS[field])["default"]
 
 
+_AXIS_NOTE = "A list of values makes it an axis of the grid."
+"""A sentence of the schema's descriptions that is about study configs, not single runs."""
+
+
 def describe(field: str) -> str:
     """Help text of a run field: the schema's description and its default."""
     node = setting(RUN_SETTINGS[field])
-    text = str(node.get("description", field)).strip().rstrip(".")
+    text = str(node.get("description", field)).replace(_AXIS_NOTE, "").strip().rstrip(".")
     if "enum" in node:
         text += f" ({'|'.join(str(v) for v in node['enum'])})"
     return f"{text} (default {node['default']})" if "default" in node else text

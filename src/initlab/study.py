@@ -254,7 +254,7 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dic
         known = {
             "initializers": sorted({*initializers.INITIALIZERS, *resolved["custom_initializers"]}),
             "activations": sorted({*activations.ACTIVATIONS, *resolved["custom_activations"]}),
-            "axes": list(settings.AXIS_SETTINGS),
+            "axes": list(Study(resolved).axes),  # a claim's cell may name these only
         }
         claims.check_claims(resolved["claims"], known)
     except claims.ClaimError as err:
@@ -504,8 +504,9 @@ class Study:
         return out
 
     def points(self) -> list[Point]:
-        """Every point of the extra axes (one empty point without extra axes), in config
-        order, the first axis varying slowest."""
+        """Every point of the extra axes (one empty point without extra axes): the axes in
+        :data:`initlab.settings.AXIS_SETTINGS` order, the first varying slowest, each axis's
+        values in config order."""
         axes = self.axes
         return [
             tuple(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())

@@ -410,7 +410,9 @@ class _Training:
             "budget_extended": False,
             "budget_diverged": not np.isfinite(test_acc),
             "budget_test_acc": test_acc,
-            "budget_train_loss": self.rec.rows[-1]["point"]["train_loss"],
+            "budget_train_loss": (
+                self.rec.rows[-1]["point"]["train_loss"] if np.isfinite(test_acc) else np.nan
+            ),
         }
         if factor == 1 or not np.isfinite(test_acc) or test_acc >= self.spec.target_accuracy:
             return out

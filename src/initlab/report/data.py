@@ -155,8 +155,18 @@ def at_baseline(table: pd.DataFrame, axes: pd.DataFrame) -> pd.DataFrame:
     first value of each; ``axes.csv``), which every page but the remedies shows."""
     keep = np.ones(len(table), dtype=bool)
     for row in axes[axes["baseline"].astype(str) == "True"].itertuples():
-        if row.axis in table:
-            keep &= (table[row.axis].map(axis_value_text) == row.value).to_numpy()
+        if row.axis not in table:
+            raise ValueError(f"a table has no column for the axis {row.axis!r}; rerun aggregation")
+        keep &= (table[row.axis].map(axis_value_text) == row.value).to_numpy()
+    if len(table) and not keep.any():
+        raise ValueError(
+            "no row at the baseline of the extra axes ("
+            + ", ".join(
+                f"{r.axis}={r.value}"
+                for r in axes[axes["baseline"].astype(str) == "True"].itertuples()
+            )
+            + "): the tables and axes.csv disagree; rerun aggregation"
+        )
     return table[keep].reset_index(drop=True)
 
 

@@ -294,9 +294,14 @@ def _alpha_dropout_lines(
 ) -> list[TextLine]:
     """A flag when alpha-dropout, designed for SELU's fixed point (Klambauer et al. 2017),
     meets other activations (allowed, but its mean and variance correction does not hold)."""
-    kinds = [config.get("training", {}).get("dropout_kind", "dropout")]
+    training = config.get("training", {})
+    kinds = [training.get("dropout_kind", "dropout")]
+    rates = [float(training.get("dropout", 0.0) or 0.0)]
     if axes is not None and len(axes):
         kinds += list(axes.loc[axes["axis"] == "dropout_kind", "value"])
+        rates += [float(v) for v in axes.loc[axes["axis"] == "dropout", "value"]]
+    if not any(r > 0 for r in rates):  # no unit is ever dropped
+        return []
     others = [a for a in grid.activations if a != "selu"]
     if "alpha_dropout" not in kinds or not others:
         return []
