@@ -234,3 +234,20 @@ def test_study_page_stays_legible_with_4_axes_of_4_values(tmp_path) -> None:
     assert "axis learning_rate: 0.01, 0.1, 0.001, 0.0001" in texts and "alpha_dropout" in texts
     problems = layout_problems(pages)
     assert not problems, "\n".join(problems)
+
+
+def test_a_normalized_baseline_gets_no_plain_net_theory_pages(tmp_path) -> None:
+    from test_report import make_config, make_tables
+
+    from initlab.report.data import load_tables
+    from initlab.report.writer import plan_pages
+
+    make_tables(tmp_path)
+    tables = load_tables(tmp_path)
+    plain = {p.section for p in plan_pages(make_config(), tables)}
+    assert {"theory", "spectra", "correlation_map"} <= plain
+    config = make_config()
+    config["training"] = {**config["training"], "normalization": "batch_norm"}
+    normed = {p.section for p in plan_pages(config, tables)}
+    assert not {"theory", "spectra", "correlation_map"} & normed
+    assert "phase_diagram" in normed  # a property of the activation, not of the network

@@ -328,6 +328,9 @@ def _training_lines(tr: Mapping[str, Any]) -> list[TextLine]:
             "normalization, dropout, loss",
             f"{tr['normalization']}, {tr['dropout']} ({tr['dropout_kind']}), {tr['loss']}",
         )
+        if tr["normalization"] != "none":
+            lines += [TextLine("(no theory, spectra or correlation-map pages: their mean-field")]
+            lines += [TextLine("predictions describe plain nets, not normalized ones)")]
         lines += _kv(
             "weight decay, train fraction",
             f"{tr['weight_decay']}, {tr['train_fraction']} of the training split",

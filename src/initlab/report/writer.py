@@ -324,8 +324,17 @@ def _depth_scaling_pages(plan: _Plan) -> list[Page]:
     return [Page("depth_scaling", build, "depth_scaling")]
 
 
+def _normalized(plan: _Plan) -> bool:
+    """The baseline normalizes its hidden layers: mean-field theory of plain nets (theory.csv's
+    predictions, left empty) does not describe it."""
+    return str(plan.config["training"].get("normalization", "none")) != "none"
+
+
 def _theory_pages(plan: _Plan) -> list[Page]:
-    """Theory against measurement (figure), then the largest disagreements (table)."""
+    """Theory against measurement (figure), then the largest disagreements (table); none for a
+    normalized baseline."""
+    if _normalized(plan):
+        return []
     theory = plan.tables.theory
     figure = partial(
         theory_pages.plot_theory_vs_measurement,
@@ -345,7 +354,10 @@ def _orthogonal(plan: _Plan) -> set[str]:
 
 
 def _spectra_pages(plan: _Plan) -> list[Page]:
-    """Jacobian spectra against depth, a few activations per page."""
+    """Jacobian spectra against depth, a few activations per page (none for a normalized
+    baseline: the pages compare with plain-net predictions)."""
+    if _normalized(plan):
+        return []
     grid, runs = plan.grid, plan.tables.runs
     acts = spectra_pages.spectrum_activations(runs, grid.activations)
     chunks = spectra_pages.page_chunks(acts, spectra_pages.SPECTRUM_ACTIVATIONS_PER_PAGE)
@@ -371,7 +383,10 @@ def _spectra_pages(plan: _Plan) -> list[Page]:
 
 
 def _correlation_pages(plan: _Plan) -> list[Page]:
-    """The correlation map at the deepest depth, a few activations per page."""
+    """The correlation map at the deepest depth, a few activations per page (none for a
+    normalized baseline)."""
+    if _normalized(plan):
+        return []
     grid, theory = plan.grid, plan.tables.theory
     acts = spectra_pages.correlation_activations(theory, grid.deepest, grid.activations)
     chunks = spectra_pages.page_chunks(acts, spectra_pages.CORRELATION_PANELS_PER_PAGE)
