@@ -251,3 +251,30 @@ def test_a_normalized_baseline_gets_no_plain_net_theory_pages(tmp_path) -> None:
     normed = {p.section for p in plan_pages(config, tables)}
     assert not {"theory", "spectra", "correlation_map"} & normed
     assert "phase_diagram" in normed  # a property of the activation, not of the network
+
+
+def test_axes_that_cannot_change_a_run_are_named_on_the_study_page() -> None:
+    from initlab.report.text_pages import _idle_axis_lines
+
+    def axes(**values: list[str]) -> pd.DataFrame:
+        rows = [
+            {"axis": a, "value": v, "position": k, "baseline": k == 0}
+            for a, vs in values.items()
+            for k, v in enumerate(vs)
+        ]
+        return pd.DataFrame(rows)
+
+    adam = {"training": {"optimizer": "adam", "dropout": 0.0}}
+    text = " ".join(
+        line.text
+        for line in _idle_axis_lines(
+            adam, axes(momentum=["0.9", "0.5"], nesterov=["false", "true"])
+        )
+    )
+    assert "momentum (no optimizer" in text and "nesterov" in text
+    both = axes(optimizer=["adam", "momentum"], momentum=["0.9", "0.5"])
+    assert _idle_axis_lines(adam, both) == []  # the momentum optimizer reads it
+    kinds = axes(dropout_kind=["dropout", "alpha_dropout"])
+    assert "dropout is 0" in " ".join(t.text for t in _idle_axis_lines(adam, kinds))
+    dropping = {"training": {"optimizer": "adam", "dropout": 0.1}}
+    assert _idle_axis_lines(dropping, kinds) == []

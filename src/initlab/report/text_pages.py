@@ -213,7 +213,10 @@ def plot_title_page(
     fig = Figure(figsize=PAGE_SIZE)
     _title_header(fig, config)
     blocks = [
-        _grid_lines(config, grid) + _axes_lines(axes) + _alpha_dropout_lines(config, grid, axes),
+        _grid_lines(config, grid)
+        + _axes_lines(axes)
+        + _idle_axis_lines(config, axes)
+        + _alpha_dropout_lines(config, grid, axes),
         _training_lines(config["training"]),
         _count_lines(runs, summary),
         _highlight_lines(highlights, dropped),
@@ -287,6 +290,34 @@ def _axes_lines(axes: pd.DataFrame | None) -> list[TextLine]:
         TextLine("runs.csv and summary.csv hold every value."),
     ]
     return lines
+
+
+def _values(config: Mapping[str, Any], axes: pd.DataFrame | None, key: str) -> list[str]:
+    """Every value a training setting takes in the study: the baseline's and the axis's."""
+    out = [str(config.get("training", {}).get(key, ""))]
+    if axes is not None and len(axes):
+        out += [str(v) for v in axes.loc[axes["axis"] == key, "value"]]
+    return out
+
+
+def _idle_axis_lines(config: Mapping[str, Any], axes: pd.DataFrame | None) -> list[TextLine]:
+    """Axes whose values cannot change a run here (e.g. momentum when no optimizer uses it):
+    their points are repeats of one another, not a comparison."""
+    if axes is None or not len(axes):
+        return []
+    names = set(axes["axis"])
+    optimizers = set(_values(config, axes, "optimizer"))
+    rates = [float(v) for v in _values(config, axes, "dropout") if v not in ("", "None")]
+    idle = []
+    if "momentum" in names and not optimizers & {"momentum", "nesterov"}:
+        idle.append("momentum (no optimizer of the study uses it)")
+    if "nesterov" in names and "momentum" not in optimizers:
+        idle.append("nesterov (only the momentum optimizer reads it)")
+    if "dropout_kind" in names and not any(r > 0 for r in rates):
+        idle.append("dropout_kind (no unit is dropped: dropout is 0)")
+    if not idle:
+        return []
+    return [TextLine("Axes without effect here:", bold=True)] + [TextLine(f"  {i}") for i in idle]
 
 
 def _alpha_dropout_lines(
