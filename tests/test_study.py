@@ -842,3 +842,45 @@ def test_a_claim_cell_may_only_name_axes_of_its_study() -> None:
     assert_mentions(message, "claims.0.cells.0.width", "32", "it has none")
     ok = {**base, "width": [32, 16], "claims": [claim]}
     validate_config(ok, SCHEMA)
+
+
+def test_a_dataset_axis_leads_the_folders_and_ids() -> None:
+    """dataset: [digits, gaussian_blobs]: the label is the first level of the run folders and
+    of the run ids (no dataset=... level); the tables name a dataset by its label."""
+    config = {
+        "dataset": ["digits", "gaussian_blobs"],
+        "initializers": ["he_normal"],
+        "activations": ["relu"],
+        "depths": [2],
+        "seeds": [0],
+        "training": {"optimizer": ["sgd", "adam"]},
+    }
+    study = load_study(config, SCHEMA)
+    assert study.axes == {"dataset": ["digits", "gaussian_blobs"], "optimizer": ["sgd", "adam"]}
+    dirs = [study.run_dir(s) for s in study.specs()]
+    assert dirs == [
+        "results/runs/digits/he_normal/relu/d2/optimizer=sgd/s0",
+        "results/runs/digits/he_normal/relu/d2/optimizer=adam/s0",
+        "results/runs/gaussian_blobs/he_normal/relu/d2/optimizer=sgd/s0",
+        "results/runs/gaussian_blobs/he_normal/relu/d2/optimizer=adam/s0",
+    ]
+    spec = list(study.specs())[-1]
+    assert spec.dataset == "gaussian_blobs"
+    assert spec.run_id == "gaussian_blobs__he_normal__relu__d2__optimizer=adam__s0"
+    assert study.dataset_labels == {"digits": "digits", "gaussian_blobs": "gaussian_blobs"}
+
+
+def test_datasets_of_an_axis_need_distinct_labels(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        np.savez(tmp_path / sub / "same.npz", X=rng.standard_normal((60, 4)), y=np.arange(60) % 3)
+    config = {
+        "dataset": [f"npz:{tmp_path}/a/same.npz", f"npz:{tmp_path}/b/same.npz"],
+        "initializers": ["he_normal"],
+        "activations": ["relu"],
+        "depths": [1],
+        "seeds": [0],
+    }
+    message = config_error(config)
+    assert_mentions(message, "dataset.1", "npz_same", "distinct labels")

@@ -214,6 +214,16 @@ def test_a_transfer_study_is_valid_and_pairs_seeds() -> None:
         ({"sources__a__initializer": "A2"}, ["sources.a.initializer", "not a transfer"]),
         ({"classes": [5, 12]}, ["config key classes", "[12]", "0 to 9"]),
         ({"classes": [5]}, ["config key classes", "at least 2"]),
+        (
+            {"training": {"normalization": ["none", "layer_norm"]}},
+            ["training.normalization", "one value"],
+        ),
+        ({"training": {"normalization": "batch_norm"}}, ["training.normalization", "running"]),
+        (
+            {"sources__a__normalization": "layer_norm"},
+            ["sources.a.normalization", "the study's normalization"],
+        ),
+        ({"dataset": ["digits", "moons"], "classes": None}, ["config key sources", "dataset axis"]),
     ],
 )
 def test_bad_transfer_configs_fail_in_one_line(changes: dict[str, Any], parts: list[str]) -> None:
@@ -223,3 +233,20 @@ def test_bad_transfer_configs_fail_in_one_line(changes: dict[str, Any], parts: l
     assert "\n" not in message and message.startswith("config"), message
     for part in parts:
         assert part in message, f"{part!r} not in {message!r}"
+
+
+def test_a_source_trains_exactly_its_epochs_and_is_no_recommendation() -> None:
+    """A study with a budget check still trains its sources for their epochs (the network it
+    copies is the one its record describes); a transfer initializer is neither identical to
+    another initializer nor a recommended random init."""
+    from initlab.init_table import initializer_table
+
+    study = load_study(_with(training={"budget_check": 3}), settings.schema())
+    assert study.base_spec("he_normal", "relu", 3, 0).budget_check == 3
+    assert study.source_spec("a", "relu", 0).budget_check == 1
+    twin = _with(initializers=["he_normal", "A2", "B2"])
+    twin["custom_initializers"]["B2"] = dict(twin["custom_initializers"]["A2"])
+    table = initializer_table(load_study(twin, settings.schema()), 64, 5)
+    rows = table.set_index("initializer")
+    assert rows.loc["A2", "same_hidden_weights_as"] == ""  # not B2, not he_normal
+    assert rows.loc["B2", "same_hidden_weights_as"] == ""

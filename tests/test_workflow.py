@@ -232,3 +232,30 @@ def test_a_transfer_study_trains_its_source_once_per_activation_and_caches_it(
     assert jobs["train_source"] == 2
     assert jobs["train_networks"] == 4  # the transfer combinations only, not he_normal's
     assert "prepare_data" not in jobs
+
+
+def test_a_dataset_axis_prepares_each_dataset_and_trains_on_it(
+    tmp_path: Path, run_snakemake: SnakemakeRunner, tiny_config: TinyConfig
+) -> None:
+    """dataset: [digits, gaussian_blobs]: one prepare_data job per dataset, each combination
+    trained on its own data, the dataset column of every table names it by its label, and the
+    report's pages show the baseline (digits)."""
+    config = tiny_config.write(
+        tmp_path / "datasets.yaml",
+        dataset=["digits", "gaussian_blobs"],
+        initializers=["he_normal"],
+        activations=["tanh"],
+        depths=[2],
+    )
+    jobs = run_snakemake.planned_jobs(tmp_path, config=config)
+    assert jobs["prepare_data"] == 2 and jobs["train_networks"] == 2
+    run_snakemake(tmp_path, "--cores", "2", config=config)
+    tables = tmp_path / "results" / "tables"
+    runs = pd.read_csv(tables / "runs.csv")
+    assert sorted(set(runs["dataset"])) == ["digits", "gaussian_blobs"]
+    # digits has 10 classes, gaussian_blobs its own: each run read its dataset's data
+    assert runs.groupby("dataset")["n_classes"].first().to_dict()["digits"] == 10
+    assert runs.groupby("dataset")["n_classes"].nunique().max() == 1
+    assert runs.groupby("dataset")["n_classes"].first().nunique() == 2
+    assert (pd.read_csv(tables / "remedies.csv")["value"] == "gaussian_blobs").all()
+    assert (tmp_path / "results" / "report.pdf").stat().st_size > 0

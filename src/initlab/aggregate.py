@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from initlab import claims, io, layout, theory
-from initlab.config import RunSpec
+from initlab.config import RunSpec, dataset_label
 from initlab.init_table import initializer_table
 from initlab.io import CorruptFileError
 from initlab.layout import TIE_MARGIN, VERDICT_RULE, verdict
@@ -346,7 +346,7 @@ def _id_columns(study: Study, spec: RunSpec) -> dict[str, Any]:
     one column per extra axis of the grid."""
     ids = {
         "run_id": spec.run_id,
-        "dataset": study.dataset_label,
+        "dataset": dataset_label(spec.dataset),
         "initializer": spec.initializer,
         "activation": spec.activation,
         "depth": spec.depth,
@@ -396,9 +396,11 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         "activation",
         "depth",
         "seed",
-        *study.axes,
+        *(a for a in study.axes if a != "dataset"),  # the dataset column leads
         *CURVE_COLUMNS,
     ]
+    if "dataset" in study.axes:
+        curve_cols.insert(1, "dataset")
     curves = layers_all.loc[layers_all["layer"] == 1, curve_cols].reset_index(drop=True)
     return {
         "runs": runs,
@@ -451,7 +453,9 @@ def sources_table(study: Study, root: str | Path = ".") -> pd.DataFrame:
             summary = _read_object(path)
             _check_summary(spec, path, summary)
             row = {"source": name, "activation": activation, "seed": int(seed)}
-            row.update(run_id=spec.run_id, initializer=spec.initializer, depth=spec.depth)
+            # prefixed: a source's own id can equal a grid run's (other classes, same net)
+            row.update(run_id=f"source={name}__{spec.run_id}")
+            row.update(initializer=spec.initializer, depth=spec.depth)
             row.update(width=spec.width, classes=";".join(map(str, spec.classes or ())))
             row.update(epochs=spec.epochs)
             row.update({c: summary[c] for c in SOURCE_COLUMNS if c not in row})
@@ -463,7 +467,8 @@ def sources_table(study: Study, root: str | Path = ".") -> pd.DataFrame:
 
 def axes_table(study: Study) -> pd.DataFrame:
     """``axes.csv``: one row per value of each extra axis of the grid (``axis``, ``value`` as
-    in folder names, ``position`` in the config's list, ``baseline``: the first value, which the
+    in folder names (a dataset by its label), ``position`` in the config's list, ``baseline``:
+    the first value, which the
     report's core pages show). Empty, with its header, for a study without extra axes."""
     rows = [
         {
@@ -472,7 +477,7 @@ def axes_table(study: Study) -> pd.DataFrame:
             "position": k,
             "baseline": k == 0,
         }
-        for axis, values in study.axes.items()
+        for axis, values in study.table_axes.items()
         for k, value in enumerate(values)
     ]
     return pd.DataFrame(rows, columns=["axis", "value", "position", "baseline"])
@@ -812,12 +817,16 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     study = Study(io.read_json(study_json))
     tables = load_runs(study, root)
     target = float(study.config["training"]["target_accuracy"])
-    tables["summary"] = summarize(tables["runs"], target, list(study.axes))
+    extra = [a for a in study.axes if a != "dataset"]  # the dataset column is always grouped
+    tables["summary"] = summarize(tables["runs"], target, extra)
     # theory and recommendations describe the baseline point of the extra axes
-    base = {n: at_point(tables[n], study.baseline) for n in ("runs", "layers", "summary")}
-    n_features, n_classes, q_in, q_jac = _input_facts(tables["runs"])
+    baseline = study.table_point(study.baseline)
+    base = {n: at_point(tables[n], baseline) for n in ("runs", "layers", "summary")}
+    for _, runs_of_one_dataset in tables["runs"].groupby("dataset", sort=False):
+        _input_facts(runs_of_one_dataset)  # the runs of each dataset agree (a dataset axis)
+    n_features, n_classes, q_in, q_jac = _input_facts(base["runs"])
     theory_rows = theory_table(study, base["layers"], n_features, n_classes, q_in, q_jac)
-    for axis, value in study.baseline:  # one column per extra axis, as every per-cell table
+    for axis, value in baseline:  # one column per extra axis, as every per-cell table
         theory_rows[axis] = value
     tables["theory"] = theory_rows
     tables["phase"] = phase_table(study)
@@ -825,22 +834,29 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
         claims.evaluate_claims(
             study.config.get("claims", []),
             {n: tables[n] for n in claims.TABLE_NAMES},
-            dict(study.baseline),
+            dict(baseline),
         )
     )
     cfg = study.config
+    # a transfer initializer copies trained layers: no random init to recommend, no mean-field
+    # reason (its chi_1 would be its base's)
+    drawn = [
+        name
+        for name in cfg["initializers"]
+        if (cfg["custom_initializers"].get(name) or {}).get("family") != "transfer"
+    ]
     tables["recommendations"] = recommendation_table(
-        base["summary"],
-        base["runs"],
+        base["summary"][base["summary"]["initializer"].isin(drawn)],
+        base["runs"][base["runs"]["initializer"].isin(drawn)],
         tables["theory"],
-        cfg["initializers"],
+        drawn,
         cfg["activations"],
         cfg["depths"],
     )
     tables["initializers"] = initializer_table(study, n_features, n_classes)
     tables["axes"] = axes_table(study)
     tables["remedies"] = remedy_table(
-        tables["runs"], tables["summary"], study.axes, layout.axis_value_text
+        tables["runs"], tables["summary"], study.table_axes, layout.axis_value_text
     )
     tables["sources"] = sources_table(study, root)
     # n_classes stays: chance accuracy (1 / n_classes) is needed to recompute claims and
@@ -854,7 +870,7 @@ def _input_facts(runs: pd.DataFrame) -> tuple[int, int, float, float]:
     """Input dimension, class count and the mean squares of the probe batch's and of the
     Jacobian probes' features (the ``q^0`` of theory), as the runs recorded them.
 
-    Every run of a study reads the same prepared dataset and probe rows, so the facts agree;
+    Every run of a dataset reads the same prepared data and probe rows, so the facts agree;
     a run that recorded others was trained on other data and is named.
     """
     facts = runs[list(INPUT_FACT_KEYS)]

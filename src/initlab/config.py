@@ -224,7 +224,11 @@ class RunSpec:
     def run_id(self) -> str:
         """``dataset__initializer__activation__d{depth}[__axis=value...]__s{seed}``: unique
         within a study (one ``__axis=value`` per extra axis of its grid, :attr:`axes`)."""
-        point = "".join(f"__{k}={layout.axis_value_text(getattr(self, k))}" for k in self.axes)
+        point = "".join(
+            f"__{k}={layout.axis_value_text(getattr(self, k))}"
+            for k in self.axes
+            if k != "dataset"  # the dataset's label leads the id
+        )
         return (
             f"{dataset_label(self.dataset)}__{self.initializer}__{self.activation}"
             f"__d{self.depth}{point}__s{self.seed}"

@@ -270,8 +270,19 @@ def initializer_table(study: Study, n_features: int, n_classes: int) -> pd.DataF
     specs = {name: study.base_spec(name, *point) for name in cfg["initializers"]}
     width = next(iter(specs.values())).width  # the baseline width of a width axis
     inits = {name: spec.resolve_initializer() for name, spec in specs.items()}
+    # a transfer initializer copies trained layers: it coincides with nothing it is drawn like
+    transfer = {
+        name
+        for name in inits
+        if (cfg["custom_initializers"].get(name) or {}).get("family") == "transfer"
+    }
     peers = {
-        a: [b for b in inits if b != a and _coincide(inits[a], inits[b], width)] for a in inits
+        a: [
+            b
+            for b in inits
+            if b != a and not {a, b} & transfer and _coincide(inits[a], inits[b], width)
+        ]
+        for a in inits
     }
     draws = {
         name: _hidden_draws(

@@ -82,7 +82,7 @@ BUDGET_OUTCOMES = {
 runs a budget check (empty otherwise)."""
 
 
-AXES_AT_INIT = ("width", "bias_std", "normalization", "loss")
+AXES_AT_INIT = ("dataset", "width", "bias_std", "normalization", "loss")
 """Extra axes that change a network or its loss at step 0: the remedies section shows the
 gradient flow at initialization at each of their values (the others, such as the optimizer or
 the learning rate, leave step 0 as it is at the baseline)."""
@@ -167,8 +167,9 @@ def axis_value_text(value: Any) -> str:
 
 
 def point_path(point: Sequence[tuple[str, Any]]) -> str:
-    """``/key=value`` per extra axis of the grid (empty for a study without extra axes)."""
-    return "".join(f"/{key}={axis_value_text(value)}" for key, value in point)
+    """``/key=value`` per extra axis of the grid (empty for a study without extra axes); a
+    ``dataset`` axis has none: the dataset's label is the first level of the run folders."""
+    return "".join(f"/{key}={axis_value_text(value)}" for key, value in point if key != "dataset")
 
 
 def combination_dir(

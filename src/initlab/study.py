@@ -259,8 +259,7 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dic
         claims.check_claims(resolved["claims"], known)
     except claims.ClaimError as err:
         raise ConfigError(str(err)) from None
-    n_classes = _check_dataset(resolved["dataset"])
-    _check_classes("classes", resolved["classes"], resolved["dataset"], n_classes)
+    n_classes = _check_datasets(resolved)
     _check_sources(resolved, n_classes)
     study = Study(resolved)
     try:  # what the workflow builds from the config at parse time must build now
@@ -358,6 +357,37 @@ def _check_classes(
         )
 
 
+def _check_datasets(config: dict[str, Any]) -> int | None:
+    """Every dataset must exist and load, their labels must differ (they name the data files
+    and run folders), ``classes`` must fit each, and sources need a single dataset; returns the
+    (first) dataset's class count."""
+    names = config["dataset"] if isinstance(config["dataset"], list) else [config["dataset"]]
+    labels: dict[str, str] = {}
+    counts = []
+    for k, name in enumerate(names):
+        key = "dataset" if len(names) == 1 else f"dataset.{k}"
+        try:
+            counts.append(_check_dataset(name))
+        except ConfigError as err:
+            raise ConfigError(
+                str(err).replace("config key dataset:", f"config key {key}:")
+            ) from None
+        label = dataset_label(name)
+        if label in labels:
+            raise ConfigError(
+                f"config key {key}: got {name!r}, whose label {label!r} is the label of "
+                f"{labels[label]!r}; allowed: datasets with distinct labels (rename a file)"
+            )
+        labels[label] = name
+        _check_classes("classes", config["classes"], name, counts[-1])
+    if len(names) > 1 and config["sources"]:
+        raise ConfigError(
+            f"config key sources: got {sorted(config['sources'])}; allowed: no sources in a "
+            "study with a dataset axis (a transfer init needs one target dataset)"
+        )
+    return counts[0]
+
+
 def _check_sources(config: dict[str, Any], n_classes: int | None) -> None:
     """Every source must train (classes of the dataset, a known non-transfer initializer, the
     study's dataset and a single width) and every transfer initializer must fit its source."""
@@ -381,9 +411,29 @@ def _check_sources(config: dict[str, Any], n_classes: int | None) -> None:
                     f"{field} ({config[field]!r}): a transfer init whose source does not fit "
                     "the target shape is rejected"
                 )
-    for name, definition in custom.items():
-        if definition["family"] == "transfer":
-            _check_transfer(config, name, definition)
+    transfers = [n for n, d in custom.items() if d["family"] == "transfer"]
+    if transfers:
+        _check_transfer_normalization(config)
+    for name in transfers:
+        _check_transfer(config, name, custom[name])
+
+
+def _check_transfer_normalization(config: dict[str, Any]) -> None:
+    """Copied layers must meet the normalization they were trained with: one normalization
+    for the study and its sources, and not batch norm (its running statistics are not copied)."""
+    norm = config["training"]["normalization"]
+    if isinstance(norm, list) or norm == "batch_norm":
+        raise ConfigError(
+            f"config key training.normalization: got {norm!r}; allowed: none or layer_norm, "
+            "one value, in a study with transfer initializers (sources are trained with the "
+            "study's normalization, and batch norm's running statistics are not copied)"
+        )
+    for name, src in config["sources"].items():
+        if src.get("normalization", norm) != norm:
+            raise ConfigError(
+                f"config key sources.{name}.normalization: got {src['normalization']!r}; "
+                f"allowed: the study's normalization ({norm!r})"
+            )
 
 
 def _check_transfer(config: dict[str, Any], name: str, definition: Mapping[str, Any]) -> None:
@@ -475,9 +525,33 @@ class Study:
         return str(self.config["results"]).rstrip("/")
 
     @property
+    def datasets(self) -> list[str]:
+        """The study's datasets (one, or the values of a ``dataset`` axis), in config order."""
+        value = self.config["dataset"]
+        return list(value) if isinstance(value, list) else [value]
+
+    @property
     def dataset_label(self) -> str:
-        """Path-safe label of the dataset."""
-        return dataset_label(self.config["dataset"])
+        """Path-safe label of the (baseline) dataset."""
+        return dataset_label(self.datasets[0])
+
+    @property
+    def dataset_labels(self) -> dict[str, str]:
+        """Label -> dataset name of every dataset of the study (labels name the data files and
+        the first level of the run folders)."""
+        return {dataset_label(name): name for name in self.datasets}
+
+    def table_point(self, point: Point) -> Point:
+        """``point`` as the tables write it: a dataset by its label (their ``dataset`` column)."""
+        return tuple((a, dataset_label(v) if a == "dataset" else v) for a, v in point)
+
+    @property
+    def table_axes(self) -> dict[str, list[Any]]:
+        """:attr:`axes` as the tables write their values (datasets by label)."""
+        return {
+            a: [dataset_label(v) for v in vs] if a == "dataset" else vs
+            for a, vs in self.axes.items()
+        }
 
     def setting(self, field: str) -> Any:
         """The configured value of a run field (:data:`initlab.settings.RUN_SETTINGS`): a value,
@@ -567,6 +641,7 @@ class Study:
         }
         values.update(self.baseline)
         values.update({k: v for k, v in src.items() if k in values})
+        values["budget_check"] = 1  # a source is the network its record describes
         return RunSpec(
             initializer=src["initializer"],
             activation=activation,
@@ -622,15 +697,14 @@ class Study:
         self, initializer: str, activation: str, depth: int | str, point: Point = ()
     ) -> str:
         """Folder of one combination's runs (:func:`initlab.layout.combination_dir`)."""
-        return layout.combination_dir(
-            self.results, self.dataset_label, initializer, activation, depth, point
-        )
+        label = dataset_label(dict(point).get("dataset", self.datasets[0]))
+        return layout.combination_dir(self.results, label, initializer, activation, depth, point)
 
     def run_dir(self, spec: RunSpec) -> str:
         """Folder of one run (:func:`initlab.layout.run_dir`)."""
         return layout.run_dir(
             self.results,
-            self.dataset_label,
+            dataset_label(spec.dataset),
             spec.initializer,
             spec.activation,
             spec.depth,
@@ -655,10 +729,9 @@ class Study:
         evaluation chunk; it doubles with every retry (``attempt``) so an out-of-memory kill
         on a cluster is followed by a larger request.
         """
-        cfg = self.config
         width, epochs, depth = spec.width, spec.epochs * spec.budget_check, spec.depth
-        n_train = DATASET_SIZES.get(cfg["dataset"], 60_000)
-        n_in = 784 if ":" in cfg["dataset"] else 64
+        n_train = DATASET_SIZES.get(spec.dataset, 60_000)
+        n_in = 784 if ":" in spec.dataset else 64
         n_params = n_in * width + (depth - 1) * width * width + width * 10
         flops = 6.0 * n_params * n_train * epochs * 1.5 * n_seeds
         runtime = max(5, int(flops / 0.5e9 / 60) + 1)

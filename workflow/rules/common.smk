@@ -27,6 +27,8 @@ except ConfigError as err:
 validate(config, _SCHEMA)
 
 RESULTS = STUDY.results
+# the prepared data of every dataset of the study (one, or a dataset axis), by label
+DATASETS = STUDY.dataset_labels
 DATA = layout.data_path(RESULTS, STUDY.dataset_label)
 SEEDS = [int(s) for s in STUDY.config["seeds"]]
 TABLES = [layout.table_path(RESULTS, name) for name in layout.TABLE_NAMES]
@@ -47,6 +49,7 @@ wildcard_constraints:
     + ")/("
     + _alternatives([*activations.ACTIVATIONS, *STUDY.config["custom_activations"]])
     + r")/d[1-9][0-9]*(/[a-z_]+=[A-Za-z0-9_.+-]+)*",
+    dataset=_alternatives(DATASETS),
     # <results>/sources/<source>/<activation>/s<seed>/
     source=r"[A-Za-z][A-Za-z0-9_]*",
     activation=r"[A-Za-z][A-Za-z0-9_]*",
@@ -60,6 +63,11 @@ def run_files(name):
 def seed_files(name):
     """One file per seed of a combination, the {combination} wildcard left for Snakemake."""
     return [os.path.join(RESULTS, "runs", "{combination}", f"s{seed}", name) for seed in SEEDS]
+
+
+def combination_data(wildcards):
+    """The prepared data of a combination's dataset (the first level of its folder)."""
+    return layout.data_path(RESULTS, wildcards.combination.split("/", 1)[0])
 
 
 def training_spec(wildcards):

@@ -13,11 +13,11 @@ rule plan_study:
 
 rule prepare_data:
     output:
-        DATA,
+        layout.data_path(RESULTS, "{dataset}"),
     params:
-        dataset=STUDY.config["dataset"],
+        dataset=lambda wildcards: DATASETS[wildcards.dataset],
     log:
-        layout.log_path(RESULTS, "prepare_data"),
+        layout.log_path(RESULTS, "prepare_data_{dataset}"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -28,8 +28,6 @@ rule prepare_data:
         "initlab prepare-data --dataset {params.dataset:q} --out {output:q} > {log:q} 2>&1"
 
 
-# One job trains every seed of one initializer x activation x depth (x extra axes) combination: this halves
-# the number of jobs (and the ~0.5 s of process start-up and imports each costs) for 2 seeds.
 # One job trains every seed of one source network (sources:) for one activation, keeping the
 # trained parameters (params.npz) that the transfer initializers of that activation copy.
 rule train_source:
@@ -60,9 +58,12 @@ rule train_source:
         " --save-params --threads {threads} --out {params.outdir:q} > {log:q} 2>&1"
 
 
+# One job trains every seed of one initializer x activation x depth (x extra axes)
+# combination: this halves the number of jobs (and the ~0.5 s of process start-up and imports
+# each costs) for 2 seeds.
 rule train_networks:
     input:
-        data=DATA,
+        data=combination_data,
         sources=transfer_params,
     output:
         summary=seed_files("summary.json"),
