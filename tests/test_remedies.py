@@ -278,3 +278,22 @@ def test_axes_that_cannot_change_a_run_are_named_on_the_study_page() -> None:
     assert "dropout is 0" in " ".join(t.text for t in _idle_axis_lines(adam, kinds))
     dropping = {"training": {"optimizer": "adam", "dropout": 0.1}}
     assert _idle_axis_lines(dropping, kinds) == []
+
+
+def test_study_page_names_the_classes_and_the_sources() -> None:
+    from initlab.report.data import Grid
+    from initlab.report.text_pages import _grid_lines
+
+    config = {
+        "width": 64,
+        "bias_std": 0.0,
+        "classes": [5, 6, 7, 8, 9],
+        "sources": {"a": {"classes": [0, 1, 2, 3, 4], "depth": 3, "initializer": "he_normal"}},
+        "custom_initializers": {},
+        "custom_activations": {},
+    }
+    text = " ".join(
+        t.text for t in _grid_lines(config, Grid(("he_normal",), ("relu",), (3,), (0,)))
+    )
+    assert "classes (relabelled from 0): 5, 6, 7, 8, 9" in text
+    assert "source a: classes 0, 1, 2, 3, 4, depth 3, he_normal" in text

@@ -344,7 +344,7 @@ def _check_source(spec: RunSpec) -> None:
     if not ok or source.get("name") != transfer.get("source"):
         raise ValueError(
             f"source: got {source!r}; allowed: {{'name': {transfer.get('source')!r}, 'spec': "
-            "<the source run>}} for the transfer initializer " + repr(spec.initializer)
+            "<the source run>} for the transfer initializer " + repr(spec.initializer)
         )
     src = spec.source_spec()
     assert src is not None

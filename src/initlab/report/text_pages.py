@@ -271,6 +271,14 @@ def _grid_lines(config: Mapping[str, Any], grid: Grid) -> list[TextLine]:
     lines += _kv("seeds", ", ".join(map(str, grid.seeds)))
     lines += _kv("width (units per hidden layer)", config["width"])
     lines += _kv("bias std at init", config["bias_std"])
+    if config.get("classes"):
+        lines += _kv("classes (relabelled from 0)", ", ".join(map(str, config["classes"])))
+    for name, src in (config.get("sources") or {}).items():
+        classes = ", ".join(map(str, src.get("classes") or ())) or "all"
+        what = f"classes {classes}, depth {src['depth']}, {src['initializer']}"
+        lines += _kv(
+            f"source {name}", what + (f", {src['epochs']} epochs" if "epochs" in src else "")
+        )
     for name, definition in {**custom_i, **custom_a}.items():
         params = ", ".join(f"{k}={v}" for k, v in sorted(definition.items()))
         lines += _kv(f"custom {name}", params)
