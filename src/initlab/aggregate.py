@@ -550,12 +550,13 @@ def _put(row: dict[str, Any], prefix: str, stats: dict[str, Any], bounded: bool)
 
 
 def _budget_columns(
-    grp: pd.DataFrame, verdict_now: str, target: float, n_classes: int
+    grp: pd.DataFrame, verdict_now: str, acc_now: float, target: float, n_classes: int
 ) -> dict[str, Any]:
     """``budget_epochs``, ``budget_test_acc_mean`` (a diverged seed at chance, as the verdict),
     ``budget_verdict`` (the verdict rule at ``budget_epochs``) and ``budget_outcome``
     (:data:`initlab.layout.BUDGET_OUTCOMES`; empty where the verdict is ``trains`` or
-    ``diverged`` or the study runs no budget check)."""
+    ``diverged`` or the study runs no budget check). ``acc_now`` is the cell's
+    ``final_test_acc_mean``, the accuracy the larger budget's is compared with."""
     epochs = int(grp["budget_epochs"].iloc[0])
     checked = epochs > int(grp["epochs"].iloc[0])
     diverged = grp["budget_diverged"].astype(bool) | grp["diverged"].astype(bool)
@@ -565,9 +566,8 @@ def _budget_columns(
     later = verdict(float(diverged.mean()), mean, target, n_classes)
     outcome = ""
     if checked and verdict_now in ("fails", "partial"):
-        before = float(accuracy_all_seeds(grp, "final_test_acc").mean())
         better = {"trains": "slow", "diverged": "diverges"}.get(later)
-        outcome = better or ("improving" if mean - before > TIE_MARGIN else "stuck")
+        outcome = better or ("improving" if mean - acc_now > TIE_MARGIN else "stuck")
     return {
         "budget_epochs": epochs,
         "budget_test_acc_mean": mean,
@@ -612,7 +612,11 @@ def summarize(runs: pd.DataFrame, target_accuracy: float, axes: Sequence[str] = 
         row["verdict"] = verdict(
             row["share_diverged"], row["final_test_acc_mean"], target_accuracy, n_classes
         )
-        row.update(_budget_columns(grp, row["verdict"], target_accuracy, n_classes))
+        row.update(
+            _budget_columns(
+                grp, row["verdict"], row["final_test_acc_mean"], target_accuracy, n_classes
+            )
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -840,11 +844,7 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     cfg = study.config
     # a transfer initializer copies trained layers: no random init to recommend, no mean-field
     # reason (its chi_1 would be its base's)
-    drawn = [
-        name
-        for name in cfg["initializers"]
-        if (cfg["custom_initializers"].get(name) or {}).get("family") != "transfer"
-    ]
+    drawn = [name for name in cfg["initializers"] if study.transfer_def(name) is None]
     tables["recommendations"] = recommendation_table(
         base["summary"][base["summary"]["initializer"].isin(drawn)],
         base["runs"][base["runs"]["initializer"].isin(drawn)],

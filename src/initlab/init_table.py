@@ -271,11 +271,7 @@ def initializer_table(study: Study, n_features: int, n_classes: int) -> pd.DataF
     width = next(iter(specs.values())).width  # the baseline width of a width axis
     inits = {name: spec.resolve_initializer() for name, spec in specs.items()}
     # a transfer initializer copies trained layers: it coincides with nothing it is drawn like
-    transfer = {
-        name
-        for name in inits
-        if (cfg["custom_initializers"].get(name) or {}).get("family") == "transfer"
-    }
+    transfer = {name for name in inits if study.transfer_def(name) is not None}
     peers = {
         a: [
             b

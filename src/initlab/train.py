@@ -356,17 +356,18 @@ class _Training:
 
         Floating-point warnings are silenced by the caller: overflow is an expected outcome.
         """
-        step = self._epochs(self.spec.epochs, 0, record=True)
-        if step < 0:
-            return -step - 1, -step - 1
+        step, blew_up = self._epochs(self.spec.epochs, 0, record=True)
+        if blew_up:
+            return step, step
         self.checkpoint(step)
         if not self._finite() or not np.isfinite(self.rec.rows[-1]["point"]["train_loss"]):
             return step, step
         return step, None
 
-    def _epochs(self, n_epochs: int, step: int, *, record: bool) -> int:
-        """Train ``n_epochs`` epochs from ``step``; return the step reached, or ``-step - 1``
-        at a non-finite training loss. With ``record``, checkpoints are taken on the way."""
+    def _epochs(self, n_epochs: int, step: int, *, record: bool) -> tuple[int, bool]:
+        """Train ``n_epochs`` epochs from ``step``; return the step reached and whether the
+        training loss became non-finite there. With ``record``, checkpoints are taken on the
+        way."""
         n, bs = len(self.X_tr), self.spec.batch_size
         for _ in range(n_epochs):
             order = self.order_rng.permutation(n)
@@ -379,7 +380,7 @@ class _Training:
                     self.params, self.X_tr[idx], self.y_tr[idx], self.act, **self.step_options
                 )
                 if not np.isfinite(loss):
-                    return -step - 1
+                    return step, True
                 before = (
                     [p.W.copy() for p in self.params] if at_checkpoint and self.record else None
                 )
@@ -387,7 +388,7 @@ class _Training:
                 if before is not None:
                     self.rec.set_update(update_ratios(before, self.params))
                 step += 1
-        return step
+        return step, False
 
     def _finite(self) -> bool:
         """Every parameter (and running statistic) is finite."""
@@ -416,10 +417,10 @@ class _Training:
         }
         if factor == 1 or not np.isfinite(test_acc) or test_acc >= self.spec.target_accuracy:
             return out
-        end = self._epochs((factor - 1) * epochs, step, record=False)
-        self.extra_steps = (end if end >= 0 else -end - 1) - step
+        end, blew_up = self._epochs((factor - 1) * epochs, step, record=False)
+        self.extra_steps = end - step
         out["budget_extended"] = True
-        if end < 0 or not self._finite():
+        if blew_up or not self._finite():
             out.update(budget_diverged=True, budget_test_acc=np.nan, budget_train_loss=np.nan)
             return out
         out["budget_train_loss"] = self.evaluate(self.X_tr, self.y_tr)[0]

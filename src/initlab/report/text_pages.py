@@ -333,12 +333,8 @@ def _alpha_dropout_lines(
 ) -> list[TextLine]:
     """A flag when alpha-dropout, designed for SELU's fixed point (Klambauer et al. 2017),
     meets other activations (allowed, but its mean and variance correction does not hold)."""
-    training = config.get("training", {})
-    kinds = [training.get("dropout_kind", "dropout")]
-    rates = [float(training.get("dropout", 0.0) or 0.0)]
-    if axes is not None and len(axes):
-        kinds += list(axes.loc[axes["axis"] == "dropout_kind", "value"])
-        rates += [float(v) for v in axes.loc[axes["axis"] == "dropout", "value"]]
+    kinds = _values(config, axes, "dropout_kind")
+    rates = [float(v) for v in _values(config, axes, "dropout") if v not in ("", "None")]
     if not any(r > 0 for r in rates):  # no unit is ever dropped
         return []
     others = [a for a in grid.activations if a != "selu"]

@@ -146,16 +146,26 @@ def _findings_pages(plan: _Plan) -> list[Page]:
     ]
 
 
-def _heatmap_pages(plan: _Plan) -> list[Page]:
-    """Heatmaps at every depth, split by ``report.max_heatmap_cells`` and panels per page."""
+def _heatmap_parts(plan: _Plan) -> list[tuple[tuple[str, ...], tuple[str, ...], int]]:
+    """The initializer x activation parts of a heatmap (``report.max_heatmap_cells`` each), with
+    the number of panels a page holds at that size."""
     grid = plan.grid
     max_cells = int(plan.config["report"].get("max_heatmap_cells", 400))
     parts = heatmaps.heatmap_chunks(len(grid.initializers), len(grid.activations), max_cells)
+    out = []
+    for rs, cs in parts:
+        rows, cols = grid.initializers[rs], grid.activations[cs]
+        out.append((rows, cols, heatmaps.metrics_per_page(len(rows) * len(cols))))
+    return out
+
+
+def _heatmap_pages(plan: _Plan) -> list[Page]:
+    """Heatmaps at every depth, split by ``report.max_heatmap_cells`` and panels per page."""
+    grid = plan.grid
+    parts = _heatmap_parts(plan)
     pages: list[Page] = []
     for depth in grid.depths:
-        for k, (rs, cs) in enumerate(parts):
-            rows, cols = grid.initializers[rs], grid.activations[cs]
-            per = heatmaps.metrics_per_page(len(rows) * len(cols))
+        for k, (rows, cols, per) in enumerate(parts):
             metrics = heatmaps.HEATMAP_METRICS
             groups = [metrics[m : m + per] for m in range(0, len(metrics), per)]
             for g, group in enumerate(groups):
@@ -179,12 +189,9 @@ def _units_at_end_pages(plan: _Plan) -> list[Page]:
     """Dead units at the end of training: one panel per depth, as many depths per page as
     :func:`~initlab.report.heatmaps.metrics_per_page` allows for the grid's cells."""
     grid = plan.grid
-    max_cells = int(plan.config["report"].get("max_heatmap_cells", 400))
-    parts = heatmaps.heatmap_chunks(len(grid.initializers), len(grid.activations), max_cells)
+    parts = _heatmap_parts(plan)
     pages: list[Page] = []
-    for k, (rs, cs) in enumerate(parts):
-        rows, cols = grid.initializers[rs], grid.activations[cs]
-        per = heatmaps.metrics_per_page(len(rows) * len(cols))
+    for k, (rows, cols, per) in enumerate(parts):
         groups = [grid.depths[d : d + per] for d in range(0, len(grid.depths), per)]
         for g, depths in enumerate(groups):
             build = partial(
