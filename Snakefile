@@ -1,7 +1,7 @@
 # initlab: initializer x activation x depth (x seed) study.
 #   snakemake --cores 2                      the default study (config/config.yaml)
 #   snakemake --configfile config/studies/glorot2010.yaml --cores 2
-# Stages: plan -> prepare data -> train (one job per combination, all seeds) -> aggregate -> report.
+# Stages: plan -> prepare data -> train (one job per chunk of the grid) -> aggregate -> report.
 
 from snakemake.utils import min_version
 

@@ -114,34 +114,38 @@ def test_hidden_gradient_ratio_leaves_out_the_output_layer() -> None:
 
 
 def test_runs_recorded_in_an_older_format_are_named(tmp_path: Path) -> None:
-    """A run folder from an older initlab (other columns or keys) is rejected with the reason
-    and the way out; the training rule's record_format parameter makes snakemake retrain it."""
-    from initlab import io
-    from initlab.config import RunSpec
+    """A chunk from an older initlab (other columns or keys) is rejected with the reason and
+    the way out; the training rule's record_format parameter makes snakemake retrain it."""
+    from initlab import settings
+    from initlab.chunks import write_chunk
     from initlab.io import CorruptFileError
     from initlab.records import RECORD_FORMAT
-    from initlab.train import train
+    from initlab.study import load_study
+    from initlab.train import RunResult, train
 
-    spec = RunSpec(
-        initializer="he_normal",
-        activation="relu",
-        depth=1,
-        seed=0,
-        width=8,
-        epochs=1,
-        dataset="moons",
-    )
+    config = {
+        "initializers": ["he_normal"],
+        "activations": ["relu"],
+        "depths": [1],
+        "seeds": [0],
+        "dataset": "moons",
+        "width": 8,
+        "training": {"epochs": 1},
+    }
+    study = load_study(config, settings.schema())
+    (chunk,) = study.chunks()
+    (spec,) = study.chunk_specs(chunk)
     result = train(spec)
-    io.write_columns_csv(tmp_path / "layers.csv", result.layers)
-    io.write_json(tmp_path / "timing.json", result.timing)
-    io.write_json(tmp_path / "summary.json", {**result.summary, "record_format": 1})
+    old = RunResult({**result.summary, "record_format": 1}, result.layers, result.timing)
+    write_chunk(tmp_path / chunk.folder, [(spec.run_id, old)])
     with pytest.raises(
         CorruptFileError, match=f"format 1; this initlab reads format {RECORD_FORMAT}"
     ):
-        aggregate._read_run(spec, tmp_path)
-    io.write_json(tmp_path / "summary.json", result.summary)
-    summary, _, _ = aggregate._read_run(spec, tmp_path)
+        list(aggregate._read_chunk_runs(study, chunk, tmp_path))
+    write_chunk(tmp_path / chunk.folder, [(spec.run_id, result)])
+    ((_, summary, layers, _),) = aggregate._read_chunk_runs(study, chunk, tmp_path)
     assert summary["record_format"] == RECORD_FORMAT
+    assert len(layers) == summary["n_layer_rows"]
 
 
 def test_still_learning_compares_the_last_two_checkpoints() -> None:

@@ -11,6 +11,7 @@ ones (accuracies, ties, claims verdicts), not synthetic.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,11 @@ from threadpoolctl import threadpool_limits
 
 from initlab import io, settings
 from initlab.aggregate import aggregate
+from initlab.chunks import ChunkPlan, train_chunk
 from initlab.data import load_dataset
 from initlab.report import plan_pages
 from initlab.report.data import load_tables
 from initlab.study import load_study
-from initlab.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,12 +40,9 @@ def _train_study(config_file: Path, results: Path) -> tuple[dict[str, Any], Path
     study = load_study(config, settings.schema())
     dataset = load_dataset(study.config["dataset"])
     with threadpool_limits(limits=1):
-        for spec in study.specs():
-            result = train(spec, dataset)
-            out = Path(study.run_dir(spec))
-            io.write_columns_csv(out / "layers.csv", result.layers)
-            io.write_json(out / "timing.json", result.timing)
-            io.write_json(out / "summary.json", result.summary)
+        for chunk in study.chunks():
+            plan = ChunkPlan(json.loads(study.chunk_json(chunk)))
+            train_chunk(plan, dataset, chunk.folder, log=lambda line: None)
     study_json = results / "study.json"
     io.write_json(study_json, study.config)
     aggregate(study_json, results / "tables")

@@ -1,9 +1,10 @@
-"""Robustness of the real workflow: interruption, damaged run files, diverging networks.
+"""Robustness of the real workflow: interruption, damaged chunk files, diverging networks.
 
-- An interrupted study (Snakemake killed with SIGKILL mid-training) resumes, reruns only what is
-  missing, and ends with tables and report byte-identical to an uninterrupted run.
-- A damaged per-run file makes ``initlab aggregate`` fail with a message naming the file and how
-  to regenerate it, never a silently wrong table.
+- An interrupted study (Snakemake killed with SIGKILL while chunks are half trained) resumes,
+  reruns only what is missing, and ends with tables and report byte-identical to an
+  uninterrupted run, which trained the same networks in chunks of another size.
+- A damaged chunk file makes ``initlab aggregate`` fail with a message naming the file (and the
+  run) and how to regenerate it, never a silently wrong table.
 - A diverging network is a result: its rows stay in the tables with NaN, and nothing prints
   numpy warnings.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -23,10 +25,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from initlab.cli import main
-from initlab.train import LAYER_COLUMNS
 
 if TYPE_CHECKING:
     from conftest import BackgroundSnakemake, SnakemakeRunner, TinyConfig
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 COMPARED_TABLES = ("runs", "layers", "curves", "summary", "theory")  # timings.csv: wall time
 N_RUNS = 16  # the tiny grid: 2 x 2 x 2 combinations x 2 seeds
+N_CHUNKS = 4  # activations x depths, each chunk 2 initializers x 2 seeds (chunk_size 64)
+REFERENCE_CHUNK_SIZE = 2  # the reference trains the same networks in 8 chunks of 2
 TIMEOUT = 600  # seconds the interrupted study may take to reach its kill point
 AGGREGATE_ARGS = ("--study", "results/study.json", "--out", "results/tables")
 
@@ -64,7 +69,9 @@ def background(
 ) -> Iterator[dict[str, BackgroundSnakemake]]:
     """The uninterrupted reference study and the diverging study, running in the background."""
     ref_dir, div_dir = tmp_path_factory.mktemp("reference"), tmp_path_factory.mktemp("diverging")
-    ref_cfg = tiny_config.write(ref_dir / "config.yaml", training=TRAINING)
+    ref_cfg = tiny_config.write(
+        ref_dir / "config.yaml", training=TRAINING, chunk_size=REFERENCE_CHUNK_SIZE
+    )
     div_cfg = tiny_config.write(div_dir / "config.yaml", training=TRAINING, **DIVERGING)
     runs = {
         "reference": run_snakemake.start(ref_dir, "--cores", "1", config=ref_cfg),
@@ -80,18 +87,32 @@ def reference(background: dict[str, BackgroundSnakemake]) -> Path:
     return background["reference"].wait()
 
 
-def summaries(workdir: Path) -> list[Path]:
-    return sorted((workdir / "results" / "runs").rglob("summary.json"))
+def finished_chunks(workdir: Path) -> list[Path]:
+    return sorted(p.parent for p in (workdir / "results" / "runs").rglob("runs.parquet"))
 
 
-def assert_complete_run_files(run_dir: Path) -> None:
-    """Whatever a killed job left under a final name is whole: JSON parses, CSV has all rows."""
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert isinstance(summary, dict) and summary["diverged"] in (True, False)
-    if (run_dir / "layers.csv").exists():
-        text = (run_dir / "layers.csv").read_text()
-        assert text.endswith("\n")
-        assert len(text.splitlines()) == 1 + summary["n_layer_rows"]
+def chunk_in_progress(workdir: Path) -> Path | None:
+    """A chunk whose log reports trained networks but which has no files yet, if any."""
+    logs = workdir / "results" / "logs" / "train"
+    for log in logs.rglob("*.log") if logs.exists() else ():
+        progress = re.findall(r"^\[(\d+)/(\d+)\]", log.read_text(), flags=re.MULTILINE)
+        folder = workdir / "results" / "runs" / log.relative_to(logs).with_suffix("")
+        if progress and int(progress[-1][0]) < int(progress[-1][1]):
+            if not (folder / "runs.parquet").exists():
+                return folder
+    return None
+
+
+def assert_complete_chunk_files(folder: Path) -> None:
+    """Whatever a killed job left under a final name is whole: both files read, every run's
+    summary parses and its layer rows are all there."""
+    runs = pq.read_table(folder / "runs.parquet").to_pylist()
+    layers = pq.read_table(folder / "layers.parquet", columns=["run_id"]).column(0).to_pylist()
+    assert len(runs) == 4
+    for run in runs:
+        summary = json.loads(run["summary"])
+        assert summary["diverged"] in (True, False)
+        assert layers.count(run["run_id"]) == summary["n_layer_rows"]
 
 
 # --- B. interruption loses nothing -------------------------------------------------------------
@@ -107,38 +128,36 @@ def test_killed_study_resumes_to_identical_results(
     config = tiny_config.write(workdir / "config.yaml", training=TRAINING)
     run = run_snakemake.start(workdir, "--cores", "2", config=config)
     deadline = time.monotonic() + TIMEOUT
-    while run.finished_jobs("train_networks") < 2:  # 2 of 8 jobs done, others under way
+    # one chunk done, another killed half-way through its networks
+    while run.finished_jobs("train_networks") < 1 or chunk_in_progress(workdir) is None:
         assert run.proc.poll() is None, "the study ended before it could be interrupted"
         assert time.monotonic() < deadline
-        time.sleep(0.02)
+        time.sleep(0.01)
     run.kill()
+    half_done = chunk_in_progress(workdir)
+    assert half_done is not None
 
-    # What the kill left: some runs, not all; every final-named file whole.
-    done = summaries(workdir)
-    assert 0 < len(done) < N_RUNS
-    for path in done:
-        assert_complete_run_files(path.parent)
+    # What the kill left: some chunks, not all, none of the half-trained one; every
+    # final-named file whole.
+    done = finished_chunks(workdir)
+    assert 0 < len(done) < N_CHUNKS and half_done not in done
+    assert not (half_done / "layers.parquet").exists()
+    for folder in done:
+        assert_complete_chunk_files(folder)
     assert not (workdir / "results" / "tables").exists()
 
     # A dry run schedules only the missing work: not the plan, not the data, not finished jobs.
     jobs = run_snakemake.planned_jobs(workdir, config=config)
-    assert 0 < jobs["train_networks"] < 8, jobs
+    assert 0 < jobs["train_networks"] < N_CHUNKS, jobs
     assert "plan_study" not in jobs and "prepare_data" not in jobs, jobs
 
     # Stray temporary files, as a write interrupted between create and rename leaves them, are
-    # never read: put garbage under the writer's temporary names in a finished and a missing run.
-    grid = {
-        workdir / "results" / "runs" / "digits" / init / act / f"d{depth}" / f"s{seed}"
-        for init in ("standard_uniform", "he_normal")
-        for act in ("tanh", "relu")
-        for depth in (1, 3)
-        for seed in (0, 1)
-    }
-    missing = sorted(grid - {path.parent for path in done})
-    for run_dir in (done[0].parent, missing[0]):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / ".summary.json.stale.tmp").write_text("{garbage")
-        (run_dir / ".layers.csv.stale.tmp").write_text("step,epo")
+    # never read: put garbage under the writer's temporary names in a finished and the
+    # half-trained chunk.
+    for folder in (done[0], half_done):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".runs.parquet.stale.tmp").write_text("garbage")
+        (folder / ".layers.parquet.stale.tmp").write_bytes(b"PAR1\x00")
 
     # SIGKILL leaves Snakemake's lock behind: the rerun needs --unlock first.
     first = run_snakemake(workdir, "--cores", "2", config=config, check=False)
@@ -148,7 +167,7 @@ def test_killed_study_resumes_to_identical_results(
         assert unlock.returncode == 0, unlock.stderr
         second = run_snakemake(workdir, "--cores", "2", config=config, check=False)
         assert second.returncode == 0, second.stderr
-    assert len(summaries(workdir)) == N_RUNS
+    assert len(finished_chunks(workdir)) == N_CHUNKS
 
     ref = background["reference"].wait()
     changed = _sources_changed_since(background["reference"].started)
@@ -159,18 +178,20 @@ def test_killed_study_resumes_to_identical_results(
             f"; initlab sources were edited while the test ran: {changed}" if changed else ""
         )
 
-    # A damaged run file stops the workflow's aggregate job with one line naming the file and
+    # A damaged chunk file stops the workflow's aggregate job with one line naming the file and
     # the fix (Snakemake then removes the job's stale tables); following the fix retrains
     # exactly one job.
-    rel = "results/runs/digits/he_normal/tanh/d3/s1"
-    (workdir / rel / "summary.json").write_text("not json at all")
+    rel = "results/runs/digits/tanh/d3/c0"
+    (workdir / rel / "runs.parquet").write_text("not parquet at all")
     failed = run_snakemake(
         workdir, "--cores", "1", "--forcerun", "aggregate_tables", config=config, check=False
     )
     assert failed.returncode != 0
     log = (workdir / "results" / "logs" / "aggregate_tables.log").read_text()
     assert len(log.strip().splitlines()) == 1, log
-    assert log.startswith(f"initlab aggregate: error: {rel}/summary.json: not valid JSON"), log
+    assert log.startswith(
+        f"initlab aggregate: error: {rel}/runs.parquet: not a readable Parquet file"
+    ), log
     assert f"Delete {rel} and rerun snakemake" in log
     assert not (workdir / "results" / "tables" / "runs.csv").exists()
     shutil.rmtree(workdir / rel)
@@ -178,133 +199,176 @@ def test_killed_study_resumes_to_identical_results(
     assert jobs["train_networks"] == 1 and jobs["aggregate_tables"] == 1, jobs
 
 
-# --- C. a damaged run file is an error, never a silently wrong table ------------------------------
+# --- C. a damaged chunk file is an error, never a silently wrong table ---------------------------
 
-RUN = Path("results/runs/digits/he_normal/relu/d3/s0")
-
-
-def _truncate_mid_row(path: Path) -> None:
-    text = path.read_text()
-    last_row = text.rstrip("\n").rfind("\n") + 1
-    path.write_text(text[: last_row + (len(text) - last_row) // 2])
+CHUNK = Path("results/runs/digits/relu/d3/c1")  # the reference's chunks hold one initializer
+RUN_ID = "digits__he_normal__relu__d3__s0"
 
 
-def _truncate_after_row(path: Path) -> None:
-    lines = path.read_text().splitlines(keepends=True)
-    path.write_text("".join(lines[:-2]))
+Rows = list[dict[str, object]]
+
+
+def _rewrite(path: Path, edit: Callable[[Rows], Rows]) -> None:
+    """Rewrite a chunk file's rows (as dicts) through ``edit``, keeping its schema."""
+    table = pq.read_table(path)
+    pq.write_table(pa.Table.from_pylist(edit(table.to_pylist()), schema=table.schema), path)
 
 
 def _edit_summary(**changes: object) -> Callable[[Path], None]:
-    def edit(path: Path) -> None:
-        summary = json.loads(path.read_text())
-        for key, value in changes.items():
-            if value is KeyError:
-                del summary[key]
-            else:
-                summary[key] = value
-        path.write_text(json.dumps(summary))
+    def edit_rows(rows: Rows) -> Rows:
+        for row in rows:
+            if row["run_id"] == RUN_ID:
+                summary = json.loads(str(row["summary"]))
+                for key, value in changes.items():
+                    if value is KeyError:
+                        del summary[key]
+                    else:
+                        summary[key] = value
+                row["summary"] = json.dumps(summary)
+        return rows
 
-    return edit
+    return lambda path: _rewrite(path, edit_rows)
+
+
+def _set_summary_text(text: str) -> Callable[[Path], None]:
+    def edit_rows(rows: Rows) -> Rows:
+        for row in rows:
+            if row["run_id"] == RUN_ID:
+                row["summary"] = text
+        return rows
+
+    return lambda path: _rewrite(path, edit_rows)
 
 
 def _numbers_to_strings(path: Path) -> None:
-    summary = json.loads(path.read_text())
-    for key, value in summary.items():
-        if isinstance(value, float):
-            summary[key] = str(value)
-    path.write_text(json.dumps(summary, indent=2))
+    def edit_rows(rows: Rows) -> Rows:
+        for row in rows:
+            summary = json.loads(str(row["summary"]))
+            row["summary"] = json.dumps(
+                {k: str(v) if isinstance(v, float) else v for k, v in summary.items()}
+            )
+        return rows
+
+    _rewrite(path, edit_rows)
 
 
-def _text_in_a_number(path: Path) -> None:
-    lines = path.read_text().splitlines(keepends=True)
-    fields = lines[3].split(",")
-    fields[LAYER_COLUMNS.index("z_q")] = "abc"
-    lines[3] = ",".join(fields)
-    path.write_text("".join(lines))
+def _drop_rows(keep: Callable[[dict[str, object]], bool]) -> Callable[[Path], None]:
+    return lambda path: _rewrite(path, lambda rows: [r for r in rows if keep(r)])
 
 
 def _layer_renumbered(path: Path) -> None:
-    lines = path.read_text().splitlines(keepends=True)
-    fields = lines[1].split(",")
-    fields[LAYER_COLUMNS.index("layer")] = "9"
-    lines[1] = ",".join(fields)
-    path.write_text("".join(lines))
+    def edit_rows(rows: Rows) -> Rows:
+        first = next(r for r in rows if r["run_id"] == RUN_ID)
+        first["layer"] = 9
+        return rows
+
+    _rewrite(path, edit_rows)
 
 
-def _fewer_fields(path: Path) -> None:
-    lines = path.read_text().splitlines(keepends=True)
-    lines[2] = lines[2].split(",", 1)[1]
-    path.write_text("".join(lines))
+def _column_as_text(name: str) -> Callable[[Path], None]:
+    def damage(path: Path) -> None:
+        table = pq.read_table(path)
+        i = table.column_names.index(name)
+        text = pa.array([str(v) for v in table.column(i).to_pylist()], pa.string())
+        pq.write_table(table.set_column(i, name, text), path)
+
+    return damage
+
+
+def _column_dropped(name: str) -> Callable[[Path], None]:
+    return lambda path: pq.write_table(pq.read_table(path).drop_columns([name]), path)
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
 
 
 DAMAGE = {
-    "layers.csv truncated mid-row": (
-        "layers.csv",
-        _truncate_mid_row,
-        "truncated (the last line is incomplete)",
+    "layers.parquet truncated": ("layers.parquet", _truncate, "not a readable Parquet file"),
+    "layers.parquet emptied": (
+        "layers.parquet",
+        lambda p: p.write_bytes(b""),
+        "not a readable Parquet file",
     ),
-    "layers.csv truncated after a row": ("layers.csv", _truncate_after_row, "x 4 layers"),
-    "layers.csv emptied": ("layers.csv", lambda p: p.write_text(""), "truncated"),
-    "layers.csv header only": (
-        "layers.csv",
-        lambda p: p.write_text(p.read_text().splitlines()[0] + "\n"),
-        "found 0 rows",
-    ),
-    "layers.csv a row lost a field": ("layers.csv", _fewer_fields, "line 3 has"),
-    "layers.csv layer renumbered": ("layers.csv", _layer_renumbered, "not the grid of"),
-    "layers.csv text in a number": ("layers.csv", _text_in_a_number, "'z_q' holds text"),
-    "layers.csv binary garbage": (
-        "layers.csv",
+    "layers.parquet binary garbage": (
+        "layers.parquet",
         lambda p: p.write_bytes(bytes(range(256)) * 4),
-        "layers.csv",
+        "not a readable Parquet file",
     ),
-    "summary.json garbage": (
-        "summary.json",
+    "layers.parquet a run lost its last rows": (
+        "layers.parquet",
+        lambda p: _rewrite(p, lambda rows: [r for r in rows if r["run_id"] != RUN_ID][:-2]),
+        "x 4 layers",
+    ),
+    "layers.parquet a run's rows gone": (
+        "layers.parquet",
+        _drop_rows(lambda r: r["run_id"] != RUN_ID),
+        "found 0",
+    ),
+    "layers.parquet layer renumbered": ("layers.parquet", _layer_renumbered, "not the grid of"),
+    "layers.parquet text in a number column": (
+        "layers.parquet",
+        _column_as_text("z_q"),
+        "column 'z_q' does not hold numbers",
+    ),
+    "layers.parquet a column dropped": (
+        "layers.parquet",
+        _column_dropped("z_q"),
+        "column 'z_q' is missing",
+    ),
+    "runs.parquet garbage": (
+        "runs.parquet",
         lambda p: p.write_bytes(b"\x00\xffgarbage"),
-        "summary.json",
+        "not a readable Parquet file",
     ),
-    "summary.json truncated": (
-        "summary.json",
-        lambda p: p.write_text(p.read_text()[:200]),
-        "not valid JSON",
+    "runs.parquet truncated": ("runs.parquet", _truncate, "not a readable Parquet file"),
+    "runs.parquet a run missing": (
+        "runs.parquet",
+        _drop_rows(lambda r: r["run_id"] != RUN_ID),
+        f"run {RUN_ID} is missing",
     ),
-    "summary.json a list": (
-        "summary.json",
-        lambda p: p.write_text("[1, 2]"),
-        "expected a JSON object",
+    "runs.parquet summary truncated": (
+        "runs.parquet",
+        _set_summary_text('{"diverged": fal'),
+        f"the summary of {RUN_ID} is not valid JSON",
     ),
-    "summary.json numbers edited to strings": (
-        "summary.json",
+    "runs.parquet summary a list": (
+        "runs.parquet",
+        _set_summary_text("[1, 2]"),
+        "is not a JSON object",
+    ),
+    "runs.parquet numbers edited to strings": (
+        "runs.parquet",
         _numbers_to_strings,
         "(str); expected a number or null",
     ),
-    "summary.json diverged as a string": (
-        "summary.json",
+    "runs.parquet diverged as a string": (
+        "runs.parquet",
         _edit_summary(diverged="false"),
         "key 'diverged' holds 'false' (str); expected true/false",
     ),
-    "summary.json accuracy true": (
-        "summary.json",
+    "runs.parquet accuracy true": (
+        "runs.parquet",
         _edit_summary(final_test_acc=True),
         "key 'final_test_acc' holds True (bool); expected a number or null",
     ),
-    "summary.json key deleted": (
-        "summary.json",
+    "runs.parquet key deleted": (
+        "runs.parquet",
         _edit_summary(final_test_acc=KeyError),
         "key 'final_test_acc' is missing",
     ),
-    "summary.json other configuration": (
-        "summary.json",
+    "runs.parquet other configuration": (
+        "runs.parquet",
         _edit_summary(config={"depth": 4}),
         "different configuration",
     ),
-    "timing.json garbage": ("timing.json", lambda p: p.write_text("{"), "not valid JSON"),
-    "timing.json steps as text": (
-        "timing.json",
-        lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "steps": "72"})),
-        "key 'steps' holds '72'",
+    "runs.parquet steps as text": (
+        "runs.parquet",
+        _column_as_text("steps"),
+        "column 'steps' does not hold numbers",
     ),
-    "summary.json missing": ("summary.json", Path.unlink, "missing"),
+    "runs.parquet missing": ("runs.parquet", Path.unlink, "missing"),
 }
 
 
@@ -347,7 +411,7 @@ def test_intact_copy_aggregates_to_the_same_tables(
 
 
 @pytest.mark.parametrize("case", list(DAMAGE))
-def test_damaged_run_file_fails_aggregate_naming_it(
+def test_damaged_chunk_file_fails_aggregate_naming_it(
     reference: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -356,14 +420,14 @@ def test_damaged_run_file_fails_aggregate_naming_it(
 ) -> None:
     filename, damage, expected = DAMAGE[case]
     workdir = _copy_study(reference, tmp_path)
-    damage(workdir / RUN / filename)
+    damage(workdir / CHUNK / filename)
     rc, err = _aggregate(workdir, capsys, monkeypatch)
     assert rc == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith(f"initlab aggregate: error: {RUN / filename}")
+    assert lines[0].startswith(f"initlab aggregate: error: {CHUNK / filename}")
     assert expected in lines[0], lines[0]
-    assert f"Delete {RUN} and rerun snakemake" in lines[0]
+    assert f"Delete {CHUNK} and rerun snakemake" in lines[0]
     assert not (workdir / "results" / "tables").exists()  # no table at all, not a wrong one
 
 

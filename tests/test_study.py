@@ -767,13 +767,13 @@ def test_a_list_makes_a_setting_an_axis() -> None:
     specs = list(study.specs())
     assert len(specs) == 2 * 1 * 2 * 4 * 2
     assert len({s.run_id for s in specs}) == len(specs)
-    assert len({study.run_dir(s) for s in specs}) == len(specs)
+    chunks = study.chunks()
+    assert len({c.folder for c in chunks}) == len(chunks) == 2 * 4  # depths x points
     spec = specs[-1]
     assert (spec.optimizer, spec.learning_rate, spec.seed) == ("adam", 0.001, 1)
     assert spec.run_id == "digits__glorot_normal__relu__d4__optimizer=adam__learning_rate=0.001__s1"
-    assert study.run_dir(spec).endswith(
-        "glorot_normal/relu/d4/optimizer=adam/learning_rate=0.001/s1"
-    )
+    assert chunks[-1].folder == "results/runs/digits/relu/d4/optimizer=adam/learning_rate=0.001/c0"
+    assert study.chunk_specs(chunks[-1])[-1] == spec
     assert study.base_spec("he_normal", "relu", 2, 0).optimizer == "sgd"  # the baseline
 
 
@@ -782,15 +782,87 @@ def test_a_study_without_extra_axes_keeps_its_folders_and_ids() -> None:
     assert study.axes == {} and study.points() == [()] and study.baseline == ()
     spec = study.base_spec("he_normal", "relu", 2, 1)
     assert spec.run_id == "digits__he_normal__relu__d2__s1"
-    assert study.run_dir(spec) == "results/runs/digits/he_normal/relu/d2/s1"
+    assert [c.folder for c in study.chunks()] == [
+        "results/runs/digits/relu/d2/c0",
+        "results/runs/digits/relu/d4/c0",
+    ]
+
+
+def _chunk_jobs(study: Any) -> set[tuple[str, str]]:
+    """Each training job of a study: its folder and the definition it trains (the rule's
+    parameter, whose change makes snakemake rerun the job)."""
+    return {(c.folder, study.chunk_json(c)) for c in study.chunks()}
 
 
 def test_adding_a_value_to_an_axis_keeps_every_existing_run() -> None:
+    """A new optimizer adds jobs and leaves every existing job (folder and definition) as is."""
     before = _axes_study(optimizer=["sgd", "adam"])
     after = _axes_study(optimizer=["sgd", "adam", "adamw"])
-    old = {before.run_dir(s) for s in before.specs()}
-    new = {after.run_dir(s) for s in after.specs()}
+    old, new = _chunk_jobs(before), _chunk_jobs(after)
     assert old < new and len(new - old) == len(old) // 2
+
+
+def test_chunks_split_a_group_into_blocks_of_whole_initializers() -> None:
+    """chunk_size 5 with 2 seeds: 2 initializers (4 networks) per job; every run of the grid is
+    in exactly one chunk, the seeds of an initializer together, in the tables' order."""
+    config = {
+        "initializers": ["zeros", "he_normal", "glorot_normal", "orthogonal", "lecun_normal"],
+        "activations": ["tanh", "relu"],
+        "depths": [1, 3],
+        "seeds": [0, 1],
+        "chunk_size": 5,
+    }
+    study = load_study(config, SCHEMA)
+    chunks = study.chunks()
+    assert [c.initializers for c in chunks[:3]] == [
+        ("zeros", "he_normal"),
+        ("glorot_normal", "orthogonal"),
+        ("lecun_normal",),
+    ]
+    assert [c.folder for c in chunks[:4]] == [
+        "results/runs/digits/tanh/d1/c0",
+        "results/runs/digits/tanh/d1/c1",
+        "results/runs/digits/tanh/d1/c2",
+        "results/runs/digits/tanh/d3/c0",
+    ]
+    runs = [s.run_id for c in chunks for s in study.chunk_specs(c)]
+    assert sorted(runs) == sorted(s.run_id for s in study.specs()) and len(set(runs)) == len(runs)
+    whole = load_study({**config, "chunk_size": 64}, SCHEMA)
+    assert [s.run_id for c in whole.chunks() for s in whole.chunk_specs(c)] == runs
+    assert len(whole.chunks()) == 2 * 2
+    # more seeds than chunk_size: one initializer per job
+    one = load_study({**config, "chunk_size": 1}, SCHEMA)
+    assert all(len(c.initializers) == 1 for c in one.chunks()) and len(one.chunks()) == 20
+
+
+def test_an_initializer_added_at_the_end_retrains_only_the_last_block() -> None:
+    config = {
+        "initializers": ["zeros", "he_normal", "glorot_normal"],
+        "activations": ["tanh"],
+        "depths": [1, 3],
+        "seeds": [0, 1],
+        "chunk_size": 4,
+    }
+    before = load_study(config, SCHEMA)
+    after = load_study({**config, "initializers": [*config["initializers"], "orthogonal"]}, SCHEMA)
+    old, new = _chunk_jobs(before), _chunk_jobs(after)
+    kept = old & new
+    assert {folder.rsplit("/", 1)[1] for folder, _ in kept} == {"c0"} and len(kept) == 2
+    assert len(new - old) == 2  # c1 of each depth: glorot_normal + orthogonal
+
+
+def test_a_chunk_definition_names_its_runs_and_their_sources() -> None:
+    """chunk_json is what `initlab train-chunk` trains: one spec per initializer (no seed), the
+    seeds, and the source folder of a transfer initializer."""
+    import json
+
+    from initlab.chunks import ChunkPlan
+
+    study = _axes_study(optimizer=["sgd", "adam"])
+    chunk = study.chunks()[1]
+    plan = ChunkPlan(json.loads(study.chunk_json(chunk)))
+    assert plan.specs == study.chunk_specs(chunk)
+    assert plan.sources == {}
 
 
 @pytest.mark.parametrize(
@@ -857,12 +929,12 @@ def test_a_dataset_axis_leads_the_folders_and_ids() -> None:
     }
     study = load_study(config, SCHEMA)
     assert study.axes == {"dataset": ["digits", "gaussian_blobs"], "optimizer": ["sgd", "adam"]}
-    dirs = [study.run_dir(s) for s in study.specs()]
+    dirs = [c.folder for c in study.chunks()]
     assert dirs == [
-        "results/runs/digits/he_normal/relu/d2/optimizer=sgd/s0",
-        "results/runs/digits/he_normal/relu/d2/optimizer=adam/s0",
-        "results/runs/gaussian_blobs/he_normal/relu/d2/optimizer=sgd/s0",
-        "results/runs/gaussian_blobs/he_normal/relu/d2/optimizer=adam/s0",
+        "results/runs/digits/relu/d2/optimizer=sgd/c0",
+        "results/runs/digits/relu/d2/optimizer=adam/c0",
+        "results/runs/gaussian_blobs/relu/d2/optimizer=sgd/c0",
+        "results/runs/gaussian_blobs/relu/d2/optimizer=adam/c0",
     ]
     spec = list(study.specs())[-1]
     assert spec.dataset == "gaussian_blobs"

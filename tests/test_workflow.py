@@ -28,7 +28,7 @@ def tiny_run(
         "all": 1,
         "plan_study": 1,
         "prepare_data": 1,
-        "train_networks": 8,  # 2 initializers x 2 activations x 2 depths, seeds per job
+        "train_networks": 4,  # 2 activations x 2 depths, a chunk of 2 initializers x 2 seeds
         "aggregate_tables": 1,
         "write_report": 1,
     }
@@ -68,6 +68,25 @@ def test_tables_have_the_grid(tiny_run: Path) -> None:
     assert sources.empty and {"source", "activation", "seed", "final_test_acc"} <= set(sources)
 
 
+def test_a_chunk_is_two_files_and_its_log_shows_progress(tiny_run: Path) -> None:
+    """Each training job leaves its two Parquet files and nothing else in its folder, and a log
+    line per network: done / total, the outcome, elapsed and time left."""
+    runs = tiny_run / "results" / "runs"
+    folders = sorted(p.parent for p in runs.rglob("runs.parquet"))
+    assert [f.relative_to(runs).as_posix() for f in folders] == [
+        "digits/relu/d1/c0",
+        "digits/relu/d3/c0",
+        "digits/tanh/d1/c0",
+        "digits/tanh/d3/c0",
+    ]
+    assert sum(1 for p in runs.rglob("*") if p.is_file()) == 2 * len(folders)
+    log = tiny_run / "results" / "logs" / "train" / "digits" / "tanh" / "d3" / "c0.log"
+    lines = log.read_text().splitlines()
+    assert [line.split("]")[0] for line in lines[:4]] == ["[1/4", "[2/4", "[3/4", "[4/4"]
+    assert "digits__standard_uniform__tanh__d3__s0: " in lines[0]
+    assert "elapsed" in lines[0] and "left" in lines[0]
+
+
 def test_report_pdf_has_pages(tiny_run: Path) -> None:
     pdf = (tiny_run / "results" / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
@@ -87,7 +106,7 @@ def test_adding_a_depth_schedules_only_new_jobs(
 ) -> None:
     config = tiny_config.write(tiny_run / "more.yaml", depths=[1, 3, 5])
     jobs = run_snakemake.planned_jobs(tiny_run, config=config)
-    assert jobs["train_networks"] == 4  # only the depth-5 combinations
+    assert jobs["train_networks"] == 2  # only the depth-5 chunks
 
 
 def test_changing_a_training_setting_reruns_its_jobs(
@@ -95,7 +114,7 @@ def test_changing_a_training_setting_reruns_its_jobs(
 ) -> None:
     config = tiny_config.write(tiny_run / "lr.yaml", training={"learning_rate": 0.02})
     jobs = run_snakemake.planned_jobs(tiny_run, config=config)
-    assert jobs["train_networks"] == 8
+    assert jobs["train_networks"] == 4
     assert "prepare_data" not in jobs
 
 
@@ -143,14 +162,14 @@ def test_the_real_studys_report_pages_are_legible(tiny_run: Path) -> None:
 def test_a_study_with_extra_axes_runs_end_to_end_and_grows_by_new_points_only(
     tmp_path: Path, run_snakemake: SnakemakeRunner, tiny_config: TinyConfig
 ) -> None:
-    """optimizer and learning_rate as axes (2 x 2 points) on 2 x 1 x 1 cells: 8 jobs, one
-    column per axis in every per-run table, one summary row per cell and point, the report
-    built; then adding an optimizer schedules only its 2 x 2 new jobs."""
+    """optimizer and learning_rate as axes (2 x 2 points) on 2 x 1 x 1 cells: 4 jobs (a chunk
+    per point), one column per axis in every per-run table, one summary row per cell and
+    point, the report built; then adding an optimizer schedules only its 2 new jobs."""
     axes = {"optimizer": ["momentum", "adam"], "learning_rate": [0.02, 0.002]}
     config = tiny_config.write(
         tmp_path / "axes.yaml", activations=["tanh"], depths=[2], training=axes
     )
-    assert run_snakemake.planned_jobs(tmp_path, config=config)["train_networks"] == 8
+    assert run_snakemake.planned_jobs(tmp_path, config=config)["train_networks"] == 4
     run_snakemake(tmp_path, "--cores", "2", config=config)
     tables = tmp_path / "results" / "tables"
     runs, summary = pd.read_csv(tables / "runs.csv"), pd.read_csv(tables / "summary.csv")
@@ -177,7 +196,7 @@ def test_a_study_with_extra_axes_runs_end_to_end_and_grows_by_new_points_only(
         depths=[2],
         training={**axes, "optimizer": ["momentum", "adam", "sgd"]},
     )
-    assert run_snakemake.planned_jobs(tmp_path, config=more)["train_networks"] == 4
+    assert run_snakemake.planned_jobs(tmp_path, config=more)["train_networks"] == 2
 
 
 TRANSFER = {
@@ -203,8 +222,9 @@ def test_a_transfer_study_trains_its_source_once_per_activation_and_caches_it(
 ) -> None:
     """Two transfer initializers copying from one source, 2 activations x 2 seeds: one
     train_source job per activation (all seeds), the transfer jobs wait for it; a rerun does
-    nothing; a change of the source's epochs retrains the sources and the transfer jobs only."""
-    config = tiny_config.write(tmp_path / "transfer.yaml", **TRANSFER)
+    nothing; a change of the source's epochs retrains the sources and the transfer jobs only
+    (chunk_size 2: one initializer per job, so that a job is either transfer or not)."""
+    config = tiny_config.write(tmp_path / "transfer.yaml", chunk_size=2, **TRANSFER)
     jobs = run_snakemake.planned_jobs(tmp_path, config=config)
     assert jobs["train_source"] == 2 and jobs["train_networks"] == 6
     run_snakemake(tmp_path, "--cores", "2", config=config)
@@ -226,11 +246,11 @@ def test_a_transfer_study_trains_its_source_once_per_activation_and_caches_it(
     assert run_snakemake.planned_jobs(tmp_path, config=config) == {}
     sources_changed = {"a": {**TRANSFER["sources"]["a"], "epochs": 3}}
     changed = tiny_config.write(
-        tmp_path / "changed.yaml", **{**TRANSFER, "sources": sources_changed}
+        tmp_path / "changed.yaml", chunk_size=2, **{**TRANSFER, "sources": sources_changed}
     )
     jobs = run_snakemake.planned_jobs(tmp_path, config=changed)
     assert jobs["train_source"] == 2
-    assert jobs["train_networks"] == 4  # the transfer combinations only, not he_normal's
+    assert jobs["train_networks"] == 4  # the transfer chunks only, not he_normal's
     assert "prepare_data" not in jobs
 
 

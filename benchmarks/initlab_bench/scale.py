@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -17,12 +15,10 @@ from .common import (
     child_env,
     default_config,
     fnum,
-    initlab_run,
     mb,
     measure,
     note,
     prepared_digits,
-    run_quietly,
     section_header,
     table,
 )
@@ -63,7 +59,7 @@ def section_scale(args: argparse.Namespace, cache: dict[str, Any], workroot: Pat
     base = workroot / "scale"
     base.mkdir(parents=True, exist_ok=True)
     data_npz = prepared_digits(workroot)
-    templates = template_runs(base / "templates", data_npz, scale_config(1_000))
+    templates = template_runs(data_npz, scale_config(1_000))
     results = {}
     for n in sizes:
         results[n] = measure_size(n, base / f"n{n}", data_npz, templates)
@@ -79,9 +75,9 @@ def section_scale(args: argparse.Namespace, cache: dict[str, Any], workroot: Pat
         "Grids: the default study's settings with custom variance_scaling initializers "
         f"(x activations x depths {SCALE_DEPTHS} x seeds {SCALE_SEEDS}); 1,000 runs = 25 "
         "initializers x 5 activations, 10,000 runs = 125 x 10. Planning is `snakemake -n "
-        "--cores 2` with the repository's Snakefile in an empty folder (--directory). The runs "
-        "are copies of four real `initlab run` outputs (one per depth, default settings on "
-        "digits) with each summary.json's config and run_id rewritten to the run's spec, so "
+        "--cores 2` with the repository's Snakefile in an empty folder (--directory). The chunk "
+        "files hold copies of four real trained runs (one per depth, default settings on "
+        "digits) with each summary's config and run_id rewritten to the run's spec, so "
         "`initlab aggregate` reads, checks and tabulates them as real runs. Peak RSS via "
         "getrusage(RUSAGE_CHILDREN) of a wrapper process."
     )
@@ -147,67 +143,63 @@ def plan(workdir: Path) -> dict[str, Any]:
     return res
 
 
-def template_runs(base: Path, data_npz: Path, cfg: dict[str, Any]) -> dict[int, Path]:
-    """Train one real `initlab run` per depth of the scale grid, at the study's settings.
+def template_runs(data_npz: Path, cfg: dict[str, Any]) -> dict[int, Any]:
+    """Train one real network per depth of the scale grid, at the study's settings.
 
     Returns
     -------
     dict
-        The run folder of each depth.
+        The :class:`initlab.train.RunResult` of each depth.
     """
+    from threadpoolctl import threadpool_limits
+
+    from initlab.data import load_prepared
     from initlab.study import Study
+    from initlab.train import train
 
     study = Study(cfg)
+    dataset = load_prepared(data_npz)
     out = {}
-    for depth in SCALE_DEPTHS:
-        spec = study.base_spec("he_normal", "relu", depth, 0).to_dict()
-        spec.update(initializer="he_normal", initializer_def=None)
-        d = base / f"d{depth}"
-        run_quietly(initlab_run(["--spec-json", json.dumps(spec)], data_npz, d))
-        out[depth] = d
+    with threadpool_limits(limits=1):
+        for depth in SCALE_DEPTHS:
+            spec = study.base_spec("he_normal", "relu", depth, 0)
+            out[depth] = train(spec, dataset)
     return out
 
 
-def synthesize_study(workdir: Path, cfg: dict[str, Any], templates: dict[int, Path]) -> int:
-    """Write every run of ``cfg`` under ``workdir`` as edited copies of the template runs.
+def synthesize_study(workdir: Path, cfg: dict[str, Any], templates: dict[int, Any]) -> int:
+    """Write every chunk of ``cfg`` under ``workdir`` from the template runs.
 
-    summary.json gets the run's own config and run_id (the aggregator checks that
-    ``summary["config"] == spec.to_dict()``); timing.json its run_id; layers.csv, which
-    holds no configuration, is hard-linked (the reader sees a normal file).
+    Each run's summary gets its own config and run_id (the aggregator checks that
+    ``summary["config"] == spec.to_dict()``); its layer rows are the template's of its depth.
+    The chunk files are written by :func:`initlab.chunks.write_chunk`, as a training job
+    writes them.
 
     Returns
     -------
     int
         The number of runs written.
     """
+    from initlab.chunks import write_chunk
     from initlab.study import load_schema, load_study
+    from initlab.train import RunResult
 
     study = load_study(cfg, load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     (workdir / study.results).mkdir(parents=True, exist_ok=True)
     (workdir / study.results / "study.json").write_text(study.to_json())
-    tmpl = {
-        d: (
-            json.loads((p / "summary.json").read_text()),
-            json.loads((p / "timing.json").read_text()),
-            p / "layers.csv",
-        )
-        for d, p in templates.items()
-    }
     n = 0
-    for spec in study.specs():
-        summary, timing, layers = tmpl[spec.depth]
-        run_dir = workdir / study.run_dir(spec)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        s = dict(summary, run_id=spec.run_id, config=spec.to_dict())
-        (run_dir / "summary.json").write_text(json.dumps(s, indent=2, sort_keys=True) + "\n")
-        t = dict(timing, run_id=spec.run_id)
-        (run_dir / "timing.json").write_text(json.dumps(t, indent=2, sort_keys=True) + "\n")
-        os.link(layers, run_dir / "layers.csv")
-        n += 1
+    for chunk in study.chunks():
+        results = []
+        for spec in study.chunk_specs(chunk):
+            tmpl = templates[spec.depth]
+            summary = dict(tmpl.summary, run_id=spec.run_id, config=spec.to_dict())
+            results.append((spec.run_id, RunResult(summary, tmpl.layers, tmpl.timing)))
+        write_chunk(workdir / chunk.folder, results)
+        n += len(results)
     return n
 
 
-def measure_size(n: int, wd: Path, data_npz: Path, templates: dict[int, Path]) -> dict[str, Any]:
+def measure_size(n: int, wd: Path, data_npz: Path, templates: dict[int, Any]) -> dict[str, Any]:
     """Plan, synthesize, aggregate and report a study of ``n`` runs in ``wd``; time each step.
 
     Returns

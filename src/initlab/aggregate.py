@@ -17,15 +17,16 @@ Tables (columns documented in the README's data dictionary):
 - ``claims.csv``: the claims the study declares (:mod:`initlab.claims`): each published claim,
   what this study measured, the rule and threshold, and the verdict (no rows without claims).
 
-Rows follow the grid order of the configuration; floats are written with 10 significant digits,
-so the same study gives the same bytes. Runs that diverged stay in every table, with NaN where a
-number is undefined.
+Runs are listed chunk by chunk (:meth:`initlab.study.Study.chunks`): activation, depth, point of
+the extra axes, initializer, seed, each in config order, whatever the chunk size. Floats are
+written with 10 significant digits, so the same study gives the same bytes. Runs that diverged
+stay in every table, with NaN where a number is undefined.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from initlab import claims, io, layout, theory
+from initlab.chunks import read_chunk
 from initlab.config import RunSpec, dataset_label
 from initlab.init_table import initializer_table
 from initlab.io import CorruptFileError
@@ -42,13 +44,12 @@ from initlab.recommend import recommendation_table
 from initlab.records import (
     BUDGET_KEYS,
     INPUT_FACT_KEYS,
-    LAYER_COLUMNS,
     PAIR_COSINE,
     RECORD_FORMAT,
     SPECTRUM_SUMMARY_KEYS,
 )
 from initlab.remedies import remedy_table
-from initlab.study import Study
+from initlab.study import Chunk, Study
 
 __all__ = [
     "HEADLINE",
@@ -100,7 +101,7 @@ CURVE_COLUMNS = ("step", "epoch", "train_loss", "train_acc", "val_loss", "val_ac
 
 def _regenerate_hint(path: Path) -> str:
     return (
-        f"Delete {path.parent} and rerun snakemake: the run is retrained (add --forcerun "
+        f"Delete {path.parent} and rerun snakemake: its runs are trained again (add --forcerun "
         "aggregate_tables if the tables were already written)."
     )
 
@@ -141,8 +142,9 @@ _TIMING_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _corrupt(path: Path, problem: str) -> CorruptFileError:
-    return CorruptFileError(f"{path}: {problem}. {_regenerate_hint(path)}")
+def _corrupt(path: Path, problem: str, run_id: str = "") -> CorruptFileError:
+    where = f"{path} ({run_id})" if run_id else f"{path}"
+    return CorruptFileError(f"{where}: {problem}. {_regenerate_hint(path)}")
 
 
 def _read_object(path: Path) -> dict[str, Any]:
@@ -165,107 +167,104 @@ def _type_words(allowed: tuple[type, ...]) -> str:
     return " or ".join(word for word, present in words if present)
 
 
-def _check_types(path: Path, obj: dict[str, Any], types: dict[str, tuple[type, ...]]) -> None:
+def _check_types(
+    path: Path, obj: dict[str, Any], types: dict[str, tuple[type, ...]], run_id: str = ""
+) -> None:
     """Every key of ``types`` is present and holds a value of its JSON type (``true`` is not a
     number, an edited ``"0.5"`` is not either)."""
     for key, allowed in types.items():
         if key not in obj:
-            raise _corrupt(path, f"key {key!r} is missing")
+            raise _corrupt(path, f"key {key!r} is missing", run_id)
         value = obj[key]
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise _corrupt(
                 path,
                 f"key {key!r} holds {value!r} ({type(value).__name__}); "
                 f"expected {_type_words(allowed)}",
+                run_id,
             )
 
 
-def _check_summary(spec: RunSpec, path: Path, summary: dict[str, Any]) -> None:
-    """summary.json is of this record format, was written for ``spec`` and is well typed."""
+def _check_summary(spec: RunSpec, path: Path, summary: dict[str, Any], run_id: str = "") -> None:
+    """A run's summary is of this record format, was written for ``spec`` and is well typed."""
+    where = f"{path} ({run_id})" if run_id else f"{path}"
     if summary.get("record_format") != RECORD_FORMAT:
         raise CorruptFileError(
-            f"{path}: recorded in run-record format {summary.get('record_format', 1)}; "
+            f"{where}: recorded in run-record format {summary.get('record_format', 1)}; "
             f"this initlab reads format {RECORD_FORMAT}. Rerun snakemake: it retrains every run "
             "recorded in an older format."
         )
     if summary.get("config") != spec.to_dict():
         raise CorruptFileError(
-            f"{path}: was written for a different configuration than the study's. "
+            f"{where}: was written for a different configuration than the study's. "
             f"{_regenerate_hint(path)}"
         )
-    _check_types(path, summary, _SUMMARY_TYPES)
+    _check_types(path, summary, _SUMMARY_TYPES, run_id)
 
 
-def _check_layer_lines(path: Path, n_rows: int, grid: str) -> None:
-    """layers.csv is complete, has :data:`LAYER_COLUMNS` as its header, as many fields on
-    every line and the number of rows summary.json announces."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise _corrupt(path, f"unreadable ({err})") from None
-    if not text.endswith("\n"):
-        raise _corrupt(path, "truncated (the last line is incomplete)")
-    lines = text.split("\n")[:-1]
-    if not lines or lines[0] != ",".join(LAYER_COLUMNS):
-        raise _corrupt(path, "the header is not the columns of initlab.records.LAYER_COLUMNS")
-    for line_no, line in enumerate(lines[1:], start=2):
-        if line.count(",") != len(LAYER_COLUMNS) - 1:
-            raise _corrupt(
-                path,
-                f"line {line_no} has {line.count(',') + 1} fields, expected {len(LAYER_COLUMNS)}",
-            )
-    if len(lines) - 1 != n_rows:
-        raise _corrupt(path, f"expected {n_rows} rows ({grid}), found {len(lines) - 1} rows")
-
-
-def _read_layers(path: Path, summary: dict[str, Any], n_layers: int) -> pd.DataFrame:
-    """layers.csv as a frame: numbers in every column, no empty step/layer cells, exactly the
-    checkpoints x layers grid its summary.json announces."""
+def _check_layers(
+    path: Path, run_id: str, layers: pd.DataFrame, summary: dict[str, Any], n_layers: int
+) -> pd.DataFrame:
+    """One run's rows of a chunk's ``layers.parquet``: no empty step/layer cells and exactly the
+    checkpoints x layers grid its summary announces (a truncated or edited file shows here)."""
     n_rows, n_checkpoints = summary["n_layer_rows"], summary["n_checkpoints"]
-    grid = f"{n_checkpoints} checkpoints x {n_layers} layers, as its summary.json says"
+    grid = f"{n_checkpoints} checkpoints x {n_layers} layers, as its summary says"
     if n_rows != n_checkpoints * n_layers:
-        raise _corrupt(path, f"expected {n_rows} rows ({grid}), which is not that grid")
-    _check_layer_lines(path, n_rows, grid)
-    try:
-        layers = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise _corrupt(path, f"unreadable ({err})") from None
-    text_columns = [c for c in layers.columns if not pd.api.types.is_numeric_dtype(layers[c])]
-    if text_columns:
-        raise _corrupt(path, f"column {text_columns[0]!r} holds text instead of numbers")
+        raise _corrupt(path, f"expected {n_rows} rows ({grid}), which is not that grid", run_id)
+    if len(layers) != n_rows:
+        raise _corrupt(path, f"expected {n_rows} rows ({grid}), found {len(layers)}", run_id)
     empty = [c for c in ("step", "epoch", "layer", "fan_in", "fan_out") if layers[c].isna().any()]
     if empty:
-        raise _corrupt(path, f"column {empty[0]!r} has empty cells")
-    if (
-        len(layers) != n_rows
-        or layers["step"].nunique() != n_checkpoints
-        or sorted(layers["layer"].unique()) != list(range(1, n_layers + 1))
+        raise _corrupt(path, f"column {empty[0]!r} has empty cells", run_id)
+    if layers["step"].nunique() != n_checkpoints or sorted(layers["layer"].unique()) != list(
+        range(1, n_layers + 1)
     ):
-        raise _corrupt(path, f"the steps and layers are not the grid of {grid}")
-    return layers
+        raise _corrupt(path, f"the steps and layers are not the grid of {grid}", run_id)
+    return layers.drop(columns="run_id").reset_index(drop=True)
 
 
-def _read_run(spec: RunSpec, run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
-    """Read and check one run's three files; raise CorruptFileError naming a bad one.
+def _read_chunk_runs(
+    study: Study, chunk: Chunk, root: Path
+) -> Iterator[tuple[RunSpec, dict[str, Any], pd.DataFrame, dict[str, Any]]]:
+    """Read and check one chunk's files; yield (spec, summary, layer rows, timing) per run in
+    training order; raise CorruptFileError naming a bad file (and run).
 
-    Checked: each file exists and parses; summary.json is of this record format, was written
-    for ``spec`` and every key the tables read holds a value of its JSON type (a number edited
-    into a string, ``true`` for a number, a missing key are errors); timing.json likewise;
-    layers.csv ends with a newline (not truncated), has the header of ``LAYER_COLUMNS``, the
-    same number of fields on every line, numbers in every column, no empty step/layer cells,
-    and exactly the checkpoints x layers grid its summary.json announces.
+    Checked: both files exist and are Parquet with their columns and types
+    (:func:`initlab.chunks.read_chunk`); the chunk holds exactly its runs; each summary is of
+    this record format, was written for the run's spec and every key the tables read holds a
+    value of its JSON type (a number edited into a string, ``true`` for a number, a missing key
+    are errors); the timing likewise; the layer rows have no empty step/layer cells and are
+    exactly the checkpoints x layers grid the summary announces.
     """
-    summary_path, layers_path = run_dir / "summary.json", run_dir / "layers.csv"
-    timing_path = run_dir / "timing.json"
-    for path in (summary_path, layers_path, timing_path):
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: missing. {_regenerate_hint(path)}")
-    summary = _read_object(summary_path)
-    timing = _read_object(timing_path)
-    _check_summary(spec, summary_path, summary)
-    _check_types(timing_path, timing, _TIMING_TYPES)
-    layers = _read_layers(layers_path, summary, spec.depth + 1)
-    return summary, layers, timing
+    folder = root / chunk.folder
+    runs, layers = read_chunk(folder)
+    runs_path, layers_path = (folder / name for name in layout.CHUNK_FILES)
+    specs = study.chunk_specs(chunk)
+    expected = [spec.run_id for spec in specs]
+    found = runs["run_id"].tolist()
+    if sorted(found) != sorted(expected):
+        missing = [r for r in expected if r not in found]
+        problem = (
+            f"run {missing[0]} is missing"
+            if missing
+            else f"holds run {next(r for r in found if r not in expected)}, which this chunk "
+            "does not train (it was written for another configuration)"
+        )
+        raise _corrupt(runs_path, problem)
+    row_of = {run_id: i for i, run_id in enumerate(found)}
+    by_run = dict(list(layers.groupby("run_id", sort=False)))
+    timings = {name: runs[name].tolist() for name in _TIMING_TYPES}
+    for spec in specs:
+        i = row_of[spec.run_id]
+        summary = runs["summary"].iloc[i]
+        _check_summary(spec, runs_path, summary, spec.run_id)
+        timing = {name: timings[name][i] for name in _TIMING_TYPES}
+        if timing["wall_seconds"] is not None and math.isnan(timing["wall_seconds"]):
+            timing["wall_seconds"] = None
+        _check_types(runs_path, timing, _TIMING_TYPES, spec.run_id)
+        rows = by_run.get(spec.run_id, layers.iloc[0:0])
+        checked = _check_layers(layers_path, spec.run_id, rows, summary, spec.depth + 1)
+        yield spec, summary, checked, timing
 
 
 def _hidden_log10_ratio(layers: pd.DataFrame, column: str, depth: int) -> float:
@@ -376,15 +375,15 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
     """
     root = Path(root)
     run_rows, layer_frames, timing_rows = [], [], []
-    for spec in study.specs():
-        summary, layers, timing = _read_run(spec, root / study.run_dir(spec))
-        config = _config_columns(study, spec)
-        run_rows.append(_run_row(spec, config, summary, layers))
-        ids = _id_columns(study, spec)
-        for key, value in reversed(list(ids.items())):
-            layers.insert(0, key, value)
-        layer_frames.append(layers)
-        timing_rows.append({"run_id": spec.run_id, **{k: timing.get(k) for k in _TIMING_TYPES}})
+    for chunk in study.chunks():
+        for spec, summary, layers, timing in _read_chunk_runs(study, chunk, root):
+            config = _config_columns(study, spec)
+            run_rows.append(_run_row(spec, config, summary, layers))
+            ids = _id_columns(study, spec)
+            for key, value in reversed(list(ids.items())):
+                layers.insert(0, key, value)
+            layer_frames.append(layers)
+            timing_rows.append({"run_id": spec.run_id, **timing})
     runs = pd.DataFrame(run_rows)
     for col in ("steps_to_target", "diverged_step"):
         runs[col] = runs[col].astype("Int64")

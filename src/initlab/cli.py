@@ -2,6 +2,7 @@
 
 ``initlab list``                 the catalog of initializers and activations
 ``initlab run ...``              train one network, write summary.json, timing.json, layers.csv
+``initlab train-chunk ...``      train a chunk of a study's networks (the workflow's jobs)
 ``initlab prepare-data ...``     split and standardize a dataset once, for the workflow's jobs
 ``initlab theory ...``           mean-field predictions for an activation and initializer
 
@@ -120,6 +121,22 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--out", type=Path, required=True, help="output folder")
 
 
+def _add_train_chunk(sub: Any) -> None:
+    chunk = sub.add_parser(
+        "train-chunk", help="train a chunk of a study's networks into two Parquet files"
+    )
+    chunk.add_argument(
+        "--chunk-json",
+        type=_json_arg("--chunk-json"),
+        required=True,
+        help="the chunk as JSON: {specs: [...], seeds: [...], sources: {...}}, as the workflow "
+        "writes it",
+    )
+    chunk.add_argument("--data", type=Path, required=True, help="prepared dataset file")
+    chunk.add_argument("--threads", type=int, default=1, help="BLAS threads (1)")
+    chunk.add_argument("--out", type=Path, required=True, help="the chunk's folder")
+
+
 def _add_files(sub: Any) -> None:
     prep = sub.add_parser("prepare-data", help="split and standardize a dataset into one file")
     prep.add_argument("--dataset", default=settings.default("dataset"), help="dataset name")
@@ -156,6 +173,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="list initializers and activations")
     _add_run(sub)
+    _add_train_chunk(sub)
     _add_files(sub)
     _add_theory(sub)
     return parser
@@ -264,6 +282,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_chunk(args: argparse.Namespace) -> int:
+    from threadpoolctl import threadpool_limits
+
+    from initlab import data
+    from initlab.chunks import ChunkPlan, train_chunk
+
+    prog = "initlab train-chunk"
+    if args.threads < 1:
+        _fail(prog, f"--threads: got {args.threads}; allowed: an integer >= 1")
+    try:
+        plan = ChunkPlan(args.chunk_json)
+        dataset = data.load_prepared(args.data)
+    except (ValueError, TypeError, OSError) as err:
+        _fail(prog, str(err))
+    with threadpool_limits(limits=args.threads):
+        n = train_chunk(plan, dataset, args.out, log=lambda line: print(line, flush=True))
+    print(f"{n} runs -> {args.out}")
+    return 0
+
+
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from initlab import data
 
@@ -362,6 +400,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     commands = {
         "list": _cmd_list,
         "run": _cmd_run,
+        "train-chunk": _cmd_train_chunk,
         "prepare-data": _cmd_prepare,
         "theory": _cmd_theory,
         "write-study": _cmd_write_study,

@@ -16,22 +16,28 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "CorruptFileError",
     "atomic_write_bytes",
     "atomic_write_text",
     "format_value",
+    "json_text",
     "read_idx",
     "read_json",
     "read_npz_arrays",
+    "read_parquet",
     "write_columns_csv",
     "write_json",
     "write_npz_arrays",
+    "write_parquet",
 ]
 
 
@@ -86,10 +92,47 @@ def _finite_or_null(obj: Any) -> Any:
     return obj
 
 
+def json_text(obj: Mapping[str, Any], indent: int | None = None) -> str:
+    """``obj`` as sorted, strict JSON text (NaN/inf become ``null``, numpy values plain)."""
+    return json.dumps(_finite_or_null(obj), indent=indent, sort_keys=True, default=_json_default)
+
+
 def write_json(path: str | os.PathLike[str], obj: Mapping[str, Any]) -> None:
     """Write ``obj`` as sorted, indented, strict JSON (NaN/inf become ``null``), atomically."""
-    text = json.dumps(_finite_or_null(obj), indent=2, sort_keys=True, default=_json_default)
-    atomic_write_text(path, text + "\n")
+    atomic_write_text(path, json_text(obj, indent=2) + "\n")
+
+
+def write_parquet(path: str | os.PathLike[str], table: pa.Table) -> None:
+    """Write an Arrow table as one Parquet file (zstd-compressed), atomically.
+
+    The same table gives the same bytes: the file's metadata holds the schema and the writer's
+    version, no time stamps.
+    """
+    import pyarrow.parquet as pq
+
+    with _atomic_target(Path(path)) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def read_parquet(
+    path: str | os.PathLike[str],
+    columns: list[str] | None = None,
+    *,
+    regenerate_hint: str = "",
+) -> pa.Table:
+    """Read a Parquet file (``columns``: only these); raise :class:`CorruptFileError` naming
+    the file and ``regenerate_hint`` if it is missing a column, truncated or not Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(Path(path), columns=columns)
+    except (pa.ArrowException, OSError, KeyError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        problem = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        hint = f" {regenerate_hint}" if regenerate_hint else ""
+        raise CorruptFileError(f"{path}: not a readable Parquet file ({problem}).{hint}") from None
 
 
 def read_json(path: str | os.PathLike[str], *, regenerate_hint: str = "") -> dict[str, Any]:

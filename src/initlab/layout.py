@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "AXES_AT_INIT",
     "BUDGET_OUTCOMES",
+    "CHUNK_FILES",
     "FIGURE_NAMES",
     "RECOMMENDATION_RULE",
     "REMEDY_EFFECTS",
@@ -25,13 +26,12 @@ __all__ = [
     "VERDICTS",
     "VERDICT_RULE",
     "axis_value_text",
-    "combination_dir",
+    "chunk_dir",
     "data_path",
     "figure_path",
     "log_path",
     "point_path",
     "report_path",
-    "run_dir",
     "source_dir",
     "study_json",
     "table_path",
@@ -172,31 +172,24 @@ def point_path(point: Sequence[tuple[str, Any]]) -> str:
     return "".join(f"/{key}={axis_value_text(value)}" for key, value in point if key != "dataset")
 
 
-def combination_dir(
+def chunk_dir(
     results: str,
     dataset_label: str,
-    initializer: str,
     activation: str,
     depth: int | str,
-    point: Sequence[tuple[str, Any]] = (),
+    point: Sequence[tuple[str, Any]],
+    index: int | str,
 ) -> str:
-    """Folder of one combination's runs: ``<results>/runs/<label>/<init>/<act>/d<depth>``, then
-    ``/<axis>=<value>`` for each extra axis of the grid (:func:`point_path`)."""
-    return f"{results}/runs/{dataset_label}/{initializer}/{activation}/d{depth}" + point_path(point)
+    """Folder of one training chunk: ``<results>/runs/<label>/<act>/d<depth>``, then
+    ``/<axis>=<value>`` for each extra axis of the grid (:func:`point_path`), then ``/c<index>``
+    (the chunk's block of initializers, :meth:`initlab.study.Study.chunks`). It holds
+    :data:`CHUNK_FILES`."""
+    return f"{results}/runs/{dataset_label}/{activation}/d{depth}{point_path(point)}/c{index}"
 
 
-def run_dir(
-    results: str,
-    dataset_label: str,
-    initializer: str,
-    activation: str,
-    depth: int | str,
-    seed: int | str,
-    point: Sequence[tuple[str, Any]] = (),
-) -> str:
-    """Folder of one run: ``<combination_dir>/s<seed>``."""
-    combo = combination_dir(results, dataset_label, initializer, activation, depth, point)
-    return f"{combo}/s{seed}"
+CHUNK_FILES = ("runs.parquet", "layers.parquet")
+"""The files of a chunk folder: one row per run (its summary and timing), one row per run x
+checkpoint x layer (:data:`initlab.records.LAYER_COLUMNS`)."""
 
 
 def source_dir(results: str, source: str, activation: str) -> str:
@@ -225,7 +218,7 @@ def log_path(results: str, step: str) -> str:
     return f"{results}/logs/{step}.log"
 
 
-def train_log(results: str, combination: str) -> str:
-    """Log of one training job: ``<results>/logs/train/<combination>.log``, ``combination`` the
-    job's folder below ``<results>/runs/``."""
-    return f"{results}/logs/train/{combination}.log"
+def train_log(results: str, chunk: str) -> str:
+    """Log of one training job: ``<results>/logs/train/<chunk>.log``, ``chunk`` the job's folder
+    below ``<results>/runs/``."""
+    return f"{results}/logs/train/{chunk}.log"

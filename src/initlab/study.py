@@ -47,6 +47,33 @@ TRAINING_KEYS = tuple(
 
 
 Point = tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The networks one training job trains (:meth:`Study.chunks`).
+
+    Attributes
+    ----------
+    key : str
+        The chunk's folder below ``<results>/runs/`` (the training rule's wildcard).
+    folder : str
+        ``<results>/runs/<key>`` (:func:`initlab.layout.chunk_dir`).
+    activation, depth, point
+        The grid point its networks share (``point``: the values of the extra axes).
+    initializers, seeds
+        Its block of initializers and every seed: ``len(initializers) * len(seeds)`` runs.
+    """
+
+    key: str
+    folder: str
+    activation: str
+    depth: int
+    point: Point
+    initializers: tuple[str, ...]
+    seeds: tuple[int, ...]
+
+
 """Values of the extra axes of a grid: ``(("optimizer", "adam"), ("learning_rate", 0.01))``."""
 
 # Training-split sizes of the built-in datasets (60% of 1797 digits, of 2000 synthetic samples).
@@ -688,38 +715,73 @@ class Study:
             for seed in self.config["seeds"]:
                 yield self.base_spec(init, act, depth, seed, point)
 
-    def combination_key(self, initializer: str, activation: str, depth: int, point: Point) -> str:
-        """A combination's folder below ``<results>/runs/`` (the training rule's wildcard)."""
-        full = self.combination_dir(initializer, activation, depth, point)
-        return full.removeprefix(f"{self.results}/runs/")
+    @property
+    def chunk_size(self) -> int:
+        """Most networks one training job trains (``chunk_size``)."""
+        return int(self.config.get("chunk_size", settings.setting("chunk_size")["default"]))
 
-    def combination_dir(
-        self, initializer: str, activation: str, depth: int | str, point: Point = ()
-    ) -> str:
-        """Folder of one combination's runs (:func:`initlab.layout.combination_dir`)."""
-        label = dataset_label(dict(point).get("dataset", self.datasets[0]))
-        return layout.combination_dir(self.results, label, initializer, activation, depth, point)
+    def chunks(self) -> list[Chunk]:
+        """Every training chunk of the grid, in the order the tables list their runs.
 
-    def run_dir(self, spec: RunSpec) -> str:
-        """Folder of one run (:func:`initlab.layout.run_dir`)."""
-        return layout.run_dir(
-            self.results,
-            dataset_label(spec.dataset),
-            spec.initializer,
-            spec.activation,
-            spec.depth,
-            spec.seed,
-            spec.point,
-        )
+        The networks of one dataset x activation x depth x point of the extra axes share
+        their shape; they are split into blocks of whole initializers (every seed of an
+        initializer in the same chunk), ``max(1, chunk_size // n_seeds)`` initializers per block
+        in config order. Activations vary slowest, then depths, then the points of the extra
+        axes (a dataset axis among them), then the blocks. Adding a value of any axis but the
+        initializers and seeds adds chunks and leaves the others as they are; an initializer
+        added at the end of the list joins the last block of each of its groups.
+        """
+        seeds = tuple(int(s) for s in self.config["seeds"])
+        inits = list(self.config["initializers"])
+        per = max(1, self.chunk_size // len(seeds))
+        out = []
+        for act in self.config["activations"]:
+            for depth in self.config["depths"]:
+                for point in self.points():
+                    label = dataset_label(dict(point).get("dataset", self.datasets[0]))
+                    for index, start in enumerate(range(0, len(inits), per)):
+                        folder = layout.chunk_dir(
+                            self.results, label, act, int(depth), point, index
+                        )
+                        out.append(
+                            Chunk(
+                                key=folder.removeprefix(f"{self.results}/runs/"),
+                                folder=folder,
+                                activation=act,
+                                depth=int(depth),
+                                point=point,
+                                initializers=tuple(inits[start : start + per]),
+                                seeds=seeds,
+                            )
+                        )
+        return out
 
-    def training_json(self, initializer: str, activation: str, depth: int, point: Point) -> str:
-        """The spec shared by a combination's seeds, as canonical JSON (a rule parameter, so
-        that changing any training setting reruns exactly the affected jobs)."""
-        spec = self.base_spec(initializer, activation, depth, 0, point).to_dict()
-        del spec["seed"]
-        return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    def chunk_specs(self, chunk: Chunk) -> list[RunSpec]:
+        """The runs of a chunk in training order: its initializers, every seed of each."""
+        return [
+            self.base_spec(init, chunk.activation, chunk.depth, seed, chunk.point)
+            for init in chunk.initializers
+            for seed in chunk.seeds
+        ]
 
-    def job_resources(self, spec: RunSpec, n_seeds: int, attempt: int = 1) -> dict[str, int]:
+    def chunk_json(self, chunk: Chunk) -> str:
+        """What a chunk's job trains, as canonical JSON (a rule parameter, so that changing any
+        of its runs' settings retrains exactly the affected chunks): one spec per initializer
+        without its seed, the seeds, and the folder of the trained sources of each transfer
+        initializer (:class:`initlab.chunks.ChunkPlan`)."""
+        specs = []
+        sources = {}
+        for init in chunk.initializers:
+            spec = self.base_spec(init, chunk.activation, chunk.depth, 0, chunk.point).to_dict()
+            del spec["seed"]
+            specs.append(spec)
+            transfer = self.transfer_def(init)
+            if transfer is not None:
+                sources[init] = self.source_dir(transfer["source"], chunk.activation)
+        definition = {"specs": specs, "seeds": list(chunk.seeds), "sources": sources}
+        return json.dumps(definition, sort_keys=True, separators=(",", ":"))
+
+    def job_resources(self, spec: RunSpec, n_runs: int, attempt: int = 1) -> dict[str, int]:
         """Memory (MB) and runtime (minutes) for one training job, from the network's size.
 
         The cost of a run is about ``6 * params * samples * epochs`` floating-point operations
@@ -733,7 +795,7 @@ class Study:
         n_train = DATASET_SIZES.get(spec.dataset, 60_000)
         n_in = 784 if ":" in spec.dataset else 64
         n_params = n_in * width + (depth - 1) * width * width + width * 10
-        flops = 6.0 * n_params * n_train * epochs * 1.5 * n_seeds
+        flops = 6.0 * n_params * n_train * epochs * 1.5 * n_runs
         runtime = max(5, int(flops / 0.5e9 / 60) + 1)
         activations_mb = 4096 * width * (depth + 1) * 8 * 3 / 1e6
         data_mb = n_train * n_in * 8 * 2 / 1e6

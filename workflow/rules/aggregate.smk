@@ -1,9 +1,8 @@
 rule aggregate_tables:
     input:
         study=layout.study_json(RESULTS),
-        summaries=run_files("summary.json"),
-        layers=run_files("layers.csv"),
-        timings=run_files("timing.json"),
+        runs=chunk_files(layout.CHUNK_FILES[0]),
+        layers=chunk_files(layout.CHUNK_FILES[1]),
         sources=source_run_files("summary.json"),
     output:
         **{

@@ -3,12 +3,11 @@
 
 import os
 import re
-import shlex
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from initlab import activations, initializers, layout, records, transfer
+from initlab import activations, layout, records, transfer
 from initlab.study import ConfigError, load_schema, load_study, numbers_from_command_line
 
 _SCHEMA = "../schemas/config.schema.yaml"
@@ -32,8 +31,8 @@ DATASETS = STUDY.dataset_labels
 DATA = layout.data_path(RESULTS, STUDY.dataset_label)
 SEEDS = [int(s) for s in STUDY.config["seeds"]]
 TABLES = [layout.table_path(RESULTS, name) for name in layout.TABLE_NAMES]
-# Every combination's folder below <results>/runs/ (the {combination} wildcard) -> its grid point
-COMBINATIONS = {STUDY.combination_key(*c): c for c in STUDY.combinations()}
+# Every training chunk's folder below <results>/runs/ (the {chunk} wildcard) -> the chunk
+CHUNKS = {chunk.key: chunk for chunk in STUDY.chunks()}
 # Every (source, activation) the grid's transfer initializers copy from: one train_source job each
 SOURCE_USES = STUDY.source_uses()
 
@@ -43,40 +42,34 @@ def _alternatives(names):
 
 
 wildcard_constraints:
-    # <dataset>/<initializer>/<activation>/d<depth>, then /<axis>=<value> per extra axis
-    combination=r"[A-Za-z0-9_]+/("
-    + _alternatives([*initializers.INITIALIZERS, *STUDY.config["custom_initializers"]])
-    + ")/("
+    # <dataset>/<activation>/d<depth>, then /<axis>=<value> per extra axis, then /c<block>
+    chunk=r"[A-Za-z0-9_]+/("
     + _alternatives([*activations.ACTIVATIONS, *STUDY.config["custom_activations"]])
-    + r")/d[1-9][0-9]*(/[a-z_]+=[A-Za-z0-9_.+-]+)*",
+    + r")/d[1-9][0-9]*(/[a-z_]+=[A-Za-z0-9_.+-]+)*/c[0-9]+",
     dataset=_alternatives(DATASETS),
     # <results>/sources/<source>/<activation>/s<seed>/
     source=r"[A-Za-z][A-Za-z0-9_]*",
     activation=r"[A-Za-z][A-Za-z0-9_]*",
 
 
-def run_files(name):
-    """One file of every run of the grid (name: summary.json, layers.csv, timing.json)."""
-    return [f"{STUDY.run_dir(spec)}/{name}" for spec in STUDY.specs()]
+def chunk_files(name):
+    """One file of every training chunk of the grid (name: runs.parquet, layers.parquet)."""
+    return [f"{chunk.folder}/{name}" for chunk in CHUNKS.values()]
 
 
-def seed_files(name):
-    """One file per seed of a combination, the {combination} wildcard left for Snakemake."""
-    return [os.path.join(RESULTS, "runs", "{combination}", f"s{seed}", name) for seed in SEEDS]
+def chunk_data(wildcards):
+    """The prepared data of a chunk's dataset (the first level of its folder)."""
+    return layout.data_path(RESULTS, wildcards.chunk.split("/", 1)[0])
 
 
-def combination_data(wildcards):
-    """The prepared data of a combination's dataset (the first level of its folder)."""
-    return layout.data_path(RESULTS, wildcards.combination.split("/", 1)[0])
+def chunk_definition(wildcards):
+    return STUDY.chunk_json(CHUNKS[wildcards.chunk])
 
 
-def training_spec(wildcards):
-    return STUDY.training_json(*COMBINATIONS[wildcards.combination])
-
-
-def train_resources(wildcards, attempt):
-    init, act, depth, point = COMBINATIONS[wildcards.combination]
-    return STUDY.job_resources(STUDY.base_spec(init, act, depth, 0, point), len(SEEDS), attempt)
+def chunk_resources(wildcards, attempt):
+    chunk = CHUNKS[wildcards.chunk]
+    spec = STUDY.chunk_specs(chunk)[0]
+    return STUDY.job_resources(spec, len(chunk.initializers) * len(chunk.seeds), attempt)
 
 
 def source_run_files(name):
@@ -103,22 +96,12 @@ def source_resources(wildcards, attempt):
     return STUDY.job_resources(spec, len(SEEDS), attempt)
 
 
-def _transfer_source(wildcards):
-    """(source, activation) a combination copies from, or None."""
-    init, act, _, _ = COMBINATIONS[wildcards.combination]
-    definition = STUDY.transfer_def(init)
-    return None if definition is None else (definition["source"], act)
-
-
-def transfer_params(wildcards):
-    """The trained source networks (every seed) a transfer combination copies from."""
-    pair = _transfer_source(wildcards)
-    if pair is None:
-        return []
-    return [f"{STUDY.source_dir(*pair)}/s{seed}/{transfer.PARAMS_FILE}" for seed in SEEDS]
-
-
-def source_option(wildcards):
-    """`--source-params <folder>` for a transfer combination, nothing otherwise."""
-    pair = _transfer_source(wildcards)
-    return "" if pair is None else f"--source-params {shlex.quote(STUDY.source_dir(*pair))}"
+def chunk_sources(wildcards):
+    """The trained source networks (every seed) the chunk's transfer initializers copy from."""
+    chunk = CHUNKS[wildcards.chunk]
+    folders = {}
+    for init in chunk.initializers:
+        definition = STUDY.transfer_def(init)
+        if definition is not None:
+            folders[STUDY.source_dir(definition["source"], chunk.activation)] = None
+    return [f"{folder}/s{seed}/{transfer.PARAMS_FILE}" for folder in folders for seed in SEEDS]

@@ -58,33 +58,31 @@ rule train_source:
         " --save-params --threads {threads} --out {params.outdir:q} > {log:q} 2>&1"
 
 
-# One job trains every seed of one initializer x activation x depth (x extra axes)
-# combination: this halves the number of jobs (and the ~0.5 s of process start-up and imports
-# each costs) for 2 seeds.
+# One job trains a chunk of the grid: a block of initializers, every seed of each, at one
+# dataset x activation x depth (x point of the extra axes), `chunk_size` networks at most. Fewer,
+# longer jobs than one per network: process start-up and scheduling (on a cluster, a Snakemake
+# per job) are paid once per chunk. The log shows done / total, elapsed and time left.
 rule train_networks:
     input:
-        data=combination_data,
-        sources=transfer_params,
+        data=chunk_data,
+        sources=chunk_sources,
     output:
-        summary=seed_files("summary.json"),
-        layers=seed_files("layers.csv"),
-        timing=seed_files("timing.json"),
+        runs=os.path.join(RESULTS, "runs", "{chunk}", layout.CHUNK_FILES[0]),
+        layers=os.path.join(RESULTS, "runs", "{chunk}", layout.CHUNK_FILES[1]),
     params:
-        spec=training_spec,
-        seeds=" ".join(str(s) for s in SEEDS),
-        outdir=os.path.join(RESULTS, "runs", "{combination}"),
-        source=source_option,
+        chunk=chunk_definition,
+        outdir=os.path.join(RESULTS, "runs", "{chunk}"),
         # not used by the command: a new record format retrains the runs (params trigger)
         record_format=records.RECORD_FORMAT,
     log:
-        layout.train_log(RESULTS, "{combination}"),
+        layout.train_log(RESULTS, "{chunk}"),
     threads: 1
     resources:
-        mem_mb=lambda wc, attempt: train_resources(wc, attempt)["mem_mb"],
-        runtime=lambda wc, attempt: train_resources(wc, attempt)["runtime"],
+        mem_mb=lambda wc, attempt: chunk_resources(wc, attempt)["mem_mb"],
+        runtime=lambda wc, attempt: chunk_resources(wc, attempt)["runtime"],
     retries: 2
     conda:
         "../envs/initlab.yaml"
     shell:
-        "initlab run --spec-json {params.spec:q} --seeds {params.seeds} --data {input.data:q}"
-        " {params.source} --threads {threads} --out {params.outdir:q} > {log:q} 2>&1"
+        "initlab train-chunk --chunk-json {params.chunk:q} --data {input.data:q}"
+        " --threads {threads} --out {params.outdir:q} > {log:q} 2>&1"

@@ -68,7 +68,10 @@ def _ordered(df: pd.DataFrame, grid: Grid) -> pd.DataFrame:
     """Rows of ``df`` in configuration order (initializer, activation, depth)."""
     io = {n: k for k, n in enumerate(grid.initializers)}
     ao = {n: k for k, n in enumerate(grid.activations)}
-    key = df["initializer"].map(io) * 10_000 + df["activation"].map(ao) * 1_000 + df["depth"]
+    # plain integer arrays: mapping an Arrow-backed text column may keep a text dtype
+    inits = np.array([io[n] for n in df["initializer"]], dtype=np.int64)
+    acts = np.array([ao[n] for n in df["activation"]], dtype=np.int64)
+    key = inits * 10_000 + acts * 1_000 + df["depth"].to_numpy(dtype=np.int64)
     return df.assign(_key=key).sort_values("_key", kind="stable").drop(columns="_key")
 
 
