@@ -49,6 +49,7 @@ of ``ln s``; NaN if ``J`` is rank-deficient or not finite), ``jac_max_s`` and ``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,26 +88,61 @@ __all__ = [
 Array = npt.NDArray[np.floating[Any]]
 
 
+_QUANTILE_FRACTIONS = np.asarray(QUANTILES, dtype=np.float64) / 100.0
+
+
+@functools.lru_cache(maxsize=16)
+def _quantile_positions(size: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """Indices ``[lo..., hi...]`` into a sorted array of ``size`` values and the interpolation
+    weights ``frac`` of :data:`QUANTILES` (numpy's default "linear" method: position
+    ``q (size - 1)``, Hyndman & Fan 1996, definition 7)."""
+    pos = _QUANTILE_FRACTIONS * (size - 1)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, size - 1)
+    index = np.concatenate([lo, hi])
+    index.setflags(write=False)
+    frac = pos - lo
+    frac.setflags(write=False)
+    return index, frac
+
+
 def _quantiles(x: Array) -> npt.NDArray[np.float64]:
     """The :data:`QUANTILES` of ``x`` with numpy's default linear interpolation.
 
     One sort in the array's own dtype (float32 sorts are several times faster than
-    ``np.percentile`` on a float64 copy); the interpolation is done in float64.
+    ``np.percentile`` on a float64 copy); the interpolation is done in float64, as
+    ``np.percentile`` does it: ``a + (b - a) * frac``.
     """
     s = np.sort(x, axis=None)
-    pos = np.asarray(QUANTILES, dtype=np.float64) / 100.0 * (s.size - 1)
-    lo = np.floor(pos).astype(np.intp)
-    hi = np.minimum(lo + 1, s.size - 1)
-    frac = pos - lo
-    a, b = s[lo].astype(np.float64), s[hi].astype(np.float64)
+    index, frac = _quantile_positions(s.size)
+    ends = s[index].astype(np.float64)
+    a, b = ends[: len(frac)], ends[len(frac) :]
     return a + (b - a) * frac
 
 
-def _unit_derivative_stats(z: Array, activation: Activation) -> tuple[float, float]:
-    """Saturated share of entries and dead share of units of one hidden layer ``z`` (B, n)."""
-    d = np.abs(activation.grad(z)) / activation.max_grad
-    saturated = float(np.mean(d < SATURATION_THRESHOLD))
-    dead = float(np.mean(np.all(d < DEAD_THRESHOLD, axis=0)))
+def _moments(x: npt.NDArray[np.float64]) -> tuple[float, float, float]:
+    """``(mean, var, mean of squares)`` of a float64 array over all entries.
+
+    The same operations as ``x.mean()``, ``x.var()`` and ``np.mean(x * x)`` (one pairwise sum
+    each, divided by the count), hence the same numbers, with the mean computed once.
+    """
+    n = x.size
+    mean = np.add.reduce(x, axis=None) / n
+    sq = np.multiply(x, x)
+    q = np.add.reduce(sq, axis=None) / n
+    np.subtract(x, mean, out=sq)
+    np.square(sq, out=sq)
+    var = np.add.reduce(sq, axis=None) / n
+    return float(mean), float(var), float(q)
+
+
+def _unit_derivative_stats(slope: Array, activation: Activation) -> tuple[float, float]:
+    """Saturated share of entries and dead share of units of one hidden layer, from its local
+    derivatives ``phi'(z)`` (B, n)."""
+    d = np.abs(slope)
+    d /= activation.max_grad
+    saturated = np.count_nonzero(d < SATURATION_THRESHOLD) / d.size
+    dead = np.count_nonzero(np.all(d < DEAD_THRESHOLD, axis=0)) / d.shape[1]
     return saturated, dead
 
 
@@ -120,7 +156,8 @@ def layer_stats(
     params : sequence of Layer
         The parameters the pass was run with (``depth + 1`` layers).
     fwd : Forward
-        The forward pass on the probe batch.
+        The forward pass on the probe batch. Its local derivatives ``fwd.dphi`` are used when
+        the pass kept them (they are ``activation.grad(z)``); otherwise they are recomputed.
     grads : Gradients
         The backward pass of the same batch.
     activation : Activation
@@ -133,44 +170,44 @@ def layer_stats(
     """
     n = len(params)
     out = {c: np.full(n, np.nan) for c in STAT_COLUMNS}
+    a_q = [out[f"a_q{q:02d}"] for q in QUANTILES]
+    d_q = [out[f"absdelta_q{q:02d}"] for q in QUANTILES]
     for i in range(n):
-        z = fwd.z[i].astype(np.float64)
-        normalized = fwd.h[i] is not fwd.z[i]
         hidden = i < n - 1
-        a = fwd.a[i + 1].astype(np.float64) if hidden else z
-        delta = grads.delta[i].astype(np.float64)
-        dW = grads.dW[i].astype(np.float64)
-        out["z_mean"][i] = z.mean()
-        out["z_var"][i] = z.var()
-        out["z_q"][i] = np.mean(z * z)
-        if normalized:
-            h = fwd.h[i].astype(np.float64)
-            h_stats = (h.mean(), h.var(), np.mean(h * h))
-        else:  # h is z: the same numbers, not computed twice
-            h_stats = (out["z_mean"][i], out["z_var"][i], out["z_q"][i])
-        out["h_mean"][i], out["h_var"][i], out["h_q"][i] = h_stats
-        out["a_mean"][i] = a.mean()
-        out["a_std"][i] = a.std()
+        z_stats = _moments(fwd.z[i].astype(np.float64))
+        out["z_mean"][i], out["z_var"][i], out["z_q"][i] = z_stats
+        if fwd.h[i] is not fwd.z[i]:  # normalized: h is the affine output before it
+            z_stats = _moments(fwd.h[i].astype(np.float64))
+        out["h_mean"][i], out["h_var"][i], out["h_q"][i] = z_stats
+        a_raw = fwd.a[i + 1] if hidden else fwd.z[i]
         if hidden:
+            a_mean, a_var, _ = _moments(a_raw.astype(np.float64))
+        else:  # the logits: a is z
+            a_mean, a_var = out["z_mean"][i], out["z_var"][i]
+        out["a_mean"][i], out["a_std"][i] = a_mean, np.sqrt(a_var)
+        if hidden:
+            slope = fwd.dphi[i] if fwd.dphi is not None else activation.grad(fwd.z[i])
             out["saturated_frac"][i], out["dead_frac"][i] = _unit_derivative_stats(
-                fwd.z[i], activation
+                slope, activation
             )
-        out["delta_rms"][i] = np.sqrt(np.mean(delta * delta))
-        out["delta_var"][i] = delta.var()
+        _, delta_var, delta_q = _moments(grads.delta[i].astype(np.float64))
+        out["delta_rms"][i] = np.sqrt(delta_q)
+        out["delta_var"][i] = delta_var
         if grads.dh[i] is grads.delta[i]:
             out["dh_rms"][i] = out["delta_rms"][i]
         else:
             dh = grads.dh[i].astype(np.float64)
-            out["dh_rms"][i] = np.sqrt(np.mean(dh * dh))
-        out["wgrad_norm"][i] = np.sqrt(np.sum(dW * dW))
-        out["wgrad_rms"][i] = np.sqrt(np.mean(dW * dW))
+            out["dh_rms"][i] = np.sqrt(np.add.reduce(np.square(dh), axis=None) / dh.size)
+        dW = grads.dW[i].astype(np.float64)
+        dW_sq = np.add.reduce(np.square(dW), axis=None)
+        out["wgrad_norm"][i] = np.sqrt(dW_sq)
+        out["wgrad_rms"][i] = np.sqrt(dW_sq / dW.size)
         out["bgrad_norm"][i] = np.linalg.norm(grads.db[i].astype(np.float64))
         out["w_norm"][i] = np.linalg.norm(params[i].W.astype(np.float64))
-        a_raw = fwd.a[i + 1] if hidden else fwd.z[i]
-        for q, v in zip(QUANTILES, _quantiles(a_raw), strict=True):
-            out[f"a_q{q:02d}"][i] = v
-        for q, v in zip(QUANTILES, _quantiles(np.abs(grads.delta[i])), strict=True):
-            out[f"absdelta_q{q:02d}"][i] = v
+        for column, v in zip(a_q, _quantiles(a_raw), strict=True):
+            column[i] = v
+        for column, v in zip(d_q, _quantiles(np.abs(grads.delta[i])), strict=True):
+            column[i] = v
     return out
 
 
