@@ -196,6 +196,43 @@ def test_float32_pass_gives_float64_stats() -> None:
         np.testing.assert_allclose(s32[c], s64[c], rtol=1e-6, equal_nan=True)
 
 
+@pytest.mark.parametrize("name", ["tanh", "relu", "gelu", "selu", "sigmoid"])
+def test_float32_probe_pass_equals_numpy_reductions_bit_for_bit(name: str) -> None:
+    """On a float32 pass of the size a run probes (256 x 64), every moment equals numpy's own
+    ``mean``, ``var``, ``mean(x * x)``, ``std`` of the float64 copy and every quantile
+    ``np.percentile`` of it, exactly; the local derivatives kept by the pass give the same
+    saturated and dead shares as recomputing them."""
+    act = ACTIVATIONS[name]
+    rng = np.random.default_rng(3)
+    params = init_mlp(rng, [64, 64, 64, 10], initializers.get("he_normal"), dtype=np.float32)
+    X = rng.standard_normal((256, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 256)
+    _, grads, fwd = loss_and_grads(params, X, y, act)
+    s = layer_stats(params, fwd, grads, act)
+    recomputed = layer_stats(params, Forward(fwd.a, fwd.z), grads, act)
+    for c in STAT_COLUMNS:
+        assert np.array_equal(s[c], recomputed[c], equal_nan=True), c
+    for i in range(3):
+        z = fwd.z[i].astype(np.float64)
+        a = fwd.a[i + 1].astype(np.float64) if i < 2 else z
+        d = grads.delta[i].astype(np.float64)
+        dW = grads.dW[i].astype(np.float64)
+        assert s["z_mean"][i] == z.mean() and s["z_var"][i] == z.var()
+        assert s["z_q"][i] == np.mean(z * z)
+        assert s["a_mean"][i] == a.mean() and s["a_std"][i] == a.std()
+        assert s["delta_var"][i] == d.var()
+        assert s["delta_rms"][i] == np.sqrt(np.mean(d * d))
+        assert s["wgrad_norm"][i] == np.sqrt(np.sum(dW * dW))
+        assert s["wgrad_rms"][i] == np.sqrt(np.mean(dW * dW))
+        for q in QUANTILES:
+            assert s[f"a_q{q:02d}"][i] == np.percentile(a, q)
+            assert s[f"absdelta_q{q:02d}"][i] == np.percentile(np.abs(d), q)
+        if i < 2:
+            slope = np.abs(act.grad(fwd.z[i])) / act.max_grad
+            assert s["saturated_frac"][i] == np.mean(slope < 0.05)
+            assert s["dead_frac"][i] == np.mean(np.all(slope < 1e-6, axis=0))
+
+
 # --- update_ratios ------------------------------------------------------------------------------
 
 
