@@ -92,14 +92,14 @@ def finished_chunks(workdir: Path) -> list[Path]:
 
 
 def chunk_in_progress(workdir: Path) -> Path | None:
-    """A chunk whose log reports trained networks but which has no files yet, if any."""
+    """A chunk whose log reports progress (an epoch or a network done) but which has no files
+    yet, if any."""
     logs = workdir / "results" / "logs" / "train"
     for log in logs.rglob("*.log") if logs.exists() else ():
-        progress = re.findall(r"^\[(\d+)/(\d+)\]", log.read_text(), flags=re.MULTILINE)
+        progress = re.findall(r"^\[\d+/\d+\] ", log.read_text(), flags=re.MULTILINE)
         folder = workdir / "results" / "runs" / log.relative_to(logs).with_suffix("")
-        if progress and int(progress[-1][0]) < int(progress[-1][1]):
-            if not (folder / "runs.parquet").exists():
-                return folder
+        if progress and not (folder / "runs.parquet").exists():
+            return folder
     return None
 
 

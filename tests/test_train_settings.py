@@ -26,7 +26,7 @@ from initlab.data import Dataset, stratified_subset
 from initlab.model import Layer, NormState, init_mlp, loss_and_grads
 from initlab.records import STAT_COLUMNS
 from initlab.stats import SPECTRUM_COLUMNS, SPECTRUM_SUMMARY_KEYS, spectrum_stats
-from initlab.train import RunResult, _Training, train
+from initlab.train import RunResult, _Ensemble, train
 
 RELU = ACTIVATIONS["relu"]
 REFERENCE = Path(__file__).parent / "data" / "reference_default_runs.json"
@@ -43,6 +43,46 @@ def _spec(**kwargs: Any) -> RunSpec:
         "dtype": "float64",
     }
     return RunSpec(**{**base, **kwargs})
+
+
+class _Training:
+    """One network through the training machinery (an ensemble of one), seen as a single run:
+    its layers, recorder, splits and evaluations."""
+
+    def __init__(self, spec: RunSpec, ds: Dataset, record: bool = True) -> None:
+        self.ens = _Ensemble([spec], ds, record)
+        self.spec = spec
+        self.X_va, self.y_va = self.ens.X_va, self.ens.y_va
+        self.X_pr, self.y_pr = self.ens.X_pr, self.ens.y_pr
+        self.X_tr, self.y_tr = self.ens.train_split(0)
+        self.rec = self.ens.recs[0]
+
+    @property
+    def params(self) -> list[Layer]:
+        return self.ens.network(0)
+
+    @property
+    def norm_state(self) -> NormState | None:
+        state = self.ens.norm_state
+        if state is None:
+            return None
+        return NormState([x[0] for x in state.running_mean], [x[0] for x in state.running_var])
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        loss, acc = self.ens.evaluate(X, y)
+        return float(loss[0]), float(acc[0])
+
+    def test(self) -> tuple[float, float]:
+        loss, acc = self.ens._test()
+        return float(loss[0]), float(acc[0])
+
+    def run(self) -> None:
+        """Every epoch, then the final checkpoint (no divergence expected)."""
+        step = self.ens._epochs(self.spec.epochs, 0, record=True)
+        self.ens.checkpoint(step)
+
+    def _epochs(self, n_epochs: int, step: int, *, record: bool) -> int:
+        return self.ens._epochs(n_epochs, step, record=record)
 
 
 def _trained(spec: RunSpec, ds: Dataset, record: bool = True) -> _Training:
@@ -204,7 +244,7 @@ def test_batch_norm_evaluation_uses_the_running_statistics(digits: Dataset) -> N
         assert final[loss_key] == pytest.approx(_hand_cross_entropy(logits, y), rel=1e-12)
         assert final[acc_key] == _accuracy(logits, y)
     test_logits = _hand_logits(run.params, digits.X_test, "batch_norm", state)
-    test_loss, test_acc = run.test(None)
+    test_loss, test_acc = run.test()
     assert test_loss == pytest.approx(_hand_cross_entropy(test_logits, digits.y_test), rel=1e-12)
     assert test_acc == _accuracy(test_logits, digits.y_test)
 
@@ -379,7 +419,7 @@ def test_mse_loss_is_the_recorded_loss(digits: Dataset) -> None:
     for X, y, key in ((run.X_tr, run.y_tr, "train_loss"), (run.X_va, run.y_va, "val_loss")):
         assert final[key] == pytest.approx(_hand_mse(_hand_logits(run.params, X), y), rel=1e-12)
     test_loss = _hand_mse(_hand_logits(run.params, digits.X_test), digits.y_test)
-    assert run.test(None)[0] == pytest.approx(test_loss, rel=1e-12)
+    assert run.test()[0] == pytest.approx(test_loss, rel=1e-12)
     params = init_mlp(
         spec.streams().init, [64, 16, 16, 10], spec.resolve_initializer(), dtype=np.float64
     )

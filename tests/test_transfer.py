@@ -21,7 +21,7 @@ from initlab import cli, settings, transfer
 from initlab.config import RunSpec
 from initlab.data import Dataset, select_classes
 from initlab.study import ConfigError, Study, load_study, validate_config
-from initlab.train import _Training, train
+from initlab.train import _Ensemble, train
 
 TINY = {"width": 8, "epochs": 2, "batch_size": 64, "probe_size": 32}
 
@@ -51,7 +51,7 @@ def _transfer_spec(source: RunSpec, layers: int, freeze: bool, depth: int = 3) -
 def _initial(spec: RunSpec, digits: Dataset, source: Any = None) -> list[Any]:
     """The network a run starts from (after the copy, before any update)."""
     ds = select_classes(digits, spec.classes) if spec.classes else digits
-    return _Training(spec, ds, True, source).params
+    return _Ensemble([spec], ds, True, [source]).network(0)
 
 
 # --- class subsets ---------------------------------------------------------------------------

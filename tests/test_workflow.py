@@ -82,9 +82,12 @@ def test_a_chunk_is_two_files_and_its_log_shows_progress(tiny_run: Path) -> None
     assert sum(1 for p in runs.rglob("*") if p.is_file()) == 2 * len(folders)
     log = tiny_run / "results" / "logs" / "train" / "digits" / "tanh" / "d3" / "c0.log"
     lines = log.read_text().splitlines()
-    assert [line.split("]")[0] for line in lines[:4]] == ["[1/4", "[2/4", "[3/4", "[4/4"]
-    assert "digits__standard_uniform__tanh__d3__s0: " in lines[0]
-    assert "elapsed" in lines[0] and "left" in lines[0]
+    # epoch 2 of the 4 networks side by side, then a line per network as they finish
+    assert lines[0].startswith("[0/4] 4 networks side by side from digits__standard_uniform")
+    assert "epoch 1/2" in lines[0]
+    assert [line.split("]")[0] for line in lines[1:5]] == ["[1/4", "[2/4", "[3/4", "[4/4"]
+    assert "digits__standard_uniform__tanh__d3__s0: " in lines[1]
+    assert all("elapsed" in line and "left" in line for line in lines[:5])
 
 
 def test_report_pdf_has_pages(tiny_run: Path) -> None:

@@ -2,9 +2,10 @@
 
 A chunk is one block of a study's initializers, with every seed, at one dataset x activation x
 depth x point of the extra axes (:meth:`initlab.study.Study.chunks`). Its job trains the
-networks one after the other, logging its progress, and writes :data:`initlab.layout.CHUNK_FILES`
-into the chunk's folder at the end, each atomically: a killed job leaves no file (Snakemake then
-trains the chunk again), never half of one.
+networks side by side in ensembles (:func:`initlab.train.train_ensemble`), logging its
+progress, and writes :data:`initlab.layout.CHUNK_FILES` into the chunk's folder at the end, each
+atomically: a killed job leaves no file (Snakemake then trains the chunk again), never half of
+one.
 
 ``runs.parquet`` has one row per run, columns :data:`RUN_FIELDS`: the run id, its summary as
 JSON text (the keys :func:`initlab.train.train` records) and its timing. ``layers.parquet`` has
@@ -97,31 +98,49 @@ def train_chunk(
 ) -> int:
     """Train every run of ``plan`` on ``dataset`` and write the chunk's files into ``out``.
 
-    Logs one line per run: done / total, the run's outcome, elapsed time and an estimate of
-    the time left (the mean time per run so far times the runs left). Returns the number of
-    runs trained.
+    Runs that share their shape and settings train side by side
+    (:func:`initlab.train.ensembles`, :func:`initlab.train.train_ensemble`), each with the
+    records it would get alone. Logs a line per epoch of each ensemble (runs done / total,
+    the epoch, elapsed time and an estimate of the time left) and one per run as its ensemble
+    finishes (with the run's outcome). Returns the number of runs trained.
     """
-    from initlab.train import RunResult, train
+    from initlab.train import RunResult, ensembles, train_ensemble
 
-    results: list[tuple[str, RunResult]] = []
+    results: dict[str, RunResult] = {}
     start = time.perf_counter()
     total = len(plan.specs)
-    for done, spec in enumerate(plan.specs, start=1):
-        result = train(spec, dataset, source_params=plan.source_params(spec))
-        results.append((spec.run_id, RunResult(result.summary, result.layers, result.timing)))
-        s = result.summary
-        outcome = (
-            f"diverged at step {s['diverged_step']}"
-            if s["diverged"]
-            else f"test accuracy {s['final_test_acc']:.4f}"
-        )
-        elapsed = time.perf_counter() - start
-        left = elapsed / done * (total - done)
-        log(
-            f"[{done}/{total}] {spec.run_id}: {outcome}; {result.timing['wall_seconds']:.2f} s; "
-            f"elapsed {_clock(elapsed)}, about {_clock(left)} left"
-        )
-    write_chunk(out, results)
+    for group in ensembles(plan.specs):
+        sources = [plan.source_params(spec) for spec in group]
+        before = len(results)
+
+        def progress(
+            epoch: int, epochs: int, group: list[RunSpec] = group, before: int = before
+        ) -> None:
+            elapsed = time.perf_counter() - start
+            share = (before + len(group) * epoch / epochs) / total
+            left = elapsed / share * (1 - share)
+            log(
+                f"[{before}/{total}] {len(group)} networks side by side from {group[0].run_id}: "
+                f"epoch {epoch}/{epochs}; elapsed {_clock(elapsed)}, about {_clock(left)} left"
+            )
+
+        trained = train_ensemble(group, dataset, source_params=sources, progress=progress)
+        for spec, result in zip(group, trained, strict=True):
+            results[spec.run_id] = RunResult(result.summary, result.layers, result.timing)
+            s = result.summary
+            outcome = (
+                f"diverged at step {s['diverged_step']}"
+                if s["diverged"]
+                else f"test accuracy {s['final_test_acc']:.4f}"
+            )
+            done = len(results)
+            elapsed = time.perf_counter() - start
+            left = elapsed / done * (total - done)
+            log(
+                f"[{done}/{total}] {spec.run_id}: {outcome}; "
+                f"elapsed {_clock(elapsed)}, about {_clock(left)} left"
+            )
+    write_chunk(out, [(spec.run_id, results[spec.run_id]) for spec in plan.specs])
     return total
 
 

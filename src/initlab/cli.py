@@ -241,8 +241,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
     from initlab import data, io, transfer
-    from initlab.train import train
+    from initlab.train import keep_freed_memory, train
 
+    keep_freed_memory()
     prog = "initlab run"
     if args.threads < 1:
         _fail(prog, f"--threads: got {args.threads}; allowed: an integer >= 1")
@@ -287,7 +288,9 @@ def _cmd_train_chunk(args: argparse.Namespace) -> int:
 
     from initlab import data
     from initlab.chunks import ChunkPlan, train_chunk
+    from initlab.train import keep_freed_memory
 
+    keep_freed_memory()
     prog = "initlab train-chunk"
     if args.threads < 1:
         _fail(prog, f"--threads: got {args.threads}; allowed: an integer >= 1")

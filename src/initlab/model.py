@@ -47,6 +47,18 @@ Layer norm is the same formula with ``i, j`` running over the ``n_l`` features o
 and ``dL/dbeta`` still sum over the batch. Batch norm in evaluation mode uses constant running
 statistics, so it is the elementwise affine map ``dL/dh = gamma s g``.
 
+Ensembles
+---------
+Every function also takes an ensemble of ``N`` networks of one shape, trained side by side
+(:mod:`initlab.train`): each parameter array gains a leading network axis (``W``
+``(N, n_{l-1}, n_l)``, ``b``, ``gamma``, ``beta`` ``(N, n_l)``), activations and gradients are
+``(N, B, n_l)``, labels ``(N, B)``, and an input shared by every network may stay ``(B, n_0)``
+(broadcast). Batch axes are addressed as ``-2`` and feature axes as ``-1``, matrix products are
+batched ``matmul`` (one BLAS call per network with the shapes and strides of the single
+network's), reductions run over the same axis of each network's block in the same order and
+elementwise operations do not depend on the other networks: network ``n`` of an ensemble gets
+the numbers it gets alone, bit for bit (tests/test_ensemble.py). Losses are then arrays ``(N,)``.
+
 Dropout (``dropout``, ``dropout_kind``)
 ---------------------------------------
 Applied to the hidden activations ``a^l = phi(z^l)``, ``l = 1..depth``, in training only, with
@@ -252,6 +264,17 @@ class Gradients:
         return self.delta if self.dpre_norm is None else self.dpre_norm
 
 
+def _row(x: Array) -> Array:
+    """A per-unit vector ``(n,)`` or per-network vectors ``(N, n)`` as a row ``(1, n)`` /
+    ``(N, 1, n)`` that broadcasts over a batch ``(B, n)`` / ``(N, B, n)``."""
+    return x[..., None, :]
+
+
+def _t(x: Array) -> Array:
+    """The transpose of a matrix, or of each network's matrix (a view)."""
+    return np.swapaxes(x, -1, -2)
+
+
 def _check_choice(what: str, value: str, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
@@ -342,7 +365,7 @@ def _check_norm(
         raise ValueError("batch_norm in evaluation mode needs norm_state (running statistics)")
 
 
-def _check_dropout(dropout: float, kind: str, train: bool, rng: np.random.Generator | None) -> bool:
+def _check_dropout(dropout: float, kind: str, train: bool, rng: object) -> bool:
     """Validate the dropout options; return whether masks are to be drawn."""
     _check_choice("dropout kind", kind, DROPOUT_KINDS)
     if not 0.0 <= dropout < 1.0:
@@ -360,14 +383,15 @@ def _standardize(
     out: Array | None = None,
 ) -> tuple[Array, Array, Array, Array]:
     """``xhat = (h - mean) / sqrt(var + eps)`` along ``axis`` (batch statistics, biased
-    variance) or with ``stats = (mean, var)`` of shape ``(n,)``. Returns
-    ``(xhat, inv_std, mean, var)``, the last three with kept dimensions; ``out`` may be ``h``."""
+    variance) or with ``stats = (mean, var)`` of shape ``(n,)`` (``(N, n)`` for an ensemble).
+    Returns ``(xhat, inv_std, mean, var)``, the last three with kept dimensions; ``out`` may be
+    ``h``."""
     if stats is None:
         mean = h.mean(axis=axis, keepdims=True)
         xhat = np.subtract(h, mean, out=out)
         var = np.mean(np.square(xhat), axis=axis, keepdims=True)
     else:
-        mean, var = stats[0].reshape(1, -1), stats[1].reshape(1, -1)
+        mean, var = _row(stats[0]), _row(stats[1])
         xhat = np.subtract(h, mean, out=out)
     inv_std = 1.0 / np.sqrt(var + NORM_EPS)
     xhat *= inv_std
@@ -380,9 +404,9 @@ def _update_running(state: NormState, i: int, mean: Array, var: Array, batch: in
     rm, rv = state.running_mean[i], state.running_var[i]
     t = rm.dtype.type
     rm *= t(1.0 - m)
-    rm += t(m) * mean.reshape(-1)
+    rm += t(m) * mean[..., 0, :]
     rv *= t(1.0 - m)
-    rv += t(m * batch / (batch - 1)) * var.reshape(-1)
+    rv += t(m * batch / (batch - 1)) * var[..., 0, :]
 
 
 def _normalize(
@@ -400,33 +424,39 @@ def _normalize(
     With ``inplace`` ``h`` is overwritten and ``z is xhat is h`` (evaluation without caches).
     """
     out = h if inplace else None
+    assert layer.gamma is not None and layer.beta is not None  # checked by _check_norm
     if norm == "layer_norm":
-        xhat, inv_std, _, _ = _standardize(h, 1, out=out)
+        xhat, inv_std, _, _ = _standardize(h, -1, out=out)
     elif train:
-        xhat, inv_std, mean, var = _standardize(h, 0, out=out)
+        xhat, inv_std, mean, var = _standardize(h, -2, out=out)
         if state is not None and update_running:
-            _update_running(state, i, mean, var, h.shape[0])
+            _update_running(state, i, mean, var, h.shape[-2])
     else:
         assert state is not None  # checked by _check_norm
         stats = (state.running_mean[i], state.running_var[i])
-        xhat, inv_std, _, _ = _standardize(h, 0, stats, out=out)
+        xhat, inv_std, _, _ = _standardize(h, -2, stats, out=out)
     if inplace:
-        xhat *= layer.gamma
-        xhat += layer.beta
+        xhat *= _row(layer.gamma)
+        xhat += _row(layer.beta)
         return xhat, xhat, inv_std
-    z = xhat * layer.gamma
-    z += layer.beta
+    z = xhat * _row(layer.gamma)
+    z += _row(layer.beta)
     return z, xhat, inv_std
 
 
 def _dropout(
-    a: Array, p: float, kind: str, rng: np.random.Generator
+    a: Array, p: float, kind: str, rng: np.random.Generator | Sequence[np.random.Generator]
 ) -> tuple[Array, npt.NDArray[np.bool_]]:
     """Apply a fresh dropout mask to ``a`` ``(B, n)``; return ``(y, keep)``.
 
-    The mask compares float32 uniforms with ``p`` (one draw per entry).
+    The mask compares float32 uniforms with ``p`` (one draw per entry). For an ensemble ``a``
+    is ``(N, B, n)`` and ``rng`` one generator per network, each drawing its network's mask.
     """
-    keep = rng.random(a.shape, dtype=np.float32) >= np.float32(p)
+    if isinstance(rng, list | tuple):
+        u = np.stack([g.random(a.shape[1:], dtype=np.float32) for g in rng])
+    else:
+        u = rng.random(a.shape, dtype=np.float32)
+    keep = u >= np.float32(p)
     scale, fill, shift = dropout_coefficients(p, kind)
     t = a.dtype.type
     if kind == "alpha_dropout":
@@ -451,7 +481,7 @@ def forward(
     norm_state: NormState | None = None,
     dropout: float = 0.0,
     dropout_kind: str = "dropout",
-    dropout_rng: np.random.Generator | None = None,
+    dropout_rng: np.random.Generator | Sequence[np.random.Generator] | None = None,
 ) -> Forward:
     """Run the network on ``X`` ``(B, n_0)``; return all pre-activations and activations.
 
@@ -480,7 +510,7 @@ def forward(
         Drop probability ``p`` in ``[0, 1)`` of the hidden activations (training mode only).
     dropout_kind : str
         One of :data:`DROPOUT_KINDS`.
-    dropout_rng : numpy.random.Generator, optional
+    dropout_rng : numpy.random.Generator, or one per network of an ensemble, optional
         Source of the masks; required when masks are drawn (``train`` and ``dropout > 0``),
         untouched otherwise.
 
@@ -488,7 +518,7 @@ def forward(
     -------
     Forward
     """
-    _check_norm(params, norm, train, norm_state, X.shape[0])
+    _check_norm(params, norm, train, norm_state, X.shape[-2])
     drop = _check_dropout(dropout, dropout_kind, train, dropout_rng)
     normed = norm != "none"
     a, z, h = [X], [], []
@@ -498,7 +528,7 @@ def forward(
     keep: list[npt.NDArray[np.bool_]] = []
     for i, layer in enumerate(params[:-1]):
         hl = a[-1] @ layer.W
-        hl += layer.b
+        hl += _row(layer.b)
         zl = hl
         if normed:
             zl, xl, sl = _normalize(hl, layer, i, norm, train, norm_state, update_running)
@@ -517,7 +547,7 @@ def forward(
             keep.append(mask)
         a.append(value)
     out = a[-1] @ params[-1].W
-    out += params[-1].b
+    out += _row(params[-1].b)
     z.append(out)
     h.append(out)
     return Forward(
@@ -551,22 +581,37 @@ def predict_logits(
     ``norm_state``, layer norm normalizes each sample. Equals
     ``forward(..., train=False).logits``.
     """
-    _check_norm(params, norm, False, norm_state, X.shape[0])
+    _check_norm(params, norm, False, norm_state, X.shape[-2])
     a = X
     for i, layer in enumerate(params[:-1]):
         h = a @ layer.W
-        h += layer.b
+        h += _row(layer.b)
         if norm != "none":
             h = _normalize(h, layer, i, norm, False, norm_state, False, inplace=True)[0]
         a = activation.fn(h)
     out = a @ params[-1].W
-    out += params[-1].b
+    out += _row(params[-1].b)
     return out
 
 
 def _log_softmax(logits: Array) -> Array:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _label_entries(y: Labels) -> tuple[npt.NDArray[np.intp], ...]:
+    """Index of the label entries ``[i, y_i]`` of a ``(B, n_classes)`` array (``[n, i, y_ni]``
+    of an ensemble's ``(N, B, n_classes)``)."""
+    rows = np.arange(y.shape[-1])
+    if y.ndim == 1:
+        return rows, y
+    return np.arange(y.shape[0])[:, None], rows[None, :], y
+
+
+def _loss_value(per_sample: Array) -> Any:
+    """Mean over the batch in float64: a float, or one per network ``(N,)``."""
+    value = np.mean(per_sample, axis=-1, dtype=np.float64)
+    return float(value) if per_sample.ndim == 1 else value
 
 
 def cross_entropy(logits: Array, y: Labels) -> tuple[float, Array]:
@@ -575,16 +620,17 @@ def cross_entropy(logits: Array, y: Labels) -> tuple[float, Array]:
     Returns
     -------
     loss : float
-        ``-mean_i log softmax(logits)[i, y_i]`` (non-finite if the logits are).
+        ``-mean_i log softmax(logits)[i, y_i]`` (non-finite if the logits are); an array
+        ``(N,)`` for an ensemble (``logits`` ``(N, B, n_classes)``, ``y`` ``(N, B)``).
     dlogits : ndarray
         ``(softmax(logits) - onehot(y)) / B``, shape ``(B, n_classes)``.
     """
     logp = _log_softmax(logits)
-    rows = np.arange(len(y))
-    loss = -float(np.mean(logp[rows, y], dtype=np.float64))
+    entries = _label_entries(y)
+    loss = -_loss_value(logp[entries])
     dlogits = np.exp(logp)
-    dlogits[rows, y] -= 1
-    dlogits /= len(y)
+    dlogits[entries] -= 1
+    dlogits /= y.shape[-1]
     return loss, dlogits
 
 
@@ -605,13 +651,12 @@ def mse(logits: Array, y: Labels) -> tuple[float, Array]:
     dlogits : ndarray, shape (B, n_classes)
     """
     p = np.exp(_log_softmax(logits))
-    rows = np.arange(len(y))
     r = p.copy()
-    r[rows, y] -= 1
-    loss = float(np.mean(np.einsum("ij,ij->i", r, r), dtype=np.float64))
-    r *= 2.0 / len(y)  # now g = dL/dp
+    r[_label_entries(y)] -= 1
+    loss = _loss_value(np.einsum("...ij,...ij->...i", r, r))
+    r *= 2.0 / y.shape[-1]  # now g = dL/dp
     dlogits = r
-    dlogits -= np.einsum("ij,ij->i", r, p)[:, None]
+    dlogits -= np.einsum("...ij,...ij->...i", r, p)[..., None]
     dlogits *= p
     return loss, dlogits
 
@@ -635,14 +680,14 @@ def _norm_backward(g: Array, layer: Layer, fwd: Forward, i: int) -> tuple[Array,
     """``(dL/dh, dL/dgamma, dL/dbeta)`` of hidden layer ``i`` from ``g = dL/dz`` (module
     docstring)."""
     assert fwd.xhat is not None and fwd.inv_std is not None and layer.gamma is not None
-    gamma = layer.gamma
+    gamma = _row(layer.gamma)
     xhat, inv_std = fwd.xhat[i], fwd.inv_std[i]
-    dbeta = g.sum(axis=0)
+    dbeta = g.sum(axis=-2)
     gx = g * xhat
-    dgamma = gx.sum(axis=0)
+    dgamma = gx.sum(axis=-2)
     if fwd.norm == "batch_norm" and not fwd.train:  # fixed statistics: elementwise affine
         return g * (gamma * inv_std), dgamma, dbeta
-    axis = 0 if fwd.norm == "batch_norm" else 1
+    axis = -2 if fwd.norm == "batch_norm" else -1
     dh = g * gamma  # dL/dxhat
     gx *= gamma  # dL/dxhat * xhat
     m2 = gx.mean(axis=axis, keepdims=True)
@@ -682,10 +727,10 @@ def backward(
         if normed and i < n - 1:
             d, dgamma[i], dbeta[i] = _norm_backward(d, params[i], fwd, i)
         dh[i] = d
-        dW[i] = fwd.a[i].T @ d
-        db[i] = d.sum(axis=0)
+        dW[i] = _t(fwd.a[i]) @ d
+        db[i] = d.sum(axis=-2)
         if i > 0 or input_grad:
-            d = d @ params[i].W.T
+            d = d @ _t(params[i].W)
         if i > 0:
             if fwd.keep is not None:
                 d *= fwd.keep[i - 1]

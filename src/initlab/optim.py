@@ -103,6 +103,21 @@ class Optimizer:
                 self._update(i, 2, layer.gamma, dgamma)
                 self._update(i, 3, layer.beta, dbeta)
 
+    def select(self, keep: npt.NDArray[np.bool_]) -> None:
+        """Keep the state of the networks ``keep`` marks, for an ensemble's stacked parameters
+        (:mod:`initlab.train`): every buffer is cut along its leading network axis."""
+
+        def cut(value: Any) -> Any:
+            if isinstance(value, np.ndarray):
+                return value[keep]
+            if isinstance(value, list):
+                return [cut(v) for v in value]
+            return value
+
+        for name, value in vars(self).items():
+            if isinstance(value, list):
+                setattr(self, name, cut(value))
+
     def _weight_grad(self, i: int, W: Array, g: Array) -> Array:
         """The gradient used for ``W`` when ``weight_decay > 0``: ``g + lambda W`` (coupled L2)."""
         out = self._wd[i]

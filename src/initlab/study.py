@@ -787,8 +787,9 @@ class Study:
         The cost of a run is about ``6 * params * samples * epochs`` floating-point operations
         (forward, two backward products) plus checkpoint evaluations; runtime assumes a
         pessimistic 0.5 GFLOP/s per core and a 5-minute floor. Memory covers the interpreter
-        and libraries (~250 MB), the dataset, and the activations of a 4096-sample
-        evaluation chunk; it doubles with every retry (``attempt``) so an out-of-memory kill
+        and libraries (~250 MB), the dataset, the activations of a 4096-sample
+        evaluation chunk and the ensemble trained side by side (its probe passes and
+        parameters); it doubles with every retry (``attempt``) so an out-of-memory kill
         on a cluster is followed by a larger request.
         """
         width, epochs, depth = spec.width, spec.epochs * spec.budget_check, spec.depth
@@ -799,7 +800,14 @@ class Study:
         runtime = max(5, int(flops / 0.5e9 / 60) + 1)
         activations_mb = 4096 * width * (depth + 1) * 8 * 3 / 1e6
         data_mb = n_train * n_in * 8 * 2 / 1e6
-        mem_mb = int(250 + activations_mb + data_mb + n_params * 4 * 6 / 1e6)
+        # networks trained side by side: the probe passes of one ensemble
+        # (initlab.train.ENSEMBLE_MEMORY_MB), a layer of their evaluation chunks each, their
+        # parameters and optimizer state
+        from initlab.train import ENSEMBLE_MEMORY_MB, ensemble_size
+
+        side = min(n_runs, ensemble_size(spec))
+        ensemble_mb = ENSEMBLE_MEMORY_MB + side * (4096 * width * 4 * 3 + n_params * 4 * 6) / 1e6
+        mem_mb = int(250 + activations_mb + data_mb + ensemble_mb)
         return {"mem_mb": mem_mb * 2 ** (attempt - 1), "runtime": runtime * attempt}
 
     def to_json(self) -> str:
