@@ -16,20 +16,52 @@ TARGETS = {
     "aggregate_10k_s": 60.0,
     "aggregate_10k_mb": 2048.0,
     "report_10k_s": 60.0,
+    "ensemble_vs_one_at_a_time": 2.0,
+    "ensemble_vs_torch": 1.5,
 }
 
 
-def verdicts(cache: dict[str, Any]) -> None:
-    """Print the targets the sections that ran can be checked against, with their verdicts."""
+def verdicts(cache: dict[str, Any]) -> bool:
+    """Print the targets the sections that ran can be checked against, with their verdicts;
+    return whether every one was met."""
     print()
     print("## Targets")
     print()
     rows = engine_verdicts(cache.get("engine") or [])
     rows += scale_verdicts(cache.get("scale", {}))
+    rows += ensemble_verdicts(cache.get("ensemble", {}))
     if rows:
         table(["target", "measured", "verdict"], rows)
     else:
         print("(no section with a target was run)")
+    return not any(row[2].startswith("NOT met") for row in rows)
+
+
+def ensemble_verdicts(ens: dict[str, Any]) -> list[list[str]]:
+    """Return the ensemble rows: against one at a time, and against PyTorch's better way."""
+    if not ens:
+        return []
+    rate = ens["rates"]
+    ours = rate["initlab ensemble"]
+    ratio = ours / rate["initlab one at a time"]
+    target = TARGETS["ensemble_vs_one_at_a_time"]
+    rows = [
+        [
+            f"ensemble >= {target:g}x initlab one network at a time",
+            f"{ratio:.2f}x",
+            _verdict(ratio >= target),
+        ]
+    ]
+    torch_ways = [w for w in rate if w.startswith("PyTorch")]
+    target = TARGETS["ensemble_vs_torch"]
+    label = f"ensemble >= {target:g}x PyTorch's better way (eager loop, vmap)"
+    if not torch_ways:
+        rows.append([label, "not measured (no torch)", "-"])
+    else:
+        best = max(torch_ways, key=lambda w: rate[w])
+        vs = ours / rate[best]
+        rows.append([label, f"{vs:.2f}x ({best})", _verdict(vs >= target)])
+    return rows
 
 
 def _verdict(ok: bool) -> str:
