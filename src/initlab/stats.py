@@ -80,6 +80,7 @@ __all__ = [
     "SPECTRUM_COLUMNS",
     "SPECTRUM_SUMMARY_KEYS",
     "STAT_COLUMNS",
+    "ensemble_layer_stats",
     "layer_stats",
     "spectrum_stats",
     "update_ratios",
@@ -107,43 +108,57 @@ def _quantile_positions(size: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np
 
 
 def _quantiles(x: Array) -> npt.NDArray[np.float64]:
-    """The :data:`QUANTILES` of ``x`` with numpy's default linear interpolation.
+    """The :data:`QUANTILES` of each network's block of ``x`` ``(N, ...)``, ``(N, 7)``, with
+    numpy's default linear interpolation.
 
-    One sort in the array's own dtype (float32 sorts are several times faster than
+    One sort per network in the array's own dtype (float32 sorts are several times faster than
     ``np.percentile`` on a float64 copy); the interpolation is done in float64, as
     ``np.percentile`` does it: ``a + (b - a) * frac``.
     """
-    s = np.sort(x, axis=None)
-    index, frac = _quantile_positions(s.size)
-    ends = s[index].astype(np.float64)
-    a, b = ends[: len(frac)], ends[len(frac) :]
+    s = np.sort(x.reshape(len(x), -1), axis=1)
+    index, frac = _quantile_positions(s.shape[1])
+    ends = s[:, index].astype(np.float64)
+    a, b = ends[:, : len(frac)], ends[:, len(frac) :]
     return a + (b - a) * frac
 
 
-def _moments(x: npt.NDArray[np.float64]) -> tuple[float, float, float]:
-    """``(mean, var, mean of squares)`` of a float64 array over all entries.
+def _sum(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Sum over each network's block of ``x`` ``(N, ...)``: one pairwise sum over the block's
+    entries in memory order, as ``x[n].sum()`` of a contiguous block does it."""
+    return np.add.reduce(x.reshape(len(x), -1), axis=1)
 
-    The same operations as ``x.mean()``, ``x.var()`` and ``np.mean(x * x)`` (one pairwise sum
-    each, divided by the count), hence the same numbers, with the mean computed once.
+
+def _moments(
+    x: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``(mean, var, mean of squares)`` over each network's block of a float64 array
+    ``(N, ...)``, arrays ``(N,)``.
+
+    The same operations as ``x[n].mean()``, ``x[n].var()`` and ``np.mean(x[n] * x[n])`` (one
+    pairwise sum each, divided by the count), hence the same numbers, with the mean computed
+    once.
     """
-    n = x.size
-    mean = np.add.reduce(x, axis=None) / n
+    n = x[0].size
+    mean = _sum(x) / n
     sq = np.multiply(x, x)
-    q = np.add.reduce(sq, axis=None) / n
-    np.subtract(x, mean, out=sq)
+    q = _sum(sq) / n
+    np.subtract(x, mean.reshape(-1, *([1] * (x.ndim - 1))), out=sq)
     np.square(sq, out=sq)
-    var = np.add.reduce(sq, axis=None) / n
-    return float(mean), float(var), float(q)
+    var = _sum(sq) / n
+    return mean, var, q
 
 
-def _unit_derivative_stats(slope: Array, activation: Activation) -> tuple[float, float]:
+def _unit_derivative_stats(
+    slope: Array, activation: Activation
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Saturated share of entries and dead share of units of one hidden layer, from its local
-    derivatives ``phi'(z)`` (B, n)."""
+    derivatives ``phi'(z)`` ``(N, B, n)``: arrays ``(N,)``."""
     d = np.abs(slope)
     d /= activation.max_grad
-    saturated = np.count_nonzero(d < SATURATION_THRESHOLD) / d.size
-    dead = np.count_nonzero(np.all(d < DEAD_THRESHOLD, axis=0)) / d.shape[1]
-    return saturated, dead
+    per_network = d[0].size
+    saturated = np.count_nonzero((d < SATURATION_THRESHOLD).reshape(len(d), -1), axis=1)
+    dead = np.count_nonzero(np.all(d < DEAD_THRESHOLD, axis=1), axis=1)
+    return saturated / per_network, dead / d.shape[2]
 
 
 def layer_stats(
@@ -168,46 +183,78 @@ def layer_stats(
     dict of str to ndarray, each of shape (depth + 1,)
         Row ``i`` belongs to layer ``l = i + 1``.
     """
+    stats = ensemble_layer_stats(params, fwd, grads, activation, n_networks=1)
+    return {column: values[0] for column, values in stats.items()}
+
+
+def ensemble_layer_stats(
+    params: Sequence[Layer],
+    fwd: Forward,
+    grads: Gradients,
+    activation: Activation,
+    n_networks: int | None = None,
+) -> dict[str, npt.NDArray[np.float64]]:
+    """:func:`layer_stats` of every network of an ensemble at once.
+
+    ``params``, ``fwd`` and ``grads`` hold an ensemble's stacked arrays (a leading network axis,
+    :mod:`initlab.model`, "Ensembles"), or one network's (``n_networks=1``). Each network's
+    numbers are those :func:`layer_stats` gives it alone, bit for bit: every reduction runs over
+    one network's block in the same order, only the Python loop over the networks is gone
+    (the Frobenius norms ``bgrad_norm`` and ``w_norm`` keep one ``np.linalg.norm`` per network:
+    it sums with BLAS, whose order a batched sum would not reproduce).
+
+    Returns
+    -------
+    dict of str to ndarray, each of shape (N, depth + 1)
+    """
+    lone = n_networks == 1 and params[0].W.ndim == 2
+
+    def st(x: Array) -> Array:
+        return x[None] if lone else x
+
     n = len(params)
-    out = {c: np.full(n, np.nan) for c in STAT_COLUMNS}
-    a_q = [out[f"a_q{q:02d}"] for q in QUANTILES]
-    d_q = [out[f"absdelta_q{q:02d}"] for q in QUANTILES]
+    N = 1 if lone else len(params[0].W)
+    out = {c: np.full((N, n), np.nan) for c in STAT_COLUMNS}
     for i in range(n):
         hidden = i < n - 1
-        z_stats = _moments(fwd.z[i].astype(np.float64))
-        out["z_mean"][i], out["z_var"][i], out["z_q"][i] = z_stats
+        z_stats = _moments(st(fwd.z[i]).astype(np.float64))
+        out["z_mean"][:, i], out["z_var"][:, i], out["z_q"][:, i] = z_stats
         if fwd.h[i] is not fwd.z[i]:  # normalized: h is the affine output before it
-            z_stats = _moments(fwd.h[i].astype(np.float64))
-        out["h_mean"][i], out["h_var"][i], out["h_q"][i] = z_stats
-        a_raw = fwd.a[i + 1] if hidden else fwd.z[i]
+            z_stats = _moments(st(fwd.h[i]).astype(np.float64))
+        out["h_mean"][:, i], out["h_var"][:, i], out["h_q"][:, i] = z_stats
+        a_raw = st(fwd.a[i + 1] if hidden else fwd.z[i])
         if hidden:
             a_mean, a_var, _ = _moments(a_raw.astype(np.float64))
         else:  # the logits: a is z
-            a_mean, a_var = out["z_mean"][i], out["z_var"][i]
-        out["a_mean"][i], out["a_std"][i] = a_mean, np.sqrt(a_var)
+            a_mean, a_var = out["z_mean"][:, i], out["z_var"][:, i]
+        out["a_mean"][:, i], out["a_std"][:, i] = a_mean, np.sqrt(a_var)
         if hidden:
             slope = fwd.dphi[i] if fwd.dphi is not None else activation.grad(fwd.z[i])
-            out["saturated_frac"][i], out["dead_frac"][i] = _unit_derivative_stats(
-                slope, activation
+            out["saturated_frac"][:, i], out["dead_frac"][:, i] = _unit_derivative_stats(
+                st(slope), activation
             )
-        _, delta_var, delta_q = _moments(grads.delta[i].astype(np.float64))
-        out["delta_rms"][i] = np.sqrt(delta_q)
-        out["delta_var"][i] = delta_var
+        delta = st(grads.delta[i])
+        _, delta_var, delta_q = _moments(delta.astype(np.float64))
+        out["delta_rms"][:, i] = np.sqrt(delta_q)
+        out["delta_var"][:, i] = delta_var
         if grads.dh[i] is grads.delta[i]:
-            out["dh_rms"][i] = out["delta_rms"][i]
+            out["dh_rms"][:, i] = out["delta_rms"][:, i]
         else:
-            dh = grads.dh[i].astype(np.float64)
-            out["dh_rms"][i] = np.sqrt(np.add.reduce(np.square(dh), axis=None) / dh.size)
-        dW = grads.dW[i].astype(np.float64)
-        dW_sq = np.add.reduce(np.square(dW), axis=None)
-        out["wgrad_norm"][i] = np.sqrt(dW_sq)
-        out["wgrad_rms"][i] = np.sqrt(dW_sq / dW.size)
-        out["bgrad_norm"][i] = np.linalg.norm(grads.db[i].astype(np.float64))
-        out["w_norm"][i] = np.linalg.norm(params[i].W.astype(np.float64))
-        for column, v in zip(a_q, _quantiles(a_raw), strict=True):
-            column[i] = v
-        for column, v in zip(d_q, _quantiles(np.abs(grads.delta[i])), strict=True):
-            column[i] = v
+            dh = st(grads.dh[i]).astype(np.float64)
+            out["dh_rms"][:, i] = np.sqrt(_sum(np.square(dh)) / dh[0].size)
+        dW = st(grads.dW[i]).astype(np.float64)
+        dW_sq = _sum(np.square(dW))
+        out["wgrad_norm"][:, i] = np.sqrt(dW_sq)
+        out["wgrad_rms"][:, i] = np.sqrt(dW_sq / dW[0].size)
+        db, W = st(grads.db[i]), st(params[i].W)
+        for k in range(N):
+            out["bgrad_norm"][k, i] = np.linalg.norm(db[k].astype(np.float64))
+            out["w_norm"][k, i] = np.linalg.norm(W[k].astype(np.float64))
+        a_q = _quantiles(a_raw)
+        d_q = _quantiles(np.abs(delta))
+        for j, q in enumerate(QUANTILES):
+            out[f"a_q{q:02d}"][:, i] = a_q[:, j]
+            out[f"absdelta_q{q:02d}"][:, i] = d_q[:, j]
     return out
 
 

@@ -71,7 +71,6 @@ from initlab.activations import Activation
 from initlab.config import RunSpec
 from initlab.data import Dataset, load_dataset, select_classes, stratified_subset
 from initlab.model import (
-    Forward,
     Gradients,
     Layer,
     NormState,
@@ -93,7 +92,7 @@ from initlab.stats import (
     SPECTRUM_COLUMNS,
     SPECTRUM_SUMMARY_KEYS,
     STAT_COLUMNS,
-    layer_stats,
+    ensemble_layer_stats,
     spectrum_stats,
     update_ratios,
 )
@@ -292,53 +291,6 @@ def _network(params: Sequence[Layer], k: int) -> list[Layer]:
         )
         for p in params
     ]
-
-
-def _pick(items: Sequence[Any] | None, k: int, alike: Sequence[Any] | None = None) -> Any:
-    """Entry ``k`` of every stacked array of ``items`` (``None`` entries kept); where an item is
-    the very array of ``alike``'s entry, the pick of ``alike`` is reused, so that identities the
-    statistics test (``h is z``, ``dh is delta``) survive."""
-    if items is None:
-        return None
-    out = []
-    for i, x in enumerate(items):
-        if alike is not None and alike[0][i] is x:
-            out.append(alike[1][i])
-        else:
-            out.append(None if x is None else x[k])
-    return out
-
-
-def _forward_of(fwd: Forward, k: int) -> Forward:
-    """Network ``k``'s view of an ensemble's forward pass."""
-    z = _pick(fwd.z, k)
-    inputs = fwd.a[0] if fwd.a[0].ndim == 2 else fwd.a[0][k]  # shared (B, n_0), or per network
-    return Forward(
-        [inputs, *_pick(fwd.a[1:], k)],
-        z,
-        _pick(fwd.dphi, k),
-        pre_norm=_pick(fwd.pre_norm, k, (fwd.z, z)),
-        xhat=_pick(fwd.xhat, k),
-        inv_std=_pick(fwd.inv_std, k),
-        keep=_pick(fwd.keep, k),
-        norm=fwd.norm,
-        train=fwd.train,
-        dropout=fwd.dropout,
-        dropout_kind=fwd.dropout_kind,
-    )
-
-
-def _gradients_of(grads: Gradients, k: int) -> Gradients:
-    """Network ``k``'s view of an ensemble's gradients."""
-    delta = _pick(grads.delta, k)
-    return Gradients(
-        _pick(grads.dW, k),
-        _pick(grads.db, k),
-        delta,
-        _pick(grads.dgamma, k),
-        _pick(grads.dbeta, k),
-        _pick(grads.dpre_norm, k, (grads.delta, delta)),
-    )
 
 
 def ensemble_key(spec: RunSpec) -> str:
@@ -543,6 +495,11 @@ class _Ensemble:
                 update_running=False,
                 norm_state=self.norm_state,
             )
+        batched = (
+            ensemble_layer_stats(self.params, fwd, grads, self.act)
+            if fwd is not None and grads is not None
+            else None
+        )
         for k, n in enumerate(self.active):
             point = {
                 "step": step,
@@ -553,11 +510,9 @@ class _Ensemble:
                 "val_acc": float(va_acc[k]),
             }
             stats = {c: np.full(n_layers, np.nan) for c in (*STAT_COLUMNS, *SPECTRUM_COLUMNS)}
-            if fwd is not None and grads is not None:
+            if batched is not None:
                 net = self.network(k)
-                stats.update(
-                    layer_stats(net, _forward_of(fwd, k), _gradients_of(grads, k), self.act)
-                )
+                stats.update({column: values[k] for column, values in batched.items()})
                 if step == 0:
                     columns, init_spectrum = spectrum_stats(
                         net, self.X_pr, self.act, norm=self.spec.normalization
