@@ -41,11 +41,12 @@ def section_pipeline(args: argparse.Namespace, cache: dict[str, Any], workroot: 
 
 
 def training_jobs(study_json: Path) -> int | None:
-    """Return the study's number of training jobs (one per initializer, activation and depth)."""
+    """Return the study's number of training jobs (one per chunk, ``Study.chunks``)."""
     if not study_json.exists():
         return None
-    cfg = json.loads(study_json.read_text())
-    return len(cfg["initializers"]) * len(cfg["activations"]) * len(cfg["depths"])
+    from initlab.study import Study
+
+    return len(Study(json.loads(study_json.read_text())).chunks())
 
 
 def overhead_table(args: argparse.Namespace, timings: Path, n_jobs: int | None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,9 @@ TARGETS = {
     "aggregate_10k_s": 60.0,
     "aggregate_10k_mb": 2048.0,
     "report_10k_s": 60.0,
+    "default_study_s": 60.0,
+    "torch_median": 1.3,
+    "torch_min": 1.0,
     "ensemble_vs_one_at_a_time": 2.0,
     "ensemble_vs_torch": 1.5,
 }
@@ -30,11 +34,52 @@ def verdicts(cache: dict[str, Any]) -> bool:
     rows = engine_verdicts(cache.get("engine") or [])
     rows += scale_verdicts(cache.get("scale", {}))
     rows += ensemble_verdicts(cache.get("ensemble", {}))
+    rows += torch_verdicts(cache.get("engine") or [])
+    rows += pipeline_verdicts(cache.get("pipeline", {}))
     if rows:
         table(["target", "measured", "verdict"], rows)
     else:
         print("(no section with a target was run)")
     return not any(row[2].startswith("NOT met") for row in rows)
+
+
+def torch_verdicts(eng: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """Training steps (no statistics) against PyTorch eager, width 64-256, depth 10-30,
+    batch 64: the median ratio and the worst shape."""
+    rows = [
+        r["samples"] / r["t_norecord"] / r["torch_samples_per_s"]
+        for r in eng
+        if "torch_samples_per_s" in r
+        and 64 <= r["width"] <= 256
+        and 10 <= r["depth"] <= 30
+        and r["batch"] == 64
+    ]
+    if not rows:
+        return []
+    median = statistics.median(rows)
+    lo, mid = TARGETS["torch_min"], TARGETS["torch_median"]
+    return [
+        [
+            f"training steps >= {mid:g}x PyTorch eager (median), none below {lo:g}x, "
+            "width 64-256, depth 10-30, batch 64",
+            f"median {median:.2f}x, worst {min(rows):.2f}x ({len(rows)} shapes)",
+            _verdict(median >= mid and min(rows) >= lo),
+        ]
+    ]
+
+
+def pipeline_verdicts(pipe: dict[str, Any]) -> list[list[str]]:
+    """The default study's wall time against its target (when a finished run was found)."""
+    if not pipe or "wall_s" not in pipe:
+        return []
+    target = TARGETS["default_study_s"]
+    return [
+        [
+            f"default study, snakemake --cores {pipe['cores']}, <= {target:g} s",
+            f"{pipe['wall_s']:.0f} s ({pipe['wall_source']})",
+            _verdict(pipe["wall_s"] <= target),
+        ]
+    ]
 
 
 def ensemble_verdicts(ens: dict[str, Any]) -> list[list[str]]:
