@@ -245,6 +245,10 @@ def _check_layers(
         raise _corrupt(path, f"the steps and layers are not the grid of {grid}", run_id)
 
 
+_RUN_READS = (*_GRID_COLUMNS, "train_loss", "delta_rms", "wgrad_rms", "dead_frac", "saturated_frac")
+"""The layer columns a run's checks and its runs.csv row read."""
+
+
 @dataclass
 class _Chunk:
     """One chunk's records, checked: its runs in training order and their layer rows, grouped by
@@ -257,12 +261,12 @@ class _Chunk:
     bounds: np.ndarray
 
     def rows(self, i: int) -> dict[str, np.ndarray]:
-        """Run ``i``'s layer rows, column by column."""
+        """Run ``i``'s layer rows: the columns the checks and runs.csv read (:data:`_RUN_READS`)."""
         lo, hi = int(self.bounds[i]), int(self.bounds[i + 1])
         return {c: self._columns[c][lo:hi] for c in self._columns}
 
     def __post_init__(self) -> None:
-        self._columns = {c: self.layers[c].to_numpy() for c in LAYER_COLUMNS}
+        self._columns = {c: self.layers[c].to_numpy() for c in _RUN_READS}
 
 
 def _read_chunk(study: Study, chunk: Chunk, root: Path) -> _Chunk:
@@ -533,85 +537,101 @@ def stream_runs(
     Streamed
         The tables' rows kept in memory and the two Parquet writers, to be committed.
     """
-    import pyarrow as pa
-
-    root, out = Path(root), Path(out)
+    root = Path(root)
     chunks = study.chunks()
-    baseline = study.baseline
-    cells = claims.claim_cells(study.config.get("claims", []), dict(study.table_point(baseline)))
-    run_columns: dict[str, list[Any]] = {}
-    timing_rows: list[dict[str, Any]] = []
-    measured: dict[tuple[str, str, int], dict[str, np.ndarray]] = {}
-    claim_layers: list[pa.Table] = []
-    claim_curves: list[pa.Table] = []
-    writers: dict[str, io.ParquetAppender] = {}
-    curve_cols = curve_columns(study)
+    collector = _Collector(study, Path(out), tmp_dir)
     progress = Progress("aggregate: chunks read", len(chunks), log)
     try:
         for done, chunk in enumerate(chunks, start=1):
-            data = _read_chunk(study, chunk, root)
-            ids = [_id_columns(study, spec) for spec in data.specs]
-            for k, spec in enumerate(data.specs):
-                config = _config_columns(study, spec)
-                row = _run_row(spec, config, data.summaries[k], data.rows(k))
-                for key, value in row.items():
-                    run_columns.setdefault(key, []).append(value)
-                timing_rows.append({"run_id": spec.run_id, **data.timings[k]})
-            table = _layer_table(data, ids)
-            if not writers:
-                writers["layers"] = io.ParquetAppender(
-                    out / layout.table_file("layers"),
-                    table.schema,
-                    ROW_GROUP_ROWS,
-                    [f.name for f in table.schema if pa.types.is_string(f.type)],
-                    tmp_dir,
-                )
-            try:
-                writers["layers"].append(table)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-                raise _corrupt(
-                    root / chunk.folder / layout.CHUNK_FILES[1],
-                    f"its columns do not have the types of the other chunks' ({err})",
-                ) from None
-            curves = table.filter(np.asarray(data.layers["layer"].to_numpy() == 1)).select(
-                curve_cols
-            )
-            if "curves" not in writers:
-                writers["curves"] = io.ParquetAppender(
-                    out / layout.table_file("curves"),
-                    curves.schema,
-                    ROW_GROUP_ROWS,
-                    [f.name for f in curves.schema if pa.types.is_string(f.type)],
-                    tmp_dir,
-                )
-            writers["curves"].append(curves)
-            if chunk.point == baseline:
-                measured.update(_chunk_measurements(data))
-            chosen = [k for k, i in enumerate(ids) if _matches(i, cells)]
-            if chosen:
-                run_of_row = np.repeat(np.arange(len(ids)), np.diff(data.bounds))
-                in_cell = np.isin(run_of_row, chosen)
-                step0 = data.layers["step"].to_numpy() == 0
-                claim_layers.append(table.filter(in_cell & step0))
-                claim_curves.append(curves.filter(in_cell[data.layers["layer"].to_numpy() == 1]))
-            progress(done, f"{len(timing_rows)} runs")
+            collector.add(chunk, _read_chunk(study, chunk, root), root)
+            progress(done, f"{len(collector.timing_rows)} runs")
+        return collector.result()
     except BaseException:
-        for writer in writers.values():
-            writer.abort()
+        collector.abort()
         raise
-    runs = pd.DataFrame(run_columns)
-    for col in ("steps_to_target", "diverged_step"):
-        runs[col] = runs[col].astype("Int64")
-    runs["diverged"] = runs["diverged"].astype(bool)
-    return Streamed(
-        runs=runs,
-        timings=pd.DataFrame(timing_rows),
-        measured=measured,
-        claim_layers=_frame(claim_layers, writers["layers"].schema),
-        claim_curves=_frame(claim_curves, writers["curves"].schema),
-        layers=writers["layers"],
-        curves=writers["curves"],
-    )
+
+
+class _Collector:
+    """What :func:`stream_runs` keeps and writes, chunk by chunk."""
+
+    def __init__(self, study: Study, out: Path, tmp_dir: str | Path | None) -> None:
+        self.study, self.out, self.tmp_dir = study, out, tmp_dir
+        self.baseline = study.baseline
+        point = dict(study.table_point(self.baseline))
+        self.cells = claims.claim_cells(study.config.get("claims", []), point)
+        self.curve_cols = curve_columns(study)
+        self.run_columns: dict[str, list[Any]] = {}
+        self.timing_rows: list[dict[str, Any]] = []
+        self.measured: dict[tuple[str, str, int], dict[str, np.ndarray]] = {}
+        self.claim_layers: list[pa.Table] = []
+        self.claim_curves: list[pa.Table] = []
+        self.writers: dict[str, io.ParquetAppender] = {}
+
+    def _append(self, name: str, table: pa.Table, chunk_file: Path) -> None:
+        """Append a chunk's rows to the table ``name`` (opened with the first chunk's schema)."""
+        import pyarrow as pa
+
+        if name not in self.writers:
+            text = [f.name for f in table.schema if pa.types.is_string(f.type)]
+            self.writers[name] = io.ParquetAppender(
+                self.out / layout.table_file(name),
+                table.schema,
+                ROW_GROUP_ROWS,
+                text,
+                self.tmp_dir,
+            )
+        try:
+            self.writers[name].append(table)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            raise _corrupt(
+                chunk_file, f"its columns do not have the types of the other chunks' ({err})"
+            ) from None
+
+    def add(self, chunk: Chunk, data: _Chunk, root: Path) -> None:
+        """Keep a chunk's run rows and reductions; write its layer and curve rows."""
+        ids = [_id_columns(self.study, spec) for spec in data.specs]
+        for k, spec in enumerate(data.specs):
+            config = _config_columns(self.study, spec)
+            row = _run_row(spec, config, data.summaries[k], data.rows(k))
+            for key, value in row.items():
+                self.run_columns.setdefault(key, []).append(value)
+            self.timing_rows.append({"run_id": spec.run_id, **data.timings[k]})
+        table = _layer_table(data, ids)
+        self._append("layers", table, root / chunk.folder / layout.CHUNK_FILES[1])
+        first = data.layers["layer"].to_numpy() == 1
+        curves = table.filter(first).select(self.curve_cols)
+        self._append("curves", curves, root / chunk.folder / layout.CHUNK_FILES[1])
+        if chunk.point == self.baseline:
+            self.measured.update(_chunk_measurements(data))
+        chosen = [k for k, i in enumerate(ids) if _matches(i, self.cells)]
+        if chosen:
+            run_of_row = np.repeat(np.arange(len(ids)), np.diff(data.bounds))
+            in_cell = np.isin(run_of_row, chosen)
+            step0 = data.layers["step"].to_numpy() == 0
+            self.claim_layers.append(table.filter(in_cell & step0))
+            self.claim_curves.append(curves.filter(in_cell[first]))
+
+    def result(self) -> Streamed:
+        """The kept rows as tables, and the two writers (not committed)."""
+        runs = pd.DataFrame(self.run_columns)
+        for col in ("steps_to_target", "diverged_step"):
+            runs[col] = runs[col].astype("Int64")
+        runs["diverged"] = runs["diverged"].astype(bool)
+        layers, curves = self.writers["layers"], self.writers["curves"]
+        return Streamed(
+            runs=runs,
+            timings=pd.DataFrame(self.timing_rows),
+            measured=self.measured,
+            claim_layers=_frame(self.claim_layers, layers.schema),
+            claim_curves=_frame(self.claim_curves, curves.schema),
+            layers=layers,
+            curves=curves,
+        )
+
+    def abort(self) -> None:
+        """Discard the Parquet tables written so far."""
+        for writer in self.writers.values():
+            writer.abort()
 
 
 def _frame(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
