@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="fewer shapes, shorter runs, scale at 10,000 networks only",
+        help="fewer shapes, shorter runs, scale at 20,000 networks only",
     )
     p.add_argument(
         "--section",

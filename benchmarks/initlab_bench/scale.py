@@ -23,18 +23,19 @@ from .common import (
     table,
 )
 
-FULL_SIZES, QUICK_SIZES = (10_000, 100_000), (10_000,)
+FULL_SIZES, QUICK_SIZES = (20_000, 100_000), (20_000,)
 TARGET_SIZE = 100_000
-"""The size the targets are stated for (``--quick`` checks them on its 10,000 networks)."""
-SCALE_SEEDS = {10_000: 10, 100_000: 100}
+"""The size the targets are stated for (``--quick`` checks them on its 20,000 networks)."""
+SCALE_SEEDS = {20_000: 20, 100_000: 100}
 """Seeds per cell: the grid is the same, only the seeds differ."""
 SCALE_INITIALIZERS = 25
 SCALE_ACTIVATIONS = ["tanh", "relu", "selu", "gelu", "sigmoid"]
 SCALE_DEPTHS = [2, 5, 10, 30]
 SCALE_LEARNING_RATES = [0.01, 0.05]
 SCALE_CHUNK_SIZE = 1000
-"""Networks per training job: 10 initializers x 100 seeds (100 initializers x 10 seeds at
-10,000), so that a job trains for minutes on a cluster and ``results/`` holds few files."""
+"""Networks per training job: 10 initializers x 100 seeds (every initializer's 20 seeds, 500
+networks, at 20,000), so that a job trains for minutes on a cluster and ``results/`` holds few
+files."""
 BLAS_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
@@ -62,9 +63,10 @@ def section_scale(args: argparse.Namespace, cache: dict[str, Any], workroot: Pat
         f"Grid: {SCALE_INITIALIZERS} custom variance_scaling initializers (scale 0.5 to 2.9, a "
         f"sigma_w^2 sweep) x {len(SCALE_ACTIVATIONS)} activations x depths {SCALE_DEPTHS} x "
         f"learning_rate {SCALE_LEARNING_RATES} (an extra axis) x 100 seeds = 100,000 networks "
-        "(10 seeds: 10,000), the default study's other settings (10 epochs, width 64, budget "
-        f"check 3x), chunk_size {SCALE_CHUNK_SIZE}. Planning is `snakemake -n --cores 2` with "
-        "the repository's Snakefile in an empty folder (--directory). The chunk files hold "
+        "(20 seeds: 20,000, the --quick size), the default study's other settings (10 epochs, "
+        f"width 64, budget check 3x), chunk_size {SCALE_CHUNK_SIZE}. Planning is `snakemake -n "
+        "--cores 2` with the repository's Snakefile in an empty folder (--directory). The chunk "
+        "files hold "
         "copies of four real trained networks (one per depth, he_normal/relu at the default "
         "settings on digits) with each summary's config and run_id rewritten to its run's "
         "spec, written by initlab.chunks.write_chunk, so `initlab aggregate` reads, checks and "
@@ -201,6 +203,14 @@ def synthesize_study(workdir: Path, cfg: dict[str, Any], templates: dict[int, An
     return n
 
 
+def chunk_count(cfg: dict[str, Any]) -> int:
+    """The training jobs (chunks) of ``cfg``."""
+    from initlab.study import load_schema, load_study
+
+    schema = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
+    return len(load_study(cfg, schema).chunks())
+
+
 def count_files(folder: Path) -> int:
     """Every file below ``folder`` (hidden ones included)."""
     return sum(1 for p in folder.rglob("*") if p.is_file())
@@ -236,6 +246,7 @@ def measure_size(n: int, wd: Path, data_npz: Path, templates: dict[int, Any]) ->
     files = count_files(wd / "results")
     return {
         "runs": written,
+        "chunks": chunk_count(cfg),
         "plan_s": p["wall"],
         "plan_kib": p["maxrss_kib"],
         "jobs": p["jobs"],
@@ -301,7 +312,7 @@ def scale_tables(results: dict[int, dict[str, Any]]) -> None:
         plan_rows.append(
             [
                 f"{n:,}",
-                f"{math.ceil(n / SCALE_CHUNK_SIZE):,}+",
+                f"{r['chunks']:,}",
                 f"{r['jobs']:,}" if r["jobs"] else "?",
                 fnum(r["plan_s"]),
                 mb(r["plan_kib"]),
@@ -344,7 +355,7 @@ def growth_line(a: dict[str, Any], b: dict[str, Any], factor: float) -> None:
     """Print the growth exponents between two sizes ``factor`` apart (figures ``a``, ``b``)."""
     k = math.log10(factor)
     print(
-        "growth exponent between 10,000 and 100,000 networks (time ~ N^k, k = log10 ratio): "
+        "growth exponent between 20,000 and 100,000 networks (time ~ N^k, k = log ratio / log 5): "
         f"planning k = {math.log10(b['plan_s'] / a['plan_s']) / k:.2f}, "
         f"aggregation k = {math.log10(b['agg_s'] / a['agg_s']) / k:.2f}, "
         f"report k = {math.log10(b['report_s'] / a['report_s']) / k:.2f}; "

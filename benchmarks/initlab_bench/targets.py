@@ -86,7 +86,7 @@ def engine_verdicts(eng: Sequence[dict[str, Any]]) -> list[list[str]]:
 
 def scale_verdicts(sc: dict[int, dict[str, Any]]) -> list[list[str]]:
     """Return the planning, aggregation, report and files rows of the targets table: checked on
-    the 100,000-network study, or with ``--quick`` on its 10,000-network one (the targets are
+    the 100,000-network study, or with ``--quick`` on its 20,000-network one (the targets are
     upper bounds, which a smaller study must meet too; the row says which size)."""
     if not sc:
         return []

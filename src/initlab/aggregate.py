@@ -1,10 +1,11 @@
-"""Collect every run of a study into tidy pandas tables (``results/tables/*.csv``).
+"""Collect every run of a study into tidy tables (``results/tables/``): two Parquet tables with a
+row per checkpoint, streamed chunk by chunk, and small CSV tables.
 
 Tables (columns documented in the README's data dictionary):
 
 - ``runs.csv``: one row per trained network, configuration and headline numbers.
-- ``layers.csv``: one row per run x checkpoint x layer, configuration columns on every row.
-- ``curves.csv``: one row per run x checkpoint (loss and accuracy).
+- ``layers.parquet``: one row per run x checkpoint x layer, configuration columns on every row.
+- ``curves.parquet``: one row per run x checkpoint (loss and accuracy).
 - ``summary.csv``: one row per dataset x initializer x activation x depth: mean, std and a 95%
   t-interval over seeds of the headline numbers, the share of diverged seeds and a verdict.
 - ``timings.csv``: wall time per run, kept apart so every other table is byte-reproducible.
@@ -18,9 +19,13 @@ Tables (columns documented in the README's data dictionary):
   what this study measured, the rule and threshold, and the verdict (no rows without claims).
 
 Runs are listed chunk by chunk (:meth:`initlab.study.Study.chunks`): activation, depth, point of
-the extra axes, initializer, seed, each in config order, whatever the chunk size. Floats are
-written with 10 significant digits, so the same study gives the same bytes. Runs that diverged
-stay in every table, with NaN where a number is undefined.
+the extra axes, initializer, seed, each in config order, whatever the chunk size. The chunks are
+read one at a time (:func:`stream_runs`): their layer and curve rows go straight to the Parquet
+tables (exact float64, row groups of :data:`ROW_GROUP_ROWS` rows), and only a row per run and
+the reductions the other tables need stay in memory, so memory does not grow with the layer
+rows. CSV floats are written with 10 significant digits; the same study gives the same bytes in
+every table but ``timings.csv``, whatever the chunk size. Runs that diverged stay in every table,
+with NaN where a number is undefined.
 """
 
 from __future__ import annotations

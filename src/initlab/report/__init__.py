@@ -21,7 +21,8 @@ Pages, in order:
 Figures are functions (``plot_x(tables, ...) -> Figure`` built on
 :class:`matplotlib.figure.Figure`, no pyplot state); :mod:`~initlab.report.writer` plans the
 pages and owns the only ``PdfPages``. ``timings.csv`` is never read, and the PDF carries no
-date, so the same tables give byte-identical reports.
+date, so the same tables give byte-identical reports. Of ``layers.parquet`` only the rows and
+columns the pages draw are read (:func:`initlab.report.data.load_tables`).
 """
 
 from __future__ import annotations
