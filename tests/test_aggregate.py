@@ -141,11 +141,12 @@ def test_runs_recorded_in_an_older_format_are_named(tmp_path: Path) -> None:
     with pytest.raises(
         CorruptFileError, match=f"format 1; this initlab reads format {RECORD_FORMAT}"
     ):
-        list(aggregate._read_chunk_runs(study, chunk, tmp_path))
+        aggregate._read_chunk(study, chunk, tmp_path)
     write_chunk(tmp_path / chunk.folder, [(spec.run_id, result)])
-    ((_, summary, layers, _),) = aggregate._read_chunk_runs(study, chunk, tmp_path)
+    data = aggregate._read_chunk(study, chunk, tmp_path)
+    (summary,) = data.summaries
     assert summary["record_format"] == RECORD_FORMAT
-    assert len(layers) == summary["n_layer_rows"]
+    assert len(data.layers) == len(data.rows(0)["step"]) == summary["n_layer_rows"]
 
 
 def test_still_learning_compares_the_last_two_checkpoints() -> None:

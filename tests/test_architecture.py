@@ -32,7 +32,13 @@ def _imports(path: Path) -> set[str]:
 
 GRAPH = {_module(p): _imports(p) for p in SRC.rglob("*.py")}
 
-REPORT_MAY_IMPORT = ("initlab.report", "initlab.layout", "initlab.records", "initlab.io")
+REPORT_MAY_IMPORT = (
+    "initlab.report",
+    "initlab.layout",
+    "initlab.records",
+    "initlab.io",
+    "initlab.progress",
+)
 TRAINING = (
     "initlab.train",
     "initlab.stats",

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from initlab import layout
 from initlab.cli import main
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPARED_TABLES = ("runs", "layers", "curves", "summary", "theory")  # timings.csv: wall time
+COMPARED_FILES = tuple(layout.table_file(t) for t in COMPARED_TABLES)  # layers, curves: Parquet
 N_RUNS = 16  # the tiny grid: 2 x 2 x 2 combinations x 2 seeds
 N_CHUNKS = 4  # activations x depths, each chunk 2 initializers x 2 seeds (chunk_size 64)
 REFERENCE_CHUNK_SIZE = 2  # the reference trains the same networks in 8 chunks of 2
@@ -171,7 +173,7 @@ def test_killed_study_resumes_to_identical_results(
 
     ref = background["reference"].wait()
     changed = _sources_changed_since(background["reference"].started)
-    for name in (*(f"tables/{t}.csv" for t in COMPARED_TABLES), "report.pdf"):
+    for name in (*(f"tables/{t}" for t in COMPARED_FILES), "report.pdf"):
         a = (ref / "results" / name).read_bytes()
         b = (workdir / "results" / name).read_bytes()
         assert a == b, f"{name} differs" + (
@@ -405,9 +407,9 @@ def test_intact_copy_aggregates_to_the_same_tables(
     workdir = _copy_study(reference, tmp_path)
     rc, err = _aggregate(workdir, capsys, monkeypatch)
     assert rc == 0, err
-    for name in COMPARED_TABLES:
-        a = (reference / "results" / "tables" / f"{name}.csv").read_bytes()
-        assert (workdir / "results" / "tables" / f"{name}.csv").read_bytes() == a, name
+    for name in COMPARED_FILES:
+        a = (reference / "results" / "tables" / name).read_bytes()
+        assert (workdir / "results" / "tables" / name).read_bytes() == a, name
 
 
 @pytest.mark.parametrize("case", list(DAMAGE))
@@ -456,7 +458,7 @@ def test_diverging_network_is_a_result(background: dict[str, BackgroundSnakemake
     assert summary.loc["huge", "n_survivors"] == 0
     assert np.isnan(summary.loc["huge", "final_test_acc_survivors_mean"])
 
-    layers = pd.read_csv(tables / "layers.csv")
+    layers = pd.read_parquet(tables / "layers.parquet")
     assert set(layers["initializer"]) == {"huge", "he_normal"}
     assert (workdir / "results" / "report.pdf").read_bytes().startswith(b"%PDF")
 

@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
+
+from initlab import layout
 
 if TYPE_CHECKING:
     from conftest import SnakemakeRunner, TinyConfig
@@ -53,10 +56,13 @@ def test_tables_have_the_grid(tiny_run: Path) -> None:
         "best_val_acc",
     ):
         assert col in runs.columns
-    layers = pd.read_csv(tables / "layers.csv")
+    assert not (tables / "layers.csv").exists() and not (tables / "curves.csv").exists()
+    layers = pd.read_parquet(tables / "layers.parquet")
     checkpoints = 3  # epochs 2, checkpoint every epoch: steps 0, one epoch, the end
     assert len(layers) == checkpoints * 8 * ((1 + 1) + (3 + 1))
-    assert len(pd.read_csv(tables / "curves.csv")) == 16 * checkpoints
+    assert layers["z_q"].dtype == "float64" and layers["step"].dtype == "int64"
+    assert list(layers["run_id"].drop_duplicates()) == list(runs["run_id"])  # runs.csv's order
+    assert len(pd.read_parquet(tables / "curves.parquet")) == 16 * checkpoints
     summary = pd.read_csv(tables / "summary.csv")
     assert len(summary) == 8
     assert set(summary["verdict"]) <= {"trains", "partial", "fails", "diverged"}
@@ -127,8 +133,8 @@ def test_same_bytes_with_one_core(
     config = shutil.copy(tiny_run / "config.yaml", tmp_path / "config.yaml")
     run_snakemake(tmp_path, "--cores", "1", config=config)
     for name in ("runs", "layers", "curves", "summary", "theory"):
-        a = (tiny_run / "results" / "tables" / f"{name}.csv").read_bytes()
-        b = (tmp_path / "results" / "tables" / f"{name}.csv").read_bytes()
+        a = (tiny_run / "results" / "tables" / layout.table_file(name)).read_bytes()
+        b = (tmp_path / "results" / "tables" / layout.table_file(name)).read_bytes()
         assert a == b, name
     assert (tiny_run / "results" / "report.pdf").read_bytes() == (
         tmp_path / "results" / "report.pdf"
@@ -177,8 +183,11 @@ def test_a_study_with_extra_axes_runs_end_to_end_and_grows_by_new_points_only(
     tables = tmp_path / "results" / "tables"
     runs, summary = pd.read_csv(tables / "runs.csv"), pd.read_csv(tables / "summary.csv")
     assert len(runs) == 16 and len(summary) == 8
-    for name in ("runs", "layers", "curves", "summary"):
+    for name in ("runs", "summary"):
         columns = pd.read_csv(tables / f"{name}.csv", nrows=1).columns
+        assert {"optimizer", "learning_rate"} <= set(columns), name
+    for name in ("layers", "curves"):
+        columns = pq.read_schema(tables / f"{name}.parquet").names
         assert {"optimizer", "learning_rate"} <= set(columns), name
     points = summary.groupby(["optimizer", "learning_rate"]).size()
     assert points.to_dict() == {

@@ -1,4 +1,4 @@
-"""Section 5, ``scale``: planning, aggregation and report at 1,000 and 10,000 runs."""
+"""Section 5, ``scale``: planning, aggregation, report and files of a 100,000-network study."""
 
 from __future__ import annotations
 
@@ -23,48 +23,36 @@ from .common import (
     table,
 )
 
-SCALE_GRIDS = {  # runs: (custom initializers, activations); x depths x seeds
-    1_000: (25, 5),
-    10_000: (125, 10),
-}
-QUICK_SIZES, FULL_SIZES = (1_000,), (1_000, 10_000)
-AGGREGATE_HEADERS = (
-    "runs",
-    "layer rows",
-    "aggregate s",
-    "aggregate peak RSS MB",
-    "report s",
-    "report peak RSS MB",
-    "PDF MB",
-)
-SCALE_DEPTHS, SCALE_SEEDS = [1, 4, 10, 30], [0, 1]
-SCALE_ACTIVATIONS = [
-    "linear",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "selu",
-    "gelu",
-    "silu",
-    "softplus",
-]
+FULL_SIZES, QUICK_SIZES = (20_000, 100_000), (20_000,)
+TARGET_SIZE = 100_000
+"""The size the targets are stated for (``--quick`` checks them on its 20,000 networks)."""
+SCALE_SEEDS = {20_000: 20, 100_000: 100}
+"""Seeds per cell: the grid is the same, only the seeds differ."""
+SCALE_INITIALIZERS = 25
+SCALE_ACTIVATIONS = ["tanh", "relu", "selu", "gelu", "sigmoid"]
+SCALE_DEPTHS = [2, 5, 10, 30]
+SCALE_LEARNING_RATES = [0.01, 0.05]
+SCALE_CHUNK_SIZE = 1000
+"""Networks per training job: 10 initializers x 100 seeds (every initializer's 20 seeds, 500
+networks, at 20,000), so that a job trains for minutes on a cluster and ``results/`` holds few
+files."""
+BLAS_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def section_scale(args: argparse.Namespace, cache: dict[str, Any], workroot: Path) -> None:
-    """Print section 5: planning, aggregation and report time and memory per grid size."""
-    section_header("5. Scale: planning, aggregation and report for large grids")
+    """Print section 5: planning, aggregation, report and files per grid size."""
+    section_header("5. Scale: planning, aggregation and report of a 100,000-network study")
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     base = workroot / "scale"
     base.mkdir(parents=True, exist_ok=True)
     data_npz = prepared_digits(workroot)
-    templates = template_runs(data_npz, scale_config(1_000))
+    print("(training the template networks, one per depth ...)", flush=True)
+    templates = template_runs(data_npz, scale_config(sizes[0]))
     results = {}
     for n in sizes:
         results[n] = measure_size(n, base / f"n{n}", data_npz, templates)
         if not args.keep:
-            shutil.rmtree(base / f"n{n}" / "results" / "runs", ignore_errors=True)
+            shutil.rmtree(base / f"n{n}" / "results", ignore_errors=True)
     print()
     scale_tables(results)
     if len(sizes) == 2:
@@ -72,43 +60,55 @@ def section_scale(args: argparse.Namespace, cache: dict[str, Any], workroot: Pat
         growth_line(results[sizes[0]], results[sizes[1]], sizes[1] / sizes[0])
     print()
     note(
-        "Grids: the default study's settings with custom variance_scaling initializers "
-        f"(x activations x depths {SCALE_DEPTHS} x seeds {SCALE_SEEDS}); 1,000 runs = 25 "
-        "initializers x 5 activations, 10,000 runs = 125 x 10. Planning is `snakemake -n "
+        f"Grid: {SCALE_INITIALIZERS} custom variance_scaling initializers (scale 0.5 to 2.9, a "
+        f"sigma_w^2 sweep) x {len(SCALE_ACTIVATIONS)} activations x depths {SCALE_DEPTHS} x "
+        f"learning_rate {SCALE_LEARNING_RATES} (an extra axis) x 100 seeds = 100,000 networks "
+        "(20 seeds: 20,000, the --quick size), the default study's other settings (10 epochs, "
+        f"width 64, budget check 3x), chunk_size {SCALE_CHUNK_SIZE}. Planning is `snakemake -n "
         "--cores 2` with the repository's Snakefile in an empty folder (--directory). The chunk "
-        "files hold copies of four real trained runs (one per depth, default settings on "
-        "digits) with each summary's config and run_id rewritten to the run's spec, so "
-        "`initlab aggregate` reads, checks and tabulates them as real runs. Peak RSS via "
-        "getrusage(RUSAGE_CHILDREN) of a wrapper process."
+        "files hold "
+        "copies of four real trained networks (one per depth, he_normal/relu at the default "
+        "settings on digits) with each summary's config and run_id rewritten to its run's "
+        "spec, written by initlab.chunks.write_chunk, so `initlab aggregate` reads, checks and "
+        "tabulates them as real runs; only the numbers repeat. Files: every file under "
+        "results/ after the report (chunk files, study.json, the prepared data, the tables, "
+        "the PDF and its figures; the synthetic study trains nothing, so it writes no "
+        "training logs, which a real study adds: one per chunk under results/logs/train). "
+        "Peak RSS via getrusage(RUSAGE_CHILDREN) of a wrapper process; BLAS pinned to one "
+        "thread in every child."
     )
     cache["scale"] = results
 
 
 def scale_config(n_runs: int) -> dict[str, Any]:
-    """Return the default study with enough custom initializers (and activations) for ``n_runs``."""
-    n_inits, n_acts = SCALE_GRIDS[n_runs]
+    """Return the scale study of ``n_runs`` networks (the default study's other settings)."""
     cfg = default_config()
     custom = {
         f"vs{i:03d}": {
             "family": "variance_scaling",
-            "scale": round(0.5 + 0.02 * i, 4),
+            "scale": round(0.5 + 0.1 * i, 4),
             "mode": "fan_in",
             "distribution": "untruncated_normal",
         }
-        for i in range(n_inits)
+        for i in range(SCALE_INITIALIZERS)
     }
+    seeds = list(range(SCALE_SEEDS[n_runs]))
     cfg.update(
         study=f"scale{n_runs}",
         results="results",
         initializers=list(custom),
-        activations=SCALE_ACTIVATIONS[:n_acts],
+        activations=SCALE_ACTIVATIONS,
         depths=SCALE_DEPTHS,
-        seeds=SCALE_SEEDS,
+        seeds=seeds,
         custom_initializers=custom,
+        chunk_size=SCALE_CHUNK_SIZE,
+        claims=[],
     )
+    cfg["training"] = {**cfg.get("training", {}), "learning_rate": SCALE_LEARNING_RATES}
     names = list(custom)
-    cfg["report"]["highlight"] = [[names[0], "tanh"], [names[1], "relu"]]
-    assert len(custom) * n_acts * len(SCALE_DEPTHS) * len(SCALE_SEEDS) == n_runs
+    cfg["report"]["highlight"] = [[names[5], "tanh"], [names[10], "relu"]]
+    grid = len(custom) * len(SCALE_ACTIVATIONS) * len(SCALE_DEPTHS) * len(SCALE_LEARNING_RATES)
+    assert grid * len(seeds) == n_runs
     return cfg
 
 
@@ -119,6 +119,10 @@ def write_config(workdir: Path, cfg: dict[str, Any]) -> None:
     (workdir / "config").mkdir(parents=True, exist_ok=True)
     # The Snakefile reads config/config.yaml relative to the working directory (--directory).
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def _env() -> dict[str, str]:
+    return {**child_env(), **BLAS_ENV}
 
 
 def plan(workdir: Path) -> dict[str, Any]:
@@ -133,7 +137,7 @@ def plan(workdir: Path) -> dict[str, Any]:
         "--directory",
         str(workdir),
     ]
-    res = measure(cmd, env=child_env())
+    res = measure(cmd, env=_env())
     total = None
     for line in res["output"].splitlines():
         parts = line.split()
@@ -144,7 +148,7 @@ def plan(workdir: Path) -> dict[str, Any]:
 
 
 def template_runs(data_npz: Path, cfg: dict[str, Any]) -> dict[int, Any]:
-    """Train one real network per depth of the scale grid, at the study's settings.
+    """Train one real network per depth of the scale grid, at the study's baseline settings.
 
     Returns
     -------
@@ -154,10 +158,10 @@ def template_runs(data_npz: Path, cfg: dict[str, Any]) -> dict[int, Any]:
     from threadpoolctl import threadpool_limits
 
     from initlab.data import load_prepared
-    from initlab.study import Study
+    from initlab.study import load_schema, load_study
     from initlab.train import train
 
-    study = Study(cfg)
+    study = load_study(cfg, load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     dataset = load_prepared(data_npz)
     out = {}
     with threadpool_limits(limits=1):
@@ -199,6 +203,19 @@ def synthesize_study(workdir: Path, cfg: dict[str, Any], templates: dict[int, An
     return n
 
 
+def chunk_count(cfg: dict[str, Any]) -> int:
+    """The training jobs (chunks) of ``cfg``."""
+    from initlab.study import load_schema, load_study
+
+    schema = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
+    return len(load_study(cfg, schema).chunks())
+
+
+def count_files(folder: Path) -> int:
+    """Every file below ``folder`` (hidden ones included)."""
+    return sum(1 for p in folder.rglob("*") if p.is_file())
+
+
 def measure_size(n: int, wd: Path, data_npz: Path, templates: dict[int, Any]) -> dict[str, Any]:
     """Plan, synthesize, aggregate and report a study of ``n`` runs in ``wd``; time each step.
 
@@ -206,7 +223,8 @@ def measure_size(n: int, wd: Path, data_npz: Path, templates: dict[int, Any]) ->
     -------
     dict
         Seconds and peak RSS (KiB) of planning, aggregation and report, the planned job count,
-        the rows of the aggregated ``layers.csv``, the PDF's size and the time to write the runs.
+        the layer rows written, the files under ``results/``, the PDF's size and pages, the
+        aggregation's log lines and the time to write the runs.
     """
     cfg = scale_config(n)
     write_config(wd, cfg)
@@ -219,28 +237,37 @@ def measure_size(n: int, wd: Path, data_npz: Path, templates: dict[int, Any]) ->
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(data_npz, data_dir / "digits.npz")
     print(
-        f"(N = {n:,}: {written:,} synthetic runs written in {t_write:.1f} s; aggregating ...)",
+        f"(N = {n:,}: {written:,} synthetic runs written in {t_write:.0f} s; aggregating ...)",
         flush=True,
     )
-    agg, layer_rows = aggregate(wd)
+    agg = aggregate(wd)
     print(f"(N = {n:,}: rendering the report ...)", flush=True)
     rep = report(wd)
+    files = count_files(wd / "results")
     return {
+        "runs": written,
+        "chunks": chunk_count(cfg),
         "plan_s": p["wall"],
         "plan_kib": p["maxrss_kib"],
         "jobs": p["jobs"],
         "agg_s": agg["wall"],
         "agg_kib": agg["maxrss_kib"],
+        "agg_log_lines": len(agg["output"].strip().splitlines()),
         "report_s": rep["wall"],
         "report_kib": rep["maxrss_kib"],
-        "layer_rows": layer_rows,
+        "layer_rows": agg["layer_rows"],
+        "layers_mb": (wd / "results" / "tables" / "layers.parquet").stat().st_size / 1e6,
         "pdf_mb": (wd / "results" / "report.pdf").stat().st_size / 1e6,
+        "files": files,
+        "files_per_100": 100.0 * files / written,
         "write_s": t_write,
     }
 
 
-def aggregate(wd: Path) -> tuple[dict[str, Any], int]:
-    """Time ``initlab aggregate`` on the study in ``wd``; return it and the layer rows written."""
+def aggregate(wd: Path) -> dict[str, Any]:
+    """Time ``initlab aggregate`` on the study in ``wd``; ``layer_rows``: rows written."""
+    import pyarrow.parquet as pq
+
     agg = measure(
         [
             bin_path("initlab"),
@@ -251,11 +278,11 @@ def aggregate(wd: Path) -> tuple[dict[str, Any], int]:
             "results/tables",
         ],
         cwd=wd,
-        env=child_env(),
+        env=_env(),
     )
-    with open(wd / "results" / "tables" / "layers.csv") as fh:
-        layer_rows = sum(1 for _ in fh) - 1
-    return agg, layer_rows
+    layers = pq.ParquetFile(wd / "results" / "tables" / "layers.parquet")
+    agg["layer_rows"] = layers.metadata.num_rows
+    return agg
 
 
 def report(wd: Path) -> dict[str, Any]:
@@ -274,7 +301,7 @@ def report(wd: Path) -> dict[str, Any]:
             "results/report.pdf",
         ],
         cwd=wd,
-        env=child_env(),
+        env=_env(),
     )
 
 
@@ -285,7 +312,7 @@ def scale_tables(results: dict[int, dict[str, Any]]) -> None:
         plan_rows.append(
             [
                 f"{n:,}",
-                f"{n // len(SCALE_SEEDS):,}",
+                f"{r['chunks']:,}",
                 f"{r['jobs']:,}" if r["jobs"] else "?",
                 fnum(r["plan_s"]),
                 mb(r["plan_kib"]),
@@ -295,23 +322,40 @@ def scale_tables(results: dict[int, dict[str, Any]]) -> None:
             [
                 f"{n:,}",
                 f"{r['layer_rows']:,}",
+                fnum(r["layers_mb"]),
                 fnum(r["agg_s"]),
                 mb(r["agg_kib"]),
+                f"{r['agg_log_lines']}",
                 fnum(r["report_s"]),
                 mb(r["report_kib"]),
-                fnum(r["pdf_mb"]),
+                f"{r['files']:,}",
+                f"{r['files_per_100']:.2f}",
             ]
         )
     table(["runs", "training jobs", "jobs planned", "snakemake -n s", "peak RSS MB"], plan_rows)
     print()
-    table(AGGREGATE_HEADERS, agg_rows)
+    table(
+        [
+            "runs",
+            "layer rows",
+            "layers.parquet MB",
+            "aggregate s",
+            "aggregate peak RSS MB",
+            "aggregate log lines",
+            "report s",
+            "report peak RSS MB",
+            "files under results/",
+            "files per 100 networks",
+        ],
+        agg_rows,
+    )
 
 
 def growth_line(a: dict[str, Any], b: dict[str, Any], factor: float) -> None:
     """Print the growth exponents between two sizes ``factor`` apart (figures ``a``, ``b``)."""
     k = math.log10(factor)
     print(
-        "growth exponent between 1,000 and 10,000 runs (time ~ N^k, k = log10 ratio): "
+        "growth exponent between 20,000 and 100,000 networks (time ~ N^k, k = log ratio / log 5): "
         f"planning k = {math.log10(b['plan_s'] / a['plan_s']) / k:.2f}, "
         f"aggregation k = {math.log10(b['agg_s'] / a['agg_s']) / k:.2f}, "
         f"report k = {math.log10(b['report_s'] / a['report_s']) / k:.2f}; "

@@ -186,7 +186,7 @@ compare() {   # compare DIR LABEL: tables (but timings.csv) and report.pdf equal
         [ -f "$dir/$rel" ] || fail "$label: $rel is missing"
         cmp -s "$f" "$dir/$rel" || fail "$label: $rel differs from the local run"
         n=$((n + 1))
-    done < <(find "$LOCAL/results/tables" -name '*.csv' ! -name timings.csv | sort)
+    done < <(find "$LOCAL/results/tables" \( -name '*.csv' -o -name '*.parquet' \) ! -name timings.csv | sort)
     [ "$n" -ge 5 ] || fail "only $n tables found in the local run"
     cmp -s "$LOCAL/results/report.pdf" "$dir/results/report.pdf" \
         || fail "$label: results/report.pdf differs from the local run"

@@ -1,10 +1,11 @@
-"""Collect every run of a study into tidy pandas tables (``results/tables/*.csv``).
+"""Collect every run of a study into tidy tables (``results/tables/``): two Parquet tables with a
+row per checkpoint, streamed chunk by chunk, and small CSV tables.
 
 Tables (columns documented in the README's data dictionary):
 
 - ``runs.csv``: one row per trained network, configuration and headline numbers.
-- ``layers.csv``: one row per run x checkpoint x layer, configuration columns on every row.
-- ``curves.csv``: one row per run x checkpoint (loss and accuracy).
+- ``layers.parquet``: one row per run x checkpoint x layer, configuration columns on every row.
+- ``curves.parquet``: one row per run x checkpoint (loss and accuracy).
 - ``summary.csv``: one row per dataset x initializer x activation x depth: mean, std and a 95%
   t-interval over seeds of the headline numbers, the share of diverged seeds and a verdict.
 - ``timings.csv``: wall time per run, kept apart so every other table is byte-reproducible.
@@ -18,17 +19,22 @@ Tables (columns documented in the README's data dictionary):
   what this study measured, the rule and threshold, and the verdict (no rows without claims).
 
 Runs are listed chunk by chunk (:meth:`initlab.study.Study.chunks`): activation, depth, point of
-the extra axes, initializer, seed, each in config order, whatever the chunk size. Floats are
-written with 10 significant digits, so the same study gives the same bytes. Runs that diverged
-stay in every table, with NaN where a number is undefined.
+the extra axes, initializer, seed, each in config order, whatever the chunk size. The chunks are
+read one at a time (:func:`stream_runs`): their layer and curve rows go straight to the Parquet
+tables (exact float64, row groups of :data:`ROW_GROUP_ROWS` rows), and only a row per run and
+the reductions the other tables need stay in memory, so memory does not grow with the layer
+rows. CSV floats are written with 10 significant digits; the same study gives the same bytes in
+every table but ``timings.csv``, whatever the chunk size. Runs that diverged stay in every table,
+with NaN where a number is undefined.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,10 +46,12 @@ from initlab.config import RunSpec, dataset_label
 from initlab.init_table import initializer_table
 from initlab.io import CorruptFileError
 from initlab.layout import TIE_MARGIN, VERDICT_RULE, verdict
+from initlab.progress import Progress, echo
 from initlab.recommend import recommendation_table
 from initlab.records import (
     BUDGET_KEYS,
     INPUT_FACT_KEYS,
+    LAYER_COLUMNS,
     PAIR_COSINE,
     RECORD_FORMAT,
     SPECTRUM_SUMMARY_KEYS,
@@ -51,14 +59,21 @@ from initlab.records import (
 from initlab.remedies import remedy_table
 from initlab.study import Chunk, Study
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 __all__ = [
     "HEADLINE",
+    "ROW_GROUP_ROWS",
     "VERDICT_RULE",
+    "Streamed",
     "aggregate",
-    "load_runs",
+    "curve_columns",
+    "stream_runs",
     "summarize",
     "theory_table",
     "verdict",
+    "write_parquet_table",
     "write_tables",
 ]
 
@@ -202,39 +217,73 @@ def _check_summary(spec: RunSpec, path: Path, summary: dict[str, Any], run_id: s
     _check_types(path, summary, _SUMMARY_TYPES, run_id)
 
 
+_GRID_COLUMNS = ("step", "epoch", "layer", "fan_in", "fan_out")
+"""Layer columns that may not have empty cells (they place a row in the checkpoint x layer grid)."""
+
+
 def _check_layers(
-    path: Path, run_id: str, layers: pd.DataFrame, summary: dict[str, Any], n_layers: int
-) -> pd.DataFrame:
-    """One run's rows of a chunk's ``layers.parquet``: no empty step/layer cells and exactly the
-    checkpoints x layers grid its summary announces (a truncated or edited file shows here)."""
+    path: Path,
+    run_id: str,
+    layers: Mapping[str, Any],
+    summary: dict[str, Any],
+    n_layers: int,
+    empty: Mapping[str, Any] | None = None,
+) -> None:
+    """One run's rows of a chunk's ``layers.parquet`` (columns as arrays): no empty step/layer
+    cells and exactly the checkpoints x layers grid its summary announces (a truncated or
+    edited file shows here). ``empty``: the empty-cell masks of :data:`_GRID_COLUMNS`, if
+    already computed."""
     n_rows, n_checkpoints = summary["n_layer_rows"], summary["n_checkpoints"]
     grid = f"{n_checkpoints} checkpoints x {n_layers} layers, as its summary says"
     if n_rows != n_checkpoints * n_layers:
         raise _corrupt(path, f"expected {n_rows} rows ({grid}), which is not that grid", run_id)
-    if len(layers) != n_rows:
-        raise _corrupt(path, f"expected {n_rows} rows ({grid}), found {len(layers)}", run_id)
-    empty = [c for c in ("step", "epoch", "layer", "fan_in", "fan_out") if layers[c].isna().any()]
-    if empty:
-        raise _corrupt(path, f"column {empty[0]!r} has empty cells", run_id)
-    if layers["step"].nunique() != n_checkpoints or sorted(layers["layer"].unique()) != list(
-        range(1, n_layers + 1)
-    ):
+    found = len(layers["step"])
+    if found != n_rows:
+        raise _corrupt(path, f"expected {n_rows} rows ({grid}), found {found}", run_id)
+    for c in _GRID_COLUMNS:
+        mask = pd.isna(np.asarray(layers[c])) if empty is None else empty[c]
+        if mask.any():
+            raise _corrupt(path, f"column {c!r} has empty cells", run_id)
+    steps = np.unique(np.asarray(layers["step"]))
+    numbers = np.unique(np.asarray(layers["layer"]))
+    if len(steps) != n_checkpoints or not np.array_equal(numbers, np.arange(1, n_layers + 1)):
         raise _corrupt(path, f"the steps and layers are not the grid of {grid}", run_id)
-    return layers.drop(columns="run_id").reset_index(drop=True)
 
 
-def _read_chunk_runs(
-    study: Study, chunk: Chunk, root: Path
-) -> Iterator[tuple[RunSpec, dict[str, Any], pd.DataFrame, dict[str, Any]]]:
-    """Read and check one chunk's files; yield (spec, summary, layer rows, timing) per run in
-    training order; raise CorruptFileError naming a bad file (and run).
+_RUN_READS = (*_GRID_COLUMNS, "train_loss", "delta_rms", "wgrad_rms", "dead_frac", "saturated_frac")
+"""The layer columns a run's checks and its runs.csv row read."""
+
+
+@dataclass
+class _Chunk:
+    """One chunk's records, checked: its runs in training order and their layer rows, grouped by
+    run in the same order (run ``i``'s rows are ``bounds[i]:bounds[i + 1]``)."""
+
+    specs: list[RunSpec]
+    summaries: list[dict[str, Any]]
+    timings: list[dict[str, Any]]
+    layers: pd.DataFrame
+    bounds: np.ndarray
+
+    def rows(self, i: int) -> dict[str, np.ndarray]:
+        """Run ``i``'s layer rows: the columns the checks and runs.csv read (:data:`_RUN_READS`)."""
+        lo, hi = int(self.bounds[i]), int(self.bounds[i + 1])
+        return {c: self._columns[c][lo:hi] for c in self._columns}
+
+    def __post_init__(self) -> None:
+        self._columns = {c: self.layers[c].to_numpy() for c in _RUN_READS}
+
+
+def _read_chunk(study: Study, chunk: Chunk, root: Path) -> _Chunk:
+    """Read and check one chunk's files; raise CorruptFileError naming a bad file (and run).
 
     Checked: both files exist and are Parquet with their columns and types
     (:func:`initlab.chunks.read_chunk`); the chunk holds exactly its runs; each summary is of
     this record format, was written for the run's spec and every key the tables read holds a
     value of its JSON type (a number edited into a string, ``true`` for a number, a missing key
     are errors); the timing likewise; the layer rows have no empty step/layer cells and are
-    exactly the checkpoints x layers grid the summary announces.
+    exactly the checkpoints x layers grid the summary announces. Runs are checked in training
+    order and the first problem is named.
     """
     folder = root / chunk.folder
     runs, layers = read_chunk(folder)
@@ -251,10 +300,21 @@ def _read_chunk_runs(
             "does not train (it was written for another configuration)"
         )
         raise _corrupt(runs_path, problem)
+    # the layer rows grouped by run in training order (rows of other run ids are ignored)
+    position = {run_id: i for i, run_id in enumerate(expected)}
+    codes, names = pd.factorize(layers["run_id"].to_numpy(dtype=object))
+    row_run = np.array([position.get(name, -1) for name in names], dtype=np.int64)[codes]
+    keep = np.flatnonzero(row_run >= 0)
+    order = keep[np.argsort(row_run[keep], kind="stable")]
+    if len(order) != len(layers) or np.any(order != np.arange(len(order))):
+        layers = layers.take(order).reset_index(drop=True)
+    counts = np.bincount(row_run[order], minlength=len(specs))
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    data = _Chunk(specs, [], [], layers, bounds)
+    empty = {c: pd.isna(layers[c].to_numpy()) for c in _GRID_COLUMNS}
     row_of = {run_id: i for i, run_id in enumerate(found)}
-    by_run = dict(list(layers.groupby("run_id", sort=False)))
     timings = {name: runs[name].tolist() for name in _TIMING_TYPES}
-    for spec in specs:
+    for k, spec in enumerate(specs):
         i = row_of[spec.run_id]
         summary = runs["summary"].iloc[i]
         _check_summary(spec, runs_path, summary, spec.run_id)
@@ -262,35 +322,50 @@ def _read_chunk_runs(
         if timing["wall_seconds"] is not None and math.isnan(timing["wall_seconds"]):
             timing["wall_seconds"] = None
         _check_types(runs_path, timing, _TIMING_TYPES, spec.run_id)
-        rows = by_run.get(spec.run_id, layers.iloc[0:0])
-        checked = _check_layers(layers_path, spec.run_id, rows, summary, spec.depth + 1)
-        yield spec, summary, checked, timing
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        _check_layers(
+            layers_path,
+            spec.run_id,
+            data.rows(k),
+            summary,
+            spec.depth + 1,
+            {c: mask[lo:hi] for c, mask in empty.items()},
+        )
+        data.summaries.append(summary)
+        data.timings.append(timing)
+    return data
 
 
-def _hidden_log10_ratio(layers: pd.DataFrame, column: str, depth: int) -> float:
+def _hidden_log10_ratio(layers: Mapping[str, Any], column: str, depth: int) -> float:
     """``log10(column at hidden layer 1 / column at hidden layer depth)`` at step 0.
 
     The first over the last *hidden* layer: unlike the ratio to the output layer it does not
     include the passage through the 10-unit output layer, so a net whose gradients keep their
     size through the hidden stack scores 0. NaN for one hidden layer (nothing to compare) and
-    where either value is 0 or not finite.
+    where either value is 0 or not finite. ``layers``: one run's rows, column by column.
     """
     if depth < 2:
         return math.nan
-    init = layers[layers["step"] == 0]
-    first = init.loc[init["layer"] == 1, column]
-    last = init.loc[init["layer"] == depth, column]
-    if first.empty or last.empty:
+    step, layer = np.asarray(layers["step"]), np.asarray(layers["layer"])
+    values = np.asarray(layers[column])
+    init = step == 0
+    first = values[init & (layer == 1)]
+    last = values[init & (layer == depth)]
+    if not len(first) or not len(last):
         return math.nan
-    a, b = float(first.iloc[0]), float(last.iloc[0])
+    a, b = float(first[0]), float(last[0])
     if not (math.isfinite(a) and math.isfinite(b)) or a <= 0 or b <= 0:
         return math.nan
     return math.log10(a / b)
 
 
-def _hidden_mean(layers: pd.DataFrame, column: str, step: int) -> float:
-    rows = layers[(layers["step"] == step) & layers[column].notna()]
-    return float(rows[column].mean()) if len(rows) else float("nan")
+def _hidden_mean(layers: Mapping[str, Any], column: str, step: int) -> float:
+    """Mean of ``column`` over one run's rows at ``step`` where it is defined (the hidden layers
+    for the unit fractions), NaN without such a row."""
+    values = np.asarray(layers[column], dtype=np.float64)
+    keep = (np.asarray(layers["step"]) == step) & ~np.isnan(values)
+    rows = values[keep]
+    return float(rows.sum() / len(rows)) if len(rows) else float("nan")
 
 
 STILL_LEARNING_DROP = 0.01
@@ -299,20 +374,23 @@ its value between the last two checkpoints: more epochs would lower it further, 
 verdict of such a run is a statement about the budget ("slow"), not about trainability."""
 
 
-def _still_learning(layers: pd.DataFrame) -> float:
+def _still_learning(layers: Mapping[str, Any]) -> float:
     """1.0 / 0.0: the training loss fell by more than :data:`STILL_LEARNING_DROP` over the last
     checkpoint interval; NaN with fewer than two finite checkpoints."""
-    losses = layers.loc[layers["layer"] == 1].sort_values("step")["train_loss"].to_numpy(float)
+    first = np.asarray(layers["layer"]) == 1
+    steps = np.asarray(layers["step"])[first]
+    losses = np.asarray(layers["train_loss"], dtype=float)[first][np.argsort(steps)]
     if len(losses) < 2 or not np.all(np.isfinite(losses[-2:])):
         return math.nan
     return float(losses[-1] < (1.0 - STILL_LEARNING_DROP) * losses[-2])
 
 
 def _run_row(
-    spec: RunSpec, config: dict[str, Any], summary: dict[str, Any], layers: pd.DataFrame
+    spec: RunSpec, config: dict[str, Any], summary: dict[str, Any], layers: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """runs.csv row of one run (plus the input facts, dropped before writing)."""
-    last_step = int(layers["step"].max())
+    """runs.csv row of one run (plus the input facts, dropped before writing); ``layers``: its
+    layer rows, column by column (a DataFrame or a mapping of arrays)."""
+    last_step = int(np.asarray(layers["step"]).max())
     row = {**config, **{k: summary.get(k) for k in HEADLINE}}
     row.update(
         {k: summary.get(k) for k in ("final_val_loss", "final_test_loss", "init_train_loss")}
@@ -363,33 +441,10 @@ def _config_columns(study: Study, spec: RunSpec) -> dict[str, Any]:
     return config
 
 
-def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
-    """Read every run of ``study``; return the ``runs``, ``layers``, ``curves``, ``timings`` tables.
-
-    Parameters
-    ----------
-    study : Study
-        The study whose grid is read (runs of other grids in the folder are ignored).
-    root : path
-        Folder the study's relative ``results`` path is taken from.
-    """
-    root = Path(root)
-    run_rows, layer_frames, timing_rows = [], [], []
-    for chunk in study.chunks():
-        for spec, summary, layers, timing in _read_chunk_runs(study, chunk, root):
-            config = _config_columns(study, spec)
-            run_rows.append(_run_row(spec, config, summary, layers))
-            ids = _id_columns(study, spec)
-            for key, value in reversed(list(ids.items())):
-                layers.insert(0, key, value)
-            layer_frames.append(layers)
-            timing_rows.append({"run_id": spec.run_id, **timing})
-    runs = pd.DataFrame(run_rows)
-    for col in ("steps_to_target", "diverged_step"):
-        runs[col] = runs[col].astype("Int64")
-    runs["diverged"] = runs["diverged"].astype(bool)
-    layers_all = pd.concat(layer_frames, ignore_index=True)
-    curve_cols = [
+def curve_columns(study: Study) -> list[str]:
+    """Columns of ``curves.parquet``: the run id, (the dataset with a dataset axis,) the grid
+    point and seed, the other extra axes, then :data:`CURVE_COLUMNS`."""
+    cols = [
         "run_id",
         "initializer",
         "activation",
@@ -399,14 +454,234 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         *CURVE_COLUMNS,
     ]
     if "dataset" in study.axes:
-        curve_cols.insert(1, "dataset")
-    curves = layers_all.loc[layers_all["layer"] == 1, curve_cols].reset_index(drop=True)
-    return {
-        "runs": runs,
-        "layers": layers_all,
-        "curves": curves,
-        "timings": pd.DataFrame(timing_rows),
-    }
+        cols.insert(1, "dataset")
+    return cols
+
+
+ROW_GROUP_ROWS = 65_536
+"""Rows per row group of ``layers.parquet`` and ``curves.parquet``: the unit a reader skips
+by its statistics (rows are in grid order, so a filter on activation and depth skips most)."""
+
+
+def _arrow_type(value: Any) -> pa.DataType:
+    """The Arrow type of an id or axis column holding ``value``."""
+    import pyarrow as pa
+
+    if isinstance(value, bool | np.bool_):
+        return pa.bool_()
+    if isinstance(value, int | np.integer):
+        return pa.int64()
+    if isinstance(value, float | np.floating):
+        return pa.float64()
+    return pa.string()
+
+
+@dataclass
+class Streamed:
+    """What :func:`stream_runs` keeps of a study's records after writing its Parquet tables.
+
+    Attributes
+    ----------
+    runs : DataFrame
+        One row per run (runs.csv, with the input facts still in).
+    timings : DataFrame
+        One row per run (timings.csv).
+    measured : dict
+        Per baseline combination ``(initializer, activation, depth)``, the step-0
+        measurements theory.csv compares with its predictions (seeds x layers matrices).
+    claim_layers, claim_curves : DataFrame
+        The step-0 layer rows and the curve rows of the runs in the cells the study's claims
+        name (what :mod:`initlab.claims` reads of those tables).
+    layers, curves : ParquetAppender
+        The written tables, not yet in place (:meth:`initlab.io.ParquetAppender.commit`).
+    """
+
+    runs: pd.DataFrame
+    timings: pd.DataFrame
+    measured: dict[tuple[str, str, int], dict[str, np.ndarray]]
+    claim_layers: pd.DataFrame
+    claim_curves: pd.DataFrame
+    layers: io.ParquetAppender
+    curves: io.ParquetAppender
+
+
+def _matches(ids: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> bool:
+    """The run named by ``ids`` lies in one of ``cells`` (every coordinate equal)."""
+    return any(all(k in ids and ids[k] == v for k, v in cell.items()) for cell in cells)
+
+
+def stream_runs(
+    study: Study,
+    out: str | Path,
+    root: str | Path = ".",
+    log: Callable[[str], None] = echo,
+    tmp_dir: str | Path | None = None,
+) -> Streamed:
+    """Read every chunk of ``study`` in order and stream its layer and curve rows to
+    ``out/layers.parquet`` and ``out/curves.parquet``; keep only the per-run rows and the
+    reductions the other tables need.
+
+    Memory holds one chunk, one row group per Parquet table, a row per run and, per baseline
+    combination, its step-0 measurements, whatever the number of networks.
+
+    Parameters
+    ----------
+    study : Study
+        The study whose grid is read (runs of other grids in the folder are ignored).
+    out : path
+        The tables folder.
+    root : path
+        Folder the study's relative ``results`` path is taken from.
+    log : callable
+        Receives the progress lines (:class:`Progress`).
+    tmp_dir : path, optional
+        Where the Parquet tables are written until committed (default: ``out``).
+
+    Returns
+    -------
+    Streamed
+        The tables' rows kept in memory and the two Parquet writers, to be committed.
+    """
+    root = Path(root)
+    chunks = study.chunks()
+    collector = _Collector(study, Path(out), tmp_dir)
+    progress = Progress("aggregate: chunks read", len(chunks), log)
+    try:
+        for done, chunk in enumerate(chunks, start=1):
+            collector.add(chunk, _read_chunk(study, chunk, root), root)
+            progress(done, f"{len(collector.timing_rows)} runs")
+        return collector.result()
+    except BaseException:
+        collector.abort()
+        raise
+
+
+class _Collector:
+    """What :func:`stream_runs` keeps and writes, chunk by chunk."""
+
+    def __init__(self, study: Study, out: Path, tmp_dir: str | Path | None) -> None:
+        self.study, self.out, self.tmp_dir = study, out, tmp_dir
+        self.baseline = study.baseline
+        point = dict(study.table_point(self.baseline))
+        self.cells = claims.claim_cells(study.config.get("claims", []), point)
+        self.curve_cols = curve_columns(study)
+        self.run_columns: dict[str, list[Any]] = {}
+        self.timing_rows: list[dict[str, Any]] = []
+        self.measured: dict[tuple[str, str, int], dict[str, np.ndarray]] = {}
+        self.claim_layers: list[pa.Table] = []
+        self.claim_curves: list[pa.Table] = []
+        self.writers: dict[str, io.ParquetAppender] = {}
+
+    def _append(self, name: str, table: pa.Table, chunk_file: Path) -> None:
+        """Append a chunk's rows to the table ``name`` (opened with the first chunk's schema)."""
+        import pyarrow as pa
+
+        if name not in self.writers:
+            text = [f.name for f in table.schema if pa.types.is_string(f.type)]
+            self.writers[name] = io.ParquetAppender(
+                self.out / layout.table_file(name),
+                table.schema,
+                ROW_GROUP_ROWS,
+                text,
+                self.tmp_dir,
+            )
+        try:
+            self.writers[name].append(table)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            raise _corrupt(
+                chunk_file, f"its columns do not have the types of the other chunks' ({err})"
+            ) from None
+
+    def add(self, chunk: Chunk, data: _Chunk, root: Path) -> None:
+        """Keep a chunk's run rows and reductions; write its layer and curve rows."""
+        ids = [_id_columns(self.study, spec) for spec in data.specs]
+        for k, spec in enumerate(data.specs):
+            config = _config_columns(self.study, spec)
+            row = _run_row(spec, config, data.summaries[k], data.rows(k))
+            for key, value in row.items():
+                self.run_columns.setdefault(key, []).append(value)
+            self.timing_rows.append({"run_id": spec.run_id, **data.timings[k]})
+        table = _layer_table(data, ids)
+        self._append("layers", table, root / chunk.folder / layout.CHUNK_FILES[1])
+        first = data.layers["layer"].to_numpy() == 1
+        curves = table.filter(first).select(self.curve_cols)
+        self._append("curves", curves, root / chunk.folder / layout.CHUNK_FILES[1])
+        if chunk.point == self.baseline:
+            self.measured.update(_chunk_measurements(data))
+        chosen = [k for k, i in enumerate(ids) if _matches(i, self.cells)]
+        if chosen:
+            run_of_row = np.repeat(np.arange(len(ids)), np.diff(data.bounds))
+            in_cell = np.isin(run_of_row, chosen)
+            step0 = data.layers["step"].to_numpy() == 0
+            self.claim_layers.append(table.filter(in_cell & step0))
+            self.claim_curves.append(curves.filter(in_cell[first]))
+
+    def result(self) -> Streamed:
+        """The kept rows as tables, and the two writers (not committed)."""
+        runs = pd.DataFrame(self.run_columns)
+        for col in ("steps_to_target", "diverged_step"):
+            runs[col] = runs[col].astype("Int64")
+        runs["diverged"] = runs["diverged"].astype(bool)
+        layers, curves = self.writers["layers"], self.writers["curves"]
+        return Streamed(
+            runs=runs,
+            timings=pd.DataFrame(self.timing_rows),
+            measured=self.measured,
+            claim_layers=_frame(self.claim_layers, layers.schema),
+            claim_curves=_frame(self.claim_curves, curves.schema),
+            layers=layers,
+            curves=curves,
+        )
+
+    def abort(self) -> None:
+        """Discard the Parquet tables written so far."""
+        for writer in self.writers.values():
+            writer.abort()
+
+
+def _frame(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
+    """The rows of ``tables`` as one DataFrame (no rows: an empty one with the columns)."""
+    import pyarrow as pa
+
+    return (pa.concat_tables(tables) if tables else schema.empty_table()).to_pandas()
+
+
+def _layer_table(data: _Chunk, ids: list[dict[str, Any]]) -> pa.Table:
+    """The chunk's rows of layers.parquet: the id and axis columns of each row's run, then
+    :data:`initlab.records.LAYER_COLUMNS`."""
+    import pyarrow as pa
+
+    run_of_row = pa.array(np.repeat(np.arange(len(ids)), np.diff(data.bounds)))
+    columns: dict[str, pa.Array] = {}
+    for name, value in ids[0].items():
+        per_run = pa.array([i[name] for i in ids], _arrow_type(value))
+        columns[name] = per_run.take(run_of_row)
+    body = pa.Table.from_pandas(data.layers[list(LAYER_COLUMNS)], preserve_index=False)
+    for name in LAYER_COLUMNS:
+        columns[name] = body.column(name)
+    return pa.table(columns)
+
+
+def _chunk_measurements(data: _Chunk) -> dict[tuple[str, str, int], dict[str, np.ndarray]]:
+    """The step-0 measurements (:func:`_measured`) of every combination of a chunk."""
+    layers = data.layers
+    step0 = layers["step"].to_numpy() == 0
+    inits = np.repeat([s.initializer for s in data.specs], np.diff(data.bounds))[step0]
+    seeds = np.repeat([s.seed for s in data.specs], np.diff(data.bounds))[step0]
+    rows = pd.DataFrame(
+        {
+            "initializer": inits,
+            "seed": seeds,
+            "layer": layers["layer"].to_numpy()[step0],
+            **{c: layers[c].to_numpy()[step0] for c in _MEASURED.values()},
+        }
+    )
+    spec = data.specs[0]
+    out = {}
+    for init in dict.fromkeys(s.initializer for s in data.specs):
+        sel = rows[inits == init]
+        out[(init, spec.activation, spec.depth)] = _measured(sel, spec.depth)
+    return out
 
 
 SOURCE_COLUMNS = (
@@ -717,12 +992,12 @@ def _comparison(name: str, measured: np.ndarray, predicted: float) -> dict[str, 
 
 
 def _combination_rows(
-    study: Study, spec: RunSpec, predictions: _Predictions, rows: pd.DataFrame
+    study: Study, spec: RunSpec, predictions: _Predictions, meas: Mapping[str, np.ndarray]
 ) -> list[dict[str, Any]]:
-    """theory.csv rows of one combination: network scalars, per-layer predictions, measures."""
+    """theory.csv rows of one combination: network scalars, per-layer predictions, measures
+    (``meas``: :func:`_measured`)."""
     mf = predictions.mean_field(spec)
     pred = predictions.layers(spec)
-    meas = _measured(rows, spec.depth)
     network = {
         "sigma_w2_hidden": mf.sigma_w2,
         "sigma_b2": mf.sigma_b2,
@@ -761,7 +1036,7 @@ def _combination_rows(
 
 def theory_table(
     study: Study,
-    layers: pd.DataFrame,
+    layers: pd.DataFrame | Mapping[tuple[str, str, int], Mapping[str, np.ndarray]],
     n_features: int,
     n_classes: int,
     input_second_moment: float,
@@ -779,32 +1054,48 @@ def theory_table(
     measured on (the first ``JACOBIAN_PROBES`` probe rows; default ``input_second_moment``).
     The network-level columns (``sigma_w2_hidden`` .. ``xi_grad``) come from
     :func:`initlab.theory.network_mean_field`, the one definition the CLI and report share.
+
+    ``layers`` is the layer rows of the baseline point (step 0 is read), or the measurements
+    :func:`stream_runs` kept per combination ``(initializer, activation, depth)``.
     """
     q_jac = input_second_moment if jacobian_second_moment is None else jacobian_second_moment
     predictions = _Predictions(study, n_features, n_classes, input_second_moment, q_jac)
-    init0 = layers[layers["step"] == 0]
-    # one pass over the rows, not one boolean mask per combination (10,000-run grids)
-    by_combination = dict(list(init0.groupby(["initializer", "activation", "depth"], sort=False)))
+    if isinstance(layers, pd.DataFrame):
+        init0 = layers[layers["step"] == 0]
+        groups = init0.groupby(["initializer", "activation", "depth"], sort=False)
+        measured = {key: _measured(rows, int(key[2])) for key, rows in groups}
+        empty = init0.iloc[0:0]
+    else:
+        measured = dict(layers)
+        empty = pd.DataFrame(columns=["seed", "layer", *_MEASURED.values()])
     rows = []
     for init_name, act_name, depth, point in study.combinations():
         if point != study.baseline:
             continue
         spec = study.base_spec(init_name, act_name, depth, 0, point)
-        sel = by_combination.get((init_name, act_name, depth), init0.iloc[0:0])
-        rows.extend(_combination_rows(study, spec, predictions, sel))
+        meas = measured.get((init_name, act_name, depth))
+        if meas is None:
+            meas = _measured(empty, depth)
+        rows.extend(_combination_rows(study, spec, predictions, meas))
     return pd.DataFrame(rows)
 
 
 def write_tables(
     tables: dict[str, pd.DataFrame], out: str | Path, axes: Sequence[str] = ()
 ) -> None:
-    """Write each table as ``out/<name>.csv`` (atomic, 10 significant digits, ``\\n``).
+    """Write each table as ``out/<name>.csv`` (atomic, 10 significant digits, ``\\n``), or, for
+    :data:`initlab.layout.PARQUET_TABLES`, as ``out/<name>.parquet`` (exact float64; see
+    :func:`write_parquet_table`).
 
     The columns of the extra ``axes`` are written as in folder names
     (:func:`initlab.layout.axis_value_text`: ``0.0``, ``1e-05``, ``true``), exactly and with
-    their type visible, so that a reader finds a point by the value ``axes.csv`` names.
+    their type visible, so that a reader finds a point by the value ``axes.csv`` names; the
+    Parquet tables keep their values typed (a real as float64, ``true`` as a boolean).
     """
     for name, df in tables.items():
+        if name in layout.PARQUET_TABLES:
+            write_parquet_table(df, Path(out) / layout.table_file(name))
+            continue
         cols = [a for a in axes if a in df.columns and name != "axes"]
         if cols:
             df = df.assign(**{a: df[a].map(layout.axis_value_text) for a in cols})
@@ -812,31 +1103,101 @@ def write_tables(
         io.atomic_write_text(Path(out) / f"{name}.csv", text)
 
 
-def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -> dict[str, Any]:
+def write_parquet_table(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a whole layers or curves table as :func:`aggregate` streams it (the same row
+    groups and encodings, so the same rows give the same bytes), atomically."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    text = [f.name for f in table.schema if pa.types.is_string(f.type)]
+    writer = io.ParquetAppender(path, table.schema, ROW_GROUP_ROWS, text)
+    try:
+        writer.append(table)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _existing_parent(path: Path) -> Path:
+    """``path``'s nearest existing ancestor (where the tables wait until they are all written,
+    so that a failed aggregation creates no tables folder)."""
+    path = path.absolute()
+    for parent in path.parents:
+        if parent.is_dir():
+            return parent
+    return Path.cwd()
+
+
+def aggregate(
+    study_json: str | Path,
+    out: str | Path,
+    root: str | Path = ".",
+    log: Callable[[str], None] = echo,
+) -> dict[str, Any]:
     """Build every table of the study described by ``study_json``; write them under ``out``.
 
-    Returns the tables (DataFrames by name).
+    The chunks are read one after the other (:func:`stream_runs`): their layer and curve rows
+    go straight to ``layers.parquet`` and ``curves.parquet``, so memory does not grow with the
+    layer rows; the other tables are built from the rows kept per run. Nothing is put in place
+    until every table is written.
+
+    Parameters
+    ----------
+    study_json : path
+        The resolved configuration (``results/study.json``).
+    out : path
+        The tables folder.
+    root : path
+        Folder the study's relative ``results`` path is taken from.
+    log : callable
+        Receives the progress lines (at most about twenty, and the last one).
+
+    Returns
+    -------
+    dict
+        The CSV tables (DataFrames by name), and ``layer_rows`` and ``curve_rows``: the rows
+        written to the two Parquet tables.
     """
     study = Study(io.read_json(study_json))
-    tables = load_runs(study, root)
+    out = Path(out)
+    streamed = stream_runs(study, out, root, log, tmp_dir=_existing_parent(out))
+    try:
+        tables = _small_tables(study, streamed, root)
+        log(f"aggregate: writing {len(tables)} tables")
+        streamed.layers.commit()
+        streamed.curves.commit()
+    except BaseException:
+        streamed.layers.abort()
+        streamed.curves.abort()
+        raise
+    write_tables(tables, out, list(study.axes))
+    return {**tables, "layer_rows": streamed.layers.rows, "curve_rows": streamed.curves.rows}
+
+
+def _small_tables(study: Study, streamed: Streamed, root: str | Path) -> dict[str, pd.DataFrame]:
+    """Every CSV table, from the rows :func:`stream_runs` kept."""
+    tables = {"runs": streamed.runs, "timings": streamed.timings}
     target = float(study.config["training"]["target_accuracy"])
     extra = [a for a in study.axes if a != "dataset"]  # the dataset column is always grouped
     tables["summary"] = summarize(tables["runs"], target, extra)
     # theory and recommendations describe the baseline point of the extra axes
     baseline = study.table_point(study.baseline)
-    base = {n: at_point(tables[n], baseline) for n in ("runs", "layers", "summary")}
+    base = {n: at_point(tables[n], baseline) for n in ("runs", "summary")}
     for _, runs_of_one_dataset in tables["runs"].groupby("dataset", sort=False):
         _input_facts(runs_of_one_dataset)  # the runs of each dataset agree (a dataset axis)
     n_features, n_classes, q_in, q_jac = _input_facts(base["runs"])
-    theory_rows = theory_table(study, base["layers"], n_features, n_classes, q_in, q_jac)
+    theory_rows = theory_table(study, streamed.measured, n_features, n_classes, q_in, q_jac)
     for axis, value in baseline:  # one column per extra axis, as every per-cell table
         theory_rows[axis] = value
     tables["theory"] = theory_rows
     tables["phase"] = phase_table(study)
+    # the claims read the layer and curve rows of the cells they name, which were kept
+    inputs = {**tables, "layers": streamed.claim_layers, "curves": streamed.claim_curves}
     tables["claims"] = claims.claims_table(
         claims.evaluate_claims(
             study.config.get("claims", []),
-            {n: tables[n] for n in claims.TABLE_NAMES},
+            {n: inputs[n] for n in claims.TABLE_NAMES},
             dict(baseline),
         )
     )
@@ -861,7 +1222,6 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     # n_classes stays: chance accuracy (1 / n_classes) is needed to recompute claims and
     # summaries from runs.csv; the other input facts are study-wide
     tables["runs"] = tables["runs"].drop(columns=[k for k in INPUT_FACT_KEYS if k != "n_classes"])
-    write_tables(tables, out, list(study.axes))
     return tables
 
 

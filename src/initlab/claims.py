@@ -83,6 +83,7 @@ __all__ = [
     "VERDICTS",
     "Claim",
     "check_claims",
+    "claim_cells",
     "claims_table",
     "evaluate_claims",
     "one_sample_interval",
@@ -792,6 +793,34 @@ def evaluate_claims(
     list of Claim
     """
     return [evaluate_claim(_at_baseline(spec, baseline or {}), tables) for spec in specs]
+
+
+def claim_cells(
+    specs: Iterable[Mapping[str, Any]], baseline: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The coordinates of every cell the claims name (``cell``, ``versus``, ``cells``), each
+    completed with the ``baseline`` of the axes it does not name, as :func:`evaluate_claims`
+    completes them: the only cells whose ``layers`` and ``curves`` rows the rules read.
+
+    Parameters
+    ----------
+    specs : iterable of mapping
+        The config's ``claims``.
+    baseline : mapping, optional
+        The baseline value of every extra axis.
+
+    Returns
+    -------
+    list of dict
+        One mapping of column -> value per cell named (a run is in the cell when every one of
+        its columns holds the value).
+    """
+    cells = []
+    for spec in specs:
+        full = _at_baseline(spec, baseline or {})
+        named = [full.get("cell"), full.get("versus"), *(full.get("cells") or [])]
+        cells.extend(_cell(c) for c in named if isinstance(c, Mapping))
+    return cells
 
 
 def claims_table(claims: Iterable[Claim]) -> pd.DataFrame:

@@ -370,7 +370,7 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     from initlab.aggregate import aggregate
 
     tables = aggregate(args.study, args.out)
-    print(f"{len(tables['runs'])} runs, {len(tables['layers'])} layer rows -> {args.out}")
+    print(f"{len(tables['runs'])} runs, {tables['layer_rows']} layer rows -> {args.out}")
     return 0
 
 

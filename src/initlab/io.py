@@ -14,7 +14,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CorruptFileError",
+    "ParquetAppender",
     "atomic_write_bytes",
     "atomic_write_text",
     "format_value",
@@ -112,6 +113,107 @@ def write_parquet(path: str | os.PathLike[str], table: pa.Table) -> None:
 
     with _atomic_target(Path(path)) as tmp:
         pq.write_table(table, tmp, compression="zstd")
+
+
+class ParquetAppender:
+    """Append Arrow tables to one Parquet file in row groups of exactly ``row_group_rows`` rows
+    (the last one shorter); the file appears, atomically, only when :meth:`commit` is called.
+
+    The rows are buffered until a row group is full, and each row group is written from
+    contiguous columns, so the file's bytes depend only on the rows appended, in order, and not
+    on how they were split between :meth:`append` calls (a study read in chunks of 2 or of 64
+    networks gives the same file). At most one row group (plus one appended table) is held in
+    memory. Until :meth:`commit` the rows go to a temporary file in ``tmp_dir`` (default: the
+    destination's folder), so a failed aggregation leaves neither a partial table nor, with
+    ``tmp_dir`` outside it, the destination folder.
+
+    Parameters
+    ----------
+    path : path
+        The Parquet file to write.
+    schema : pyarrow.Schema
+        Every appended table is cast to it (:class:`pyarrow.ArrowInvalid` if it cannot be).
+    row_group_rows : int
+        Rows per row group.
+    dictionary_columns : sequence of str
+        Columns written with dictionary encoding (the repeated text columns); the others are
+        written plain (a column of distinct floats would overflow a dictionary anyway).
+    tmp_dir : path, optional
+        An existing folder on the destination's file system for the temporary file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        schema: pa.Schema,
+        row_group_rows: int,
+        dictionary_columns: Sequence[str] = (),
+        tmp_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        self.schema = schema
+        self.row_group_rows = int(row_group_rows)
+        self.rows = 0
+        folder = Path(tmp_dir) if tmp_dir is not None else self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._writer: Any = pq.ParquetWriter(
+            self._tmp,
+            schema,
+            compression="zstd",
+            use_dictionary=list(dictionary_columns),
+            write_statistics=True,
+        )
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
+
+    def append(self, table: pa.Table) -> None:
+        """Append ``table``'s rows (cast to the schema); write every row group it completes."""
+        if table.schema != self.schema:
+            table = table.select(self.schema.names).cast(self.schema)
+        self._buffer.append(table)
+        self._buffered += table.num_rows
+        self.rows += table.num_rows
+        while self._buffered >= self.row_group_rows:
+            self._write_group(self.row_group_rows)
+
+    def _write_group(self, n: int) -> None:
+        import pyarrow as pa
+
+        whole = pa.concat_tables(self._buffer)
+        self._writer.write_table(whole.slice(0, n).combine_chunks(), row_group_size=n)
+        rest = whole.slice(n)
+        self._buffer = [rest] if rest.num_rows else []
+        self._buffered = rest.num_rows
+
+    def finish(self) -> None:
+        """Write the last row group and close the temporary file (nothing is in place yet)."""
+        if self._writer is None:
+            return
+        if self._buffered:
+            self._write_group(self._buffered)
+        self._writer.close()
+        self._writer = None
+
+    def commit(self) -> None:
+        """:meth:`finish`, then put the file in place atomically (fsync, rename)."""
+        self.finish()
+        with open(self._tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(self._tmp, 0o644)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Discard the rows: the temporary file is removed and nothing is written to ``path``."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._tmp.unlink(missing_ok=True)
 
 
 def read_parquet(

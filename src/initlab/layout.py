@@ -18,6 +18,7 @@ __all__ = [
     "BUDGET_OUTCOMES",
     "CHUNK_FILES",
     "FIGURE_NAMES",
+    "PARQUET_TABLES",
     "RECOMMENDATION_RULE",
     "REMEDY_EFFECTS",
     "REPORT_FREE_TABLES",
@@ -34,6 +35,7 @@ __all__ = [
     "report_path",
     "source_dir",
     "study_json",
+    "table_file",
     "table_path",
     "train_log",
     "verdict",
@@ -54,10 +56,15 @@ TABLE_NAMES = (
     "remedies",
     "sources",
 )
-"""The tables of ``<results>/tables/`` (CSV), in the order they are documented."""
+"""The tables of ``<results>/tables/``, in the order they are documented (CSV, but
+:data:`PARQUET_TABLES`)."""
 
-REPORT_FREE_TABLES = ("layers", "axes")
-"""Tables kept out of Snakemake's HTML report (tens of MB for a large grid)."""
+PARQUET_TABLES = ("layers", "curves")
+"""The tables with a row per checkpoint (of every layer): written as Parquet (columnar, exact
+float64, read by column and row group), the others as CSV."""
+
+REPORT_FREE_TABLES = ("layers", "curves", "axes")
+"""Tables kept out of Snakemake's HTML report (the Parquet tables: GBs for a large grid)."""
 
 FIGURE_NAMES = ("heatmaps", "gradient_flow", "depth_scaling", "learning_curves", "theory")
 """PNG copies of report pages written to ``<results>/figures/`` (for Snakemake's HTML report)."""
@@ -198,9 +205,15 @@ def source_dir(results: str, source: str, activation: str) -> str:
     return f"{results}/sources/{source}/{activation}"
 
 
+def table_file(name: str) -> str:
+    """The file name of a table: ``<name>.parquet`` for :data:`PARQUET_TABLES`, else
+    ``<name>.csv`` (``name`` from :data:`TABLE_NAMES`)."""
+    return f"{name}.parquet" if name in PARQUET_TABLES else f"{name}.csv"
+
+
 def table_path(results: str, name: str) -> str:
-    """``<results>/tables/<name>.csv`` (``name`` from :data:`TABLE_NAMES`)."""
-    return f"{results}/tables/{name}.csv"
+    """``<results>/tables/<file>`` (:func:`table_file`; ``name`` from :data:`TABLE_NAMES`)."""
+    return f"{results}/tables/{table_file(name)}"
 
 
 def figure_path(results: str, name: str) -> str:

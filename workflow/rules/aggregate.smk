@@ -23,7 +23,7 @@ rule aggregate_tables:
         layout.log_path(RESULTS, "aggregate_tables"),
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
         runtime=30,
     conda:
         "../envs/initlab.yaml"

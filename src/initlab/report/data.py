@@ -1,21 +1,28 @@
 """The report's inputs: the study's tables and grid, and small selections of them.
 
-Everything the report shows comes from the CSV tables written by :mod:`initlab.aggregate`
+Everything the report shows comes from the tables written by :mod:`initlab.aggregate`
 (``runs``, ``layers``, ``curves``, ``summary``, ``theory``); ``timings.csv`` is never read, so
-the PDF does not change from one rerun to the next.
+the PDF does not change from one rerun to the next. The whole layers table (a row per run x
+checkpoint x layer) is never loaded: :func:`load_tables` reads only the columns the pages draw
+(:data:`REPORT_LAYER_COLUMNS`) of the step-0 rows they show, skipping the row groups that hold
+none, and :func:`pair_layer_rows` the rows of the highlighted pairs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from initlab import layout
 from initlab.layout import axis_value_text
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "TABLES",
@@ -30,6 +37,8 @@ __all__ = [
     "grid_from_config",
     "hidden_sigma_w2",
     "load_tables",
+    "pair_layer_rows",
+    "read_layer_rows",
     "zero_gradient_combinations",
 ]
 
@@ -44,6 +53,26 @@ TABLES = (
     "initializers",
 )
 """The tables the report reads (``timings`` is deliberately absent: it is not reproducible)."""
+
+_ID_COLUMNS = ("run_id", "dataset", "initializer", "activation", "depth", "width", "seed")
+
+REPORT_LAYER_COLUMNS = (
+    "step",
+    "epoch",
+    "layer",
+    "fan_in",
+    "fan_out",
+    "z_q",
+    "a_mean",
+    "a_std",
+    "delta_rms",
+    "wgrad_norm",
+    "wgrad_rms",
+    *(f"{kind}_q{q:02d}" for kind in ("a", "absdelta") for q in (1, 5, 25, 50, 75, 95, 99)),
+    "jac_mean_s2",
+    "corr_c",
+)
+"""The layer columns the report reads (besides the id and axis columns)."""
 
 Combination = tuple[str, str, int]
 
@@ -91,6 +120,9 @@ class Tables:
     all_runs: pd.DataFrame | None = None
     all_summary: pd.DataFrame | None = None
     all_layers: pd.DataFrame | None = None
+    layers_path: Path | None = None
+    """``layers.parquet``, from which :func:`pair_layer_rows` reads more rows (``None``: the
+    tables were built in memory and ``layers`` holds every row)."""
 
 
 def grid_from_config(config: Mapping[str, Any]) -> Grid:
@@ -103,8 +135,59 @@ def grid_from_config(config: Mapping[str, Any]) -> Grid:
     )
 
 
+def _typed(text: str, kind: pa.DataType) -> Any:
+    """An axis value as ``axes.csv`` writes it, as a value of a Parquet column of type ``kind``."""
+    import pyarrow as pa
+
+    if pa.types.is_boolean(kind):
+        return text == "true"
+    if pa.types.is_integer(kind):
+        return int(text)
+    if pa.types.is_floating(kind):
+        return float(text)
+    return text
+
+
+def read_layer_rows(
+    path: str | Path,
+    where: Sequence[Sequence[tuple[str, str, Any]]],
+    axes: pd.DataFrame | None = None,
+    columns: Sequence[str] | None = None,
+    baseline: bool = True,
+) -> pd.DataFrame:
+    """Rows of a Parquet table (``layers.parquet`` or ``curves.parquet``) that satisfy one of
+    the conjunctions ``where`` (pyarrow filters), with only the id and axis columns and
+    ``columns`` (default: every column); with ``axes`` (``axes.csv``) and ``baseline`` only
+    those at the baseline of every extra axis.
+
+    The filters are applied while reading: the row groups whose statistics exclude them (the
+    rows are in grid order, so most, for a filter on activation or depth) are not read.
+    """
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    if columns is not None:
+        extra = [] if axes is None else list(dict.fromkeys(axes["axis"]))
+        wanted = [*_ID_COLUMNS, *extra, *columns]
+        columns = [c for c in schema.names if c in wanted]
+    at_base: list[tuple[str, str, Any]] = []
+    if axes is not None and baseline:
+        for row in axes[axes["baseline"].astype(str) == "True"].itertuples():
+            if row.axis in schema.names:
+                at_base.append((row.axis, "==", _typed(row.value, schema.field(row.axis).type)))
+    filters = [[*conj, *at_base] for conj in where] if where else [at_base] if at_base else None
+    table = pq.read_table(path, columns=columns, filters=filters or None)
+    return table.to_pandas()
+
+
 def load_tables(tables_dir: str | Path) -> Tables:
     """Read the report's tables from ``tables_dir``.
+
+    The CSV tables are read whole; of ``layers.parquet`` only the step-0 rows of the layers the
+    pages draw (every layer at the deepest depth, the first and the output layer at every
+    depth) and :data:`REPORT_LAYER_COLUMNS`; of ``curves.parquet`` the rows at the baseline of
+    the extra axes. The rows of the highlighted pairs are read later
+    (:func:`pair_layer_rows`).
 
     Raises
     ------
@@ -112,14 +195,15 @@ def load_tables(tables_dir: str | Path) -> Tables:
         A table is missing; the message names it and the rule that writes it.
     """
     tables_dir = Path(tables_dir)
-    frames: dict[str, pd.DataFrame] = {}
+    frames: dict[str, Any] = {}
     for name in TABLES:
-        path = tables_dir / f"{name}.csv"
+        path = tables_dir / layout.table_file(name)
         if not path.exists():
             raise FileNotFoundError(
                 f"{path}: missing; run `initlab aggregate` (Snakemake rule aggregate) first"
             )
-        frames[name] = pd.read_csv(path)
+        if name not in layout.PARQUET_TABLES:
+            frames[name] = pd.read_csv(path)
     runs = frames["runs"]
     runs["diverged"] = runs["diverged"].astype(bool)
     for col in ("steps_to_target", "diverged_step"):
@@ -130,8 +214,27 @@ def load_tables(tables_dir: str | Path) -> Tables:
     if claims_path.exists() and claims_path.stat().st_size > 0:
         frames["claims"] = pd.read_csv(claims_path, dtype=str, keep_default_na=False)
     axes_path = tables_dir / "axes.csv"
+    axes = None
     if axes_path.exists() and axes_path.stat().st_size > 0:
         axes = pd.read_csv(axes_path, dtype={"value": str}, keep_default_na=False)
+        if not len(axes):
+            axes = None
+    layers_path = tables_dir / layout.table_file("layers")
+    deepest = int(runs["depth"].max()) if len(runs) else 0
+    step0 = [
+        [("step", "==", 0), ("depth", "==", deepest)],
+        [("step", "==", 0), ("layer", "==", 1)],
+        [("step", "==", 0), ("layer", "==", deepest + 1)],
+    ]
+    # every point of an axis that changes step 0 is drawn (remedies); the others' step 0 is
+    # the baseline's
+    init_axes = axes is not None and bool(set(axes["axis"]) & set(layout.AXES_AT_INIT))
+    frames["layers"] = read_layer_rows(
+        layers_path, step0, axes, REPORT_LAYER_COLUMNS, baseline=not init_axes
+    )
+    frames["curves"] = read_layer_rows(tables_dir / layout.table_file("curves"), [], axes)
+    frames["layers_path"] = layers_path
+    if axes is not None:
         frames["axes"] = axes
         for name in ("runs", "summary", "layers"):
             frames[f"all_{name}"] = frames[name]
@@ -141,6 +244,26 @@ def load_tables(tables_dir: str | Path) -> Tables:
     if remedies_path.exists() and remedies_path.stat().st_size > 0:
         frames["remedies"] = pd.read_csv(remedies_path, dtype={"value": str, "baseline_value": str})
     return Tables(**frames)
+
+
+def pair_layer_rows(tables: Tables, pairs: Sequence[tuple[str, str]], depth: int) -> pd.DataFrame:
+    """Every layer row (all checkpoints) of the (initializer, activation) ``pairs`` at
+    ``depth``, at the baseline of the extra axes: what the distribution pages draw."""
+    if not pairs:
+        return tables.layers.iloc[0:0]
+    if tables.layers_path is None:
+        rows = tables.layers
+    else:
+        inits = sorted({i for i, _ in pairs})
+        acts = sorted({a for _, a in pairs})
+        where = [[("depth", "==", depth), ("initializer", "in", inits), ("activation", "in", acts)]]
+        rows = read_layer_rows(tables.layers_path, where, tables.axes, REPORT_LAYER_COLUMNS)
+    wanted = set(pairs)
+    chosen = np.array(
+        [(i, a) in wanted for i, a in zip(rows["initializer"], rows["activation"], strict=True)],
+        dtype=bool,
+    )
+    return rows[chosen & (rows["depth"] == depth).to_numpy()].reset_index(drop=True)
 
 
 def at_point(table: pd.DataFrame, axes: pd.DataFrame, axis: str, value: str) -> pd.DataFrame:

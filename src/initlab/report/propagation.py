@@ -4,7 +4,7 @@ Gradient flow follows Glorot & Bengio (2010, AISTATS, Figs. 7-8): the rms of the
 back-propagated gradient ``dL/dz`` and the norm of ``dL/dW`` against the layer index on a log
 axis, at initialization, at the deepest depth; exponential decay or growth across layers is a
 straight line. The distribution pages show per-layer quantile bands of the activations and of
-``|dL/dz|`` (``layers.csv``: ``a_qXX``, ``absdelta_qXX``, per run) at initialization and at the
+``|dL/dz|`` (``layers.parquet``: ``a_qXX``, ``absdelta_qXX``, per run) at initialization and at the
 end of training: every seed's median as its own line and each band from the lowest to the
 highest value over seeds (per-run quantiles cannot be pooled exactly, and a mean of medians is
 no quantile).
@@ -145,7 +145,7 @@ def plot_gradient_flow(
     Parameters
     ----------
     layers : DataFrame
-        ``layers.csv`` (rows at step 0 are used).
+        ``layers.parquet`` (rows at step 0 are used).
     summary : DataFrame
         ``summary.csv``, for the combinations with diverged seeds (dashed).
     depth : int
@@ -562,12 +562,13 @@ def plot_distributions(
     One row per (initializer, activation) pair at ``depth``; columns: activations at init,
     activations at the end, |delta| at init, |delta| at the end. Every seed's median is drawn
     as its own line, and each band spans the lowest to the highest value of its quantiles over
-    seeds (``layers.csv`` holds per-run quantiles, which cannot be pooled exactly).
+    seeds (``layers.parquet`` holds per-run quantiles, which cannot be pooled exactly).
 
     Parameters
     ----------
     layers : DataFrame
-        ``layers.csv`` (``a_qXX`` and ``absdelta_qXX`` columns; step 0 and each run's last step).
+        Rows of ``layers.parquet`` (``a_qXX`` and ``absdelta_qXX`` columns; step 0 and each
+        run's last step).
     runs : DataFrame
         ``runs.csv``: diverged runs have no end-of-training state and are named instead.
     pairs : sequence of (str, str)

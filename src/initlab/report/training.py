@@ -1,6 +1,6 @@
 """Training pages: learning curves over seeds and test accuracy against depth.
 
-Learning curves (``curves.csv``) follow He et al. (2015, ICCV, the 22- and 30-layer ReLU nets)
+Learning curves (``curves.parquet``) follow He et al. (2015, ICCV, the 22- and 30-layer ReLU nets)
 and Klambauer et al. (2017, SELU): loss and accuracy against epoch, mean with the min-max band
 over seeds, one panel per depth. Depth scaling (``summary.csv``) shows the mean final test
 accuracy with its 95% interval against depth, one panel per activation, and each seed's final
@@ -137,7 +137,7 @@ def plot_learning_curves(
     Parameters
     ----------
     curves : DataFrame
-        ``curves.csv``: one row per run x checkpoint.
+        ``curves.parquet``: one row per run x checkpoint.
     runs : DataFrame
         ``runs.csv``, for the diverged runs and their steps (``x`` markers).
     activation : str

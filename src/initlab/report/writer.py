@@ -14,13 +14,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from initlab.layout import AXES_AT_INIT, FIGURE_NAMES, RECOMMENDATION_RULE
+from initlab.progress import Progress
 from initlab.report import findings as fnd
 from initlab.report import (
     guide_pages,
@@ -44,9 +45,13 @@ from initlab.report.data import (
     dropped_highlights,
     grid_from_config,
     hidden_sigma_w2,
+    pair_layer_rows,
     zero_gradient_combinations,
 )
 from initlab.report.style import initializer_colors, initializer_markers, rc_context
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "FIGURE_NAMES",
@@ -96,6 +101,7 @@ class _Plan:
     zero_grad: set[Combination]
     n_classes: int | None
     target: float
+    pair_layers: pd.DataFrame | None = None
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -106,16 +112,19 @@ class _Plan:
 def _plan(config: Mapping[str, Any], tables: Tables) -> _Plan:
     config = baseline_config(config, tables.axes)
     grid = grid_from_config(config)
+    highlights = choose_highlights(config, tables.summary, grid)
     return _Plan(
         config=config,
         tables=tables,
         grid=grid,
         colors=initializer_colors(grid.initializers),
         markers=initializer_markers(grid.initializers),
-        highlights=choose_highlights(config, tables.summary, grid),
+        highlights=highlights,
         zero_grad=zero_gradient_combinations(tables.layers),
         n_classes=_n_classes(tables),
         target=float(config["training"]["target_accuracy"]),
+        # every checkpoint of the highlighted pairs at the deepest depth (distribution pages)
+        pair_layers=pair_layer_rows(tables, [p for p, _ in highlights], grid.deepest),
     )
 
 
@@ -276,7 +285,7 @@ def _distribution_pages(plan: _Plan) -> list[Page]:
             "distributions",
             partial(
                 propagation.plot_distributions,
-                plan.tables.layers,
+                plan.pair_layers,
                 plan.tables.runs,
                 chunk,
                 plan.grid.deepest,
@@ -632,7 +641,9 @@ def contents(pages: Sequence[Page], first_page: int = 1) -> list[tuple[str, str]
 
 
 def render_report(
-    pages: Sequence[Page], metadata: Mapping[str, str | None]
+    pages: Sequence[Page],
+    metadata: Mapping[str, str | None],
+    log: Callable[[str], None] | None = None,
 ) -> tuple[bytes, dict[str, bytes]]:
     """Render ``pages`` into PDF bytes, and the PNG of every page that names one.
 
@@ -642,6 +653,8 @@ def render_report(
         From :func:`plan_pages`.
     metadata : mapping
         PDF document information; ``CreationDate`` is forced to ``None`` (no date).
+    log : callable, optional
+        Receives progress lines (pages done / total, elapsed, time left; a few at most).
 
     Returns
     -------
@@ -651,8 +664,9 @@ def render_report(
     meta = {**dict(metadata), "CreationDate": None, "ModDate": None}
     pdf_buf = io.BytesIO()
     pngs: dict[str, bytes] = {}
+    progress = Progress("report: pages rendered", len(pages), log) if log else None
     with rc_context(), PdfPages(pdf_buf, metadata=meta) as pdf:
-        for page in pages:
+        for done, page in enumerate(pages, start=1):
             fig = page.build()
             pdf.savefig(fig)
             if page.png and page.png not in pngs:
@@ -664,4 +678,6 @@ def render_report(
                     metadata={"Software": None},
                 )
                 pngs[page.png] = png_buf.getvalue()
+            if progress is not None:
+                progress(done)
     return pdf_buf.getvalue(), pngs
