@@ -113,6 +113,20 @@ def test_diverging_networks_leave_the_ensemble_and_the_others_go_on(digits: Data
         assert_same_run(train(spec, digits), result)
 
 
+def test_a_network_found_diverged_at_the_end_is_a_result(digits: Dataset) -> None:
+    """SELU at learning rate 30: the loss of the last mini-batch is still finite but the
+    parameters or the final training loss are not, so the run diverged at its last step; alone
+    and beside networks that did not diverge, it records exactly that (no crash)."""
+    diverging = RunSpec("random_normal", "selu", 4, width=8, epochs=1, seed=0, learning_rate=30.0)
+    alone = train(diverging, digits)
+    assert alone.summary["diverged"] and alone.summary["diverged_step"] == alone.timing["steps"]
+    assert alone.summary["diverged_step"] == alone.summary["steps_per_epoch"]
+    calm = RunSpec("zeros", "selu", 4, width=8, epochs=1, seed=0, learning_rate=30.0)
+    specs = [diverging, calm]
+    for spec, result in zip(specs, train_ensemble(specs, digits), strict=True):
+        assert_same_run(train(spec, digits), result)
+
+
 def test_divergence_during_the_budget_check_is_per_network(digits: Dataset) -> None:
     """Linear nets at learning rate 0.1: one diverges during its epoch, some end the epoch below
     the target and blow up while the budget check trains on, the others train on to the end;

@@ -325,6 +325,11 @@ DAMAGE = {
         "not a readable Parquet file",
     ),
     "runs.parquet truncated": ("runs.parquet", _truncate, "not a readable Parquet file"),
+    "runs.parquet a run listed twice": (
+        "runs.parquet",
+        lambda p: _rewrite(p, lambda rows: [*rows, rows[0]]),
+        "appears twice",
+    ),
     "runs.parquet a run missing": (
         "runs.parquet",
         _drop_rows(lambda r: r["run_id"] != RUN_ID),

@@ -293,12 +293,17 @@ def _read_chunk(study: Study, chunk: Chunk, root: Path) -> _Chunk:
     found = runs["run_id"].tolist()
     if sorted(found) != sorted(expected):
         missing = [r for r in expected if r not in found]
-        problem = (
-            f"run {missing[0]} is missing"
-            if missing
-            else f"holds run {next(r for r in found if r not in expected)}, which this chunk "
-            "does not train (it was written for another configuration)"
-        )
+        foreign = [r for r in found if r not in expected]
+        twice = [r for r in found if found.count(r) > 1]
+        if missing:
+            problem = f"run {missing[0]} is missing"
+        elif foreign:
+            problem = (
+                f"holds run {foreign[0]}, which this chunk does not train (it was written for "
+                "another configuration)"
+            )
+        else:
+            problem = f"run {twice[0]} appears twice"
         raise _corrupt(runs_path, problem)
     # the layer rows grouped by run in training order (rows of other run ids are ignored)
     position = {run_id: i for i, run_id in enumerate(expected)}

@@ -4,8 +4,8 @@ A chunk is one block of a study's initializers, with every seed, at one dataset 
 depth x point of the extra axes (:meth:`initlab.study.Study.chunks`). Its job trains the
 networks side by side in ensembles (:func:`initlab.train.train_ensemble`), logging its
 progress, and writes :data:`initlab.layout.CHUNK_FILES` into the chunk's folder at the end, each
-atomically: a killed job leaves no file (Snakemake then trains the chunk again), never half of
-one.
+atomically, ``layers.parquet`` first: a killed job leaves no ``runs.parquet`` (Snakemake then
+trains the chunk again), never half of a file.
 
 ``runs.parquet`` has one row per run, columns :data:`RUN_FIELDS`: the run id, its summary as
 JSON text (the keys :func:`initlab.train.train` records) and its timing. ``layers.parquet`` has

@@ -626,15 +626,15 @@ class _Ensemble:
             if self.blew_up[k]:
                 out[k]["diverged_step"] = self.left_at[k]
                 out[k]["steps"] = self.left_at[k]
+        for m in self.active:  # every network still in the stack took every step
+            out[m]["steps"] = step
         if self.active:
             self.checkpoint(step)
             last = [self.recs[m].rows[-1]["point"]["train_loss"] for m in self.active]
             ok = self._finite() & np.isfinite(np.asarray(last, dtype=np.float64))
-            for k in np.flatnonzero(~ok):
+            for k in np.flatnonzero(~ok):  # non-finite at the end: diverged at the last step
                 out[self.active[k]]["diverged_step"] = step
             self._leave(ok, step, blew_up=False)
-        for m in self.active:
-            out[m]["steps"] = step
         if self.active:
             test_loss, test_acc = self._test()
             for k, m in enumerate(self.active):
