@@ -19,13 +19,23 @@ from .engine import section_engine
 from .ensemble import section_ensemble
 from .machine import machine_facts, print_header
 from .memory import section_memory
+from .monitoring import section_monitoring
 from .pipeline import section_pipeline
 from .pytorch import section_torch
 from .scale import section_scale
 from .stats import section_stats
 from .targets import verdicts
 
-SECTIONS = ("engine", "stats", "torch", "ensemble", "pipeline", "scale", "memory")
+SECTIONS = (
+    "engine",
+    "stats",
+    "torch",
+    "ensemble",
+    "monitoring",
+    "pipeline",
+    "scale",
+    "memory",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stats": lambda: section_stats(args, cache),
         "torch": lambda: section_torch(args, cache),
         "ensemble": lambda: section_ensemble(args, cache),
+        "monitoring": lambda: section_monitoring(args, cache),
         "pipeline": lambda: section_pipeline(args, cache, workroot),
         "scale": lambda: section_scale(args, cache, workroot),
         "memory": lambda: section_memory(args, cache, workroot),

@@ -23,6 +23,7 @@ TARGETS = {
     "torch_min": 1.0,
     "ensemble_vs_one_at_a_time": 2.0,
     "ensemble_vs_torch": 1.5,
+    "monitoring_share": 0.15,
 }
 
 
@@ -42,6 +43,7 @@ def verdicts(cache: dict[str, Any]) -> bool:
     rows += ensemble_verdicts(cache.get("ensemble", {}))
     rows += torch_verdicts(cache.get("engine") or [])
     rows += pipeline_verdicts(cache.get("pipeline", {}))
+    rows += monitoring_verdicts(cache.get("monitoring", []))
     if rows:
         table(["target", "measured", "verdict"], rows)
     else:
@@ -74,6 +76,22 @@ def torch_verdicts(eng: Sequence[dict[str, Any]]) -> list[list[str]]:
             "width 64-256, depth 10-30, batch 64",
             f"median {median:.2f}x, worst {min(rows):.2f}x ({len(rows)} shapes)",
             _verdict(median >= mid and min(rows) >= lo),
+        ]
+    ]
+
+
+def monitoring_verdicts(figures: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """The checkpoints' share of the training time at the default settings, worst chunk."""
+    if not figures:
+        return []
+    worst = max(figures, key=lambda f: f["share"])
+    target = TARGETS["monitoring_share"]
+    return [
+        [
+            f"checkpoints <= {pct(target)} of the training time (default settings)",
+            f"worst {pct(worst['share'])} ({worst['activation']}, depth {worst['depth']}), "
+            f"best {pct(min(f['share'] for f in figures))}",
+            _verdict(worst["share"] <= target),
         ]
     ]
 
