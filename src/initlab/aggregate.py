@@ -967,7 +967,7 @@ class _Predictions:
 
 
 _MEASURED = {"q": "z_q", "delta_rel": "delta_rms", "jac_mean_s2": "jac_mean_s2", "c": "corr_c"}
-"""theory.csv name -> the layers.csv column measured at step 0."""
+"""theory.csv name -> the layers table's column measured at step 0."""
 
 
 def _measured(rows: pd.DataFrame, depth: int) -> dict[str, np.ndarray]:

@@ -313,7 +313,7 @@ def measure(tables: Tables, cell: Mapping[str, Any], spec: Mapping[str, Any]) ->
         runs = _select(tables.get("runs"), **_cell(cell))
         curves = _select(tables.get("curves"), **_cell(cell))
         if runs.empty or curves.empty or column not in curves.columns:
-            raise NotMeasurable(f"curves.csv has no {column} for {name}")
+            raise NotMeasurable(f"the curves table has no {column} for {name}")
         at = curves[np.isclose(curves["epoch"].astype(float), float(spec["epoch"]))]
         by_seed = at.groupby("seed")[column].first()
         values = []
@@ -333,11 +333,13 @@ def measure(tables: Tables, cell: Mapping[str, Any], spec: Mapping[str, Any]) ->
     first = _first_layer(spec, int(cell["depth"]))
     rows = _select(tables.get("layers"), **_cell(cell), step=0)
     if rows.empty or column not in rows.columns:
-        raise NotMeasurable(f"layers.csv has no step-0 {column} for {name}")
+        raise NotMeasurable(f"the layers table has no step-0 {column} for {name}")
     rows = rows[(rows["layer"] >= first) & (rows["layer"] <= int(cell["depth"]))]
     profile = rows.pivot_table(index="seed", columns="layer", values=column, aggfunc="first")
     if list(profile.columns) != list(range(first, int(cell["depth"]) + 1)):
-        raise NotMeasurable(f"layers.csv lacks some of layers {first}..{cell['depth']} of {name}")
+        raise NotMeasurable(
+            f"the layers table lacks some of layers {first}..{cell['depth']} of {name}"
+        )
     return _log_slopes(profile.to_numpy(dtype=np.float64))
 
 
@@ -471,10 +473,12 @@ def rule_moment_band(tables: Tables, spec: Mapping[str, Any]) -> Outcome:
         first = _first_layer({"first_layer": first_spec}, depth)
         rows = _select(tables.get("layers"), **_cell(cell), step=0)
         if rows.empty or not {"a_mean", "a_std"} <= set(rows.columns):
-            raise NotMeasurable(f"layers.csv has no step-0 a_mean/a_std for {_cell_text(cell)}")
+            raise NotMeasurable(
+                f"the layers table has no step-0 a_mean/a_std for {_cell_text(cell)}"
+            )
         rows = rows[(rows["layer"] >= first) & (rows["layer"] <= depth)]
         if first > depth or rows["layer"].nunique() != depth - first + 1:
-            raise NotMeasurable(f"layers.csv lacks hidden layers of {_cell_text(cell)}")
+            raise NotMeasurable(f"the layers table lacks hidden layers of {_cell_text(cell)}")
         mu = rows["a_mean"].to_numpy(dtype=np.float64)
         nu = rows["a_std"].to_numpy(dtype=np.float64) ** 2
         if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(nu))):

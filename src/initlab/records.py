@@ -1,8 +1,10 @@
 """The format of a run's records: the one definition that training writes and aggregation reads.
 
-A run folder holds ``summary.json`` (configuration, headline numbers, measurement facts),
-``layers.csv`` (one row per checkpoint x layer, columns :data:`LAYER_COLUMNS`) and
-``timing.json``. :mod:`initlab.train` and :mod:`initlab.stats` produce them;
+A run's records are its summary (configuration, headline numbers, measurement facts), its layer
+rows (one row per checkpoint x layer, columns :data:`LAYER_COLUMNS`) and its timing: a training
+chunk stores them in ``runs.parquet`` and ``layers.parquet`` (:mod:`initlab.chunks`), ``initlab
+run`` as ``summary.json``, ``layers.csv`` and ``timing.json``. :mod:`initlab.train` and
+:mod:`initlab.stats` produce them;
 :mod:`initlab.aggregate` reads them through these names, never through the training modules.
 Measurement constants that define a column (thresholds, quantiles, probe counts) live here too,
 so a definition printed in the report is the one the numbers were computed with.
@@ -120,7 +122,8 @@ LAYER_COLUMNS: tuple[str, ...] = (
     "update_ratio",
     *SPECTRUM_COLUMNS,
 )
-"""Columns of a run's ``layers.csv``: one row per checkpoint x layer."""
+"""Columns of a run's layer rows (``layers.parquet`` of its chunk, ``layers.csv`` of ``initlab
+run``): one row per checkpoint x layer."""
 
 BUDGET_KEYS: tuple[str, ...] = (
     "budget_epochs",
