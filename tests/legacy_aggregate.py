@@ -1,29 +1,12 @@
 """The in-memory aggregation as it was before the tables streamed (every layer row of every run
 in one DataFrame, every table written as CSV): the oracle that tests/test_aggregate_stream.py
-compares :mod:`initlab.aggregate` with. Kept verbatim but for this docstring; not used by the
-package.
+compares :mod:`initlab.aggregate` with. Not used by the package.
 
-Tables (columns documented in the README's data dictionary):
-
-- ``runs.csv``: one row per trained network, configuration and headline numbers.
-- ``layers.csv``: one row per run x checkpoint x layer, configuration columns on every row.
-- ``curves.csv``: one row per run x checkpoint (loss and accuracy).
-- ``summary.csv``: one row per dataset x initializer x activation x depth: mean, std and a 95%
-  t-interval over seeds of the headline numbers, the share of diverged seeds and a verdict.
-- ``timings.csv``: wall time per run, kept apart so every other table is byte-reproducible.
-- ``theory.csv``: mean-field predictions per layer beside the measurement at initialization.
-- ``phase.csv``: the edge of chaos (critical ``sigma_w2`` against ``sigma_b2``) per activation.
-- ``initializers.csv``: per initializer, its formula, variance and sigma_w2 of the first, hidden
-  and output layers, and which initializers coincide (:mod:`initlab.init_table`).
-- ``recommendations.csv``: per activation x depth, the recommended initializer(s)
-  (:mod:`initlab.recommend`).
-- ``claims.csv``: the claims the study declares (:mod:`initlab.claims`): each published claim,
-  what this study measured, the rule and threshold, and the verdict (no rows without claims).
-
-Runs are listed chunk by chunk (:meth:`initlab.study.Study.chunks`): activation, depth, point of
-the extra axes, initializer, seed, each in config order, whatever the chunk size. Floats are
-written with 10 significant digits, so the same study gives the same bytes. Runs that diverged
-stay in every table, with NaN where a number is undefined.
+Only what the streaming changed is kept here, verbatim: reading the chunks into one layers frame
+(without the damaged-file checks, which tests/test_robustness.py covers on the package), the
+per-run reductions on that frame, the theory table from it, the CSV writer and the assembly.
+Everything the change left as it was (summaries, intervals, predictions, sources, axes, phase,
+input facts) is imported from :mod:`initlab.aggregate`, the one definition of it.
 """
 
 from __future__ import annotations
@@ -35,239 +18,52 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
-from initlab import claims, io, layout, theory
-from initlab.chunks import read_chunk
-from initlab.config import RunSpec, dataset_label
-from initlab.init_table import initializer_table
-from initlab.io import CorruptFileError
-from initlab.layout import TIE_MARGIN, VERDICT_RULE, verdict
-from initlab.recommend import recommendation_table
-from initlab.records import (
-    BUDGET_KEYS,
-    INPUT_FACT_KEYS,
-    PAIR_COSINE,
-    RECORD_FORMAT,
-    SPECTRUM_SUMMARY_KEYS,
+from initlab import claims, io, layout
+from initlab.aggregate import (
+    _MEASURED,
+    _TIMING_TYPES,
+    CURVE_COLUMNS,
+    HEADLINE,
+    STILL_LEARNING_DROP,
+    _comparison,
+    _config_columns,
+    _id_columns,
+    _input_facts,
+    _measured,
+    _Predictions,
+    at_point,
+    axes_table,
+    phase_table,
+    sources_table,
+    summarize,
 )
+from initlab.chunks import read_chunk
+from initlab.config import RunSpec
+from initlab.init_table import initializer_table
+from initlab.recommend import recommendation_table
+from initlab.records import BUDGET_KEYS, INPUT_FACT_KEYS, SPECTRUM_SUMMARY_KEYS
 from initlab.remedies import remedy_table
 from initlab.study import Chunk, Study
 
-__all__ = [
-    "HEADLINE",
-    "VERDICT_RULE",
-    "aggregate",
-    "load_runs",
-    "summarize",
-    "theory_table",
-    "verdict",
-    "write_tables",
-]
-
-HEADLINE = (
-    "final_train_loss",
-    "final_train_acc",
-    "final_val_acc",
-    "final_test_acc",
-    "best_val_acc",
-    "steps_to_target",
-    "diverged",
-    "diverged_step",
-    "log10_delta_ratio_init",
-    "log10_wgrad_ratio_init",
-)
-ACCURACY_METRICS = ("final_test_acc", "final_val_acc")
-"""Accuracies summarized twice: over all seeds, a diverged seed counted as a failed run at
-chance accuracy (``<metric>_mean`` ...), and over the surviving seeds only
-(``<metric>_survivors_mean`` ...)."""
-SUMMARY_METRICS = (
-    *ACCURACY_METRICS,
-    "best_val_acc",
-    "final_train_loss",
-    "steps_to_target",
-    "log10_delta_ratio_hidden",
-    "log10_delta_ratio_init",
-    "log10_wgrad_rms_ratio_hidden",
-    "log10_wgrad_ratio_init",
-    "dead_frac_init",
-    "saturated_frac_init",
-    "dead_frac_final",
-)
-BOUNDED_METRICS = frozenset(
-    {*ACCURACY_METRICS, "best_val_acc", "dead_frac_init", "saturated_frac_init", "dead_frac_final"}
-)
-"""Metrics in [0, 1]: their intervals are clipped to [0, 1] (``<metric>_ci95_clipped``)."""
-GROUP = ("dataset", "initializer", "activation", "depth")
-CURVE_COLUMNS = ("step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc")
-
-
-def _regenerate_hint(path: Path) -> str:
-    return (
-        f"Delete {path.parent} and rerun snakemake: its runs are trained again (add --forcerun "
-        "aggregate_tables if the tables were already written)."
-    )
-
-
-_NUMBER, _INTEGER, _NULL = (float, int), (int,), (type(None),)
-_SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
-    **{
-        key: _NUMBER + _NULL
-        for key in (
-            *HEADLINE,
-            "final_val_loss",
-            "final_test_loss",
-            "init_train_loss",
-            *SPECTRUM_SUMMARY_KEYS,
-        )
-    },
-    "diverged": (bool,),
-    "budget_extended": (bool,),
-    "budget_diverged": (bool,),
-    "budget_epochs": _INTEGER,
-    "budget_test_acc": _NUMBER + _NULL,
-    "budget_train_loss": _NUMBER + _NULL,
-    "diverged_step": _INTEGER + _NULL,
-    "steps_to_target": _INTEGER + _NULL,
-    "n_classes": _INTEGER,
-    "n_features": _INTEGER,
-    "n_test": _INTEGER,
-    "probe_second_moment": _NUMBER,
-    "jacobian_second_moment": _NUMBER,
-    "n_checkpoints": _INTEGER,
-    "n_layer_rows": _INTEGER,
-}
-"""The JSON type of every summary.json key the tables read."""
-_TIMING_TYPES: dict[str, tuple[type, ...]] = {
-    "wall_seconds": _NUMBER + _NULL,
-    "steps": _INTEGER,
-    "steps_per_second": _NUMBER + _NULL,
-}
-
-
-def _corrupt(path: Path, problem: str, run_id: str = "") -> CorruptFileError:
-    where = f"{path} ({run_id})" if run_id else f"{path}"
-    return CorruptFileError(f"{where}: {problem}. {_regenerate_hint(path)}")
-
-
-def _read_object(path: Path) -> dict[str, Any]:
-    """A JSON object file; a damaged one is named with the way to regenerate it."""
-    try:
-        return io.read_json(path, regenerate_hint=_regenerate_hint(path))
-    except CorruptFileError as err:
-        if _regenerate_hint(path) in str(err):
-            raise
-        raise _corrupt(path, str(err).removeprefix(f"{path}: ").rstrip(".")) from None
-
-
-def _type_words(allowed: tuple[type, ...]) -> str:
-    words = (
-        ("true/false", bool in allowed),
-        ("a number", float in allowed),
-        ("an integer", int in allowed and float not in allowed),
-        ("null", type(None) in allowed),
-    )
-    return " or ".join(word for word, present in words if present)
-
-
-def _check_types(
-    path: Path, obj: dict[str, Any], types: dict[str, tuple[type, ...]], run_id: str = ""
-) -> None:
-    """Every key of ``types`` is present and holds a value of its JSON type (``true`` is not a
-    number, an edited ``"0.5"`` is not either)."""
-    for key, allowed in types.items():
-        if key not in obj:
-            raise _corrupt(path, f"key {key!r} is missing", run_id)
-        value = obj[key]
-        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
-            raise _corrupt(
-                path,
-                f"key {key!r} holds {value!r} ({type(value).__name__}); "
-                f"expected {_type_words(allowed)}",
-                run_id,
-            )
-
-
-def _check_summary(spec: RunSpec, path: Path, summary: dict[str, Any], run_id: str = "") -> None:
-    """A run's summary is of this record format, was written for ``spec`` and is well typed."""
-    where = f"{path} ({run_id})" if run_id else f"{path}"
-    if summary.get("record_format") != RECORD_FORMAT:
-        raise CorruptFileError(
-            f"{where}: recorded in run-record format {summary.get('record_format', 1)}; "
-            f"this initlab reads format {RECORD_FORMAT}. Rerun snakemake: it retrains every run "
-            "recorded in an older format."
-        )
-    if summary.get("config") != spec.to_dict():
-        raise CorruptFileError(
-            f"{where}: was written for a different configuration than the study's. "
-            f"{_regenerate_hint(path)}"
-        )
-    _check_types(path, summary, _SUMMARY_TYPES, run_id)
-
-
-def _check_layers(
-    path: Path, run_id: str, layers: pd.DataFrame, summary: dict[str, Any], n_layers: int
-) -> pd.DataFrame:
-    """One run's rows of a chunk's ``layers.parquet``: no empty step/layer cells and exactly the
-    checkpoints x layers grid its summary announces (a truncated or edited file shows here)."""
-    n_rows, n_checkpoints = summary["n_layer_rows"], summary["n_checkpoints"]
-    grid = f"{n_checkpoints} checkpoints x {n_layers} layers, as its summary says"
-    if n_rows != n_checkpoints * n_layers:
-        raise _corrupt(path, f"expected {n_rows} rows ({grid}), which is not that grid", run_id)
-    if len(layers) != n_rows:
-        raise _corrupt(path, f"expected {n_rows} rows ({grid}), found {len(layers)}", run_id)
-    empty = [c for c in ("step", "epoch", "layer", "fan_in", "fan_out") if layers[c].isna().any()]
-    if empty:
-        raise _corrupt(path, f"column {empty[0]!r} has empty cells", run_id)
-    if layers["step"].nunique() != n_checkpoints or sorted(layers["layer"].unique()) != list(
-        range(1, n_layers + 1)
-    ):
-        raise _corrupt(path, f"the steps and layers are not the grid of {grid}", run_id)
-    return layers.drop(columns="run_id").reset_index(drop=True)
+__all__ = ["aggregate", "load_runs", "theory_table", "write_tables"]
 
 
 def _read_chunk_runs(
     study: Study, chunk: Chunk, root: Path
 ) -> Iterator[tuple[RunSpec, dict[str, Any], pd.DataFrame, dict[str, Any]]]:
-    """Read and check one chunk's files; yield (spec, summary, layer rows, timing) per run in
-    training order; raise CorruptFileError naming a bad file (and run).
-
-    Checked: both files exist and are Parquet with their columns and types
-    (:func:`initlab.chunks.read_chunk`); the chunk holds exactly its runs; each summary is of
-    this record format, was written for the run's spec and every key the tables read holds a
-    value of its JSON type (a number edited into a string, ``true`` for a number, a missing key
-    are errors); the timing likewise; the layer rows have no empty step/layer cells and are
-    exactly the checkpoints x layers grid the summary announces.
-    """
-    folder = root / chunk.folder
-    runs, layers = read_chunk(folder)
-    runs_path, layers_path = (folder / name for name in layout.CHUNK_FILES)
-    specs = study.chunk_specs(chunk)
-    expected = [spec.run_id for spec in specs]
-    found = runs["run_id"].tolist()
-    if sorted(found) != sorted(expected):
-        missing = [r for r in expected if r not in found]
-        problem = (
-            f"run {missing[0]} is missing"
-            if missing
-            else f"holds run {next(r for r in found if r not in expected)}, which this chunk "
-            "does not train (it was written for another configuration)"
-        )
-        raise _corrupt(runs_path, problem)
-    row_of = {run_id: i for i, run_id in enumerate(found)}
+    """One intact chunk's runs in training order: (spec, summary, layer rows, timing)."""
+    runs, layers = read_chunk(root / chunk.folder)
+    row_of = {run_id: i for i, run_id in enumerate(runs["run_id"].tolist())}
     by_run = dict(list(layers.groupby("run_id", sort=False)))
     timings = {name: runs[name].tolist() for name in _TIMING_TYPES}
-    for spec in specs:
+    for spec in study.chunk_specs(chunk):
         i = row_of[spec.run_id]
-        summary = runs["summary"].iloc[i]
-        _check_summary(spec, runs_path, summary, spec.run_id)
         timing = {name: timings[name][i] for name in _TIMING_TYPES}
         if timing["wall_seconds"] is not None and math.isnan(timing["wall_seconds"]):
             timing["wall_seconds"] = None
-        _check_types(runs_path, timing, _TIMING_TYPES, spec.run_id)
-        rows = by_run.get(spec.run_id, layers.iloc[0:0])
-        checked = _check_layers(layers_path, spec.run_id, rows, summary, spec.depth + 1)
-        yield spec, summary, checked, timing
+        rows = by_run[spec.run_id].drop(columns="run_id").reset_index(drop=True)
+        yield spec, runs["summary"].iloc[i], rows, timing
 
 
 def _hidden_log10_ratio(layers: pd.DataFrame, column: str, depth: int) -> float:
@@ -294,12 +90,6 @@ def _hidden_log10_ratio(layers: pd.DataFrame, column: str, depth: int) -> float:
 def _hidden_mean(layers: pd.DataFrame, column: str, step: int) -> float:
     rows = layers[(layers["step"] == step) & layers[column].notna()]
     return float(rows[column].mean()) if len(rows) else float("nan")
-
-
-STILL_LEARNING_DROP = 0.01
-"""A run is still learning at the end when its training loss fell by more than this share of
-its value between the last two checkpoints: more epochs would lower it further, so a poor
-verdict of such a run is a statement about the budget ("slow"), not about trainability."""
 
 
 def _still_learning(layers: pd.DataFrame) -> float:
@@ -341,29 +131,6 @@ def _run_row(
     row["n_test"] = summary["n_test"]
     row.update({key: summary[key] for key in INPUT_FACT_KEYS})
     return row
-
-
-def _id_columns(study: Study, spec: RunSpec) -> dict[str, Any]:
-    """The columns that name a run in every per-run table: its id, grid point and seed, then
-    one column per extra axis of the grid."""
-    ids = {
-        "run_id": spec.run_id,
-        "dataset": dataset_label(spec.dataset),
-        "initializer": spec.initializer,
-        "activation": spec.activation,
-        "depth": spec.depth,
-        "width": spec.width,
-        "seed": spec.seed,
-    }
-    ids.update((axis, value) for axis, value in spec.point if axis not in ids)
-    return ids
-
-
-def _config_columns(study: Study, spec: RunSpec) -> dict[str, Any]:
-    config = _id_columns(study, spec)
-    for key in ("optimizer", "learning_rate", "epochs", "batch_size"):
-        config.setdefault(key, getattr(spec, key))
-    return config
 
 
 def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
@@ -409,313 +176,6 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
         "layers": layers_all,
         "curves": curves,
         "timings": pd.DataFrame(timing_rows),
-    }
-
-
-SOURCE_COLUMNS = (
-    "source",
-    "activation",
-    "seed",
-    "run_id",
-    "initializer",
-    "depth",
-    "width",
-    "classes",
-    "n_classes",
-    "epochs",
-    "n_train_used",
-    "final_train_loss",
-    "final_val_acc",
-    "final_test_acc",
-    "best_val_acc",
-    "diverged",
-    "diverged_step",
-)
-"""Columns of ``sources.csv``; ``classes`` is the source's class labels joined by ``;``."""
-
-
-def sources_table(study: Study, root: str | Path = ".") -> pd.DataFrame:
-    """``sources.csv``: one row per source network x activation x seed the grid's transfer
-    initializers copy from (:meth:`Study.source_uses`), read from its ``summary.json``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``(n_sources_used x n_seeds, len(SOURCE_COLUMNS))``; accuracies are on the source's
-        own classes (its test split restricted to them). No rows (the header only) for a study
-        without transfer initializers.
-    """
-    rows = []
-    for name, activation in study.source_uses():
-        for seed in study.config["seeds"]:
-            spec = study.source_spec(name, activation, int(seed))
-            path = Path(root) / study.source_dir(name, activation) / f"s{seed}" / "summary.json"
-            if not path.exists():
-                raise FileNotFoundError(f"{path}: missing. {_regenerate_hint(path)}")
-            summary = _read_object(path)
-            _check_summary(spec, path, summary)
-            row = {"source": name, "activation": activation, "seed": int(seed)}
-            # prefixed: a source's own id can equal a grid run's (other classes, same net)
-            row.update(run_id=f"source={name}__{spec.run_id}")
-            row.update(initializer=spec.initializer, depth=spec.depth)
-            row.update(width=spec.width, classes=";".join(map(str, spec.classes or ())))
-            row.update(epochs=spec.epochs)
-            row.update({c: summary[c] for c in SOURCE_COLUMNS if c not in row})
-            rows.append(row)
-    table = pd.DataFrame(rows, columns=list(SOURCE_COLUMNS))
-    table["diverged_step"] = table["diverged_step"].astype("Int64")
-    return table
-
-
-def axes_table(study: Study) -> pd.DataFrame:
-    """``axes.csv``: one row per value of each extra axis of the grid (``axis``, ``value`` as
-    in folder names (a dataset by its label), ``position`` in the config's list, ``baseline``:
-    the first value, which the
-    report's core pages show). Empty, with its header, for a study without extra axes."""
-    rows = [
-        {
-            "axis": axis,
-            "value": layout.axis_value_text(value),
-            "position": k,
-            "baseline": k == 0,
-        }
-        for axis, values in study.table_axes.items()
-        for k, value in enumerate(values)
-    ]
-    return pd.DataFrame(rows, columns=["axis", "value", "position", "baseline"])
-
-
-def at_point(table: pd.DataFrame, point: Sequence[tuple[str, Any]]) -> pd.DataFrame:
-    """The rows of a per-run or per-combination table at one point of the extra axes."""
-    keep = np.ones(len(table), dtype=bool)
-    for axis, value in point:
-        keep &= (table[axis] == value).to_numpy()
-    return table[keep].reset_index(drop=True) if point else table
-
-
-def interval95(values: np.ndarray, bounds: tuple[float, float] | None = None) -> dict[str, Any]:
-    """Mean, sample std and the 95% Student-t interval of the mean of the finite ``values``.
-
-    With ``bounds`` (e.g. ``(0, 1)`` for accuracies) the interval is clipped to them, because a
-    t-interval of two seeds can reach past a possible value (``[0.641, 1.050]``); clipping only
-    removes impossible values, so the coverage is not reduced. ``clipped`` says whether it
-    happened. One finite value gives no std and no interval (NaN).
-
-    Returns
-    -------
-    dict
-        ``n``, ``mean``, ``std``, ``lo``, ``hi``, ``clipped``.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    out: dict[str, Any] = {
-        "n": len(v),
-        "mean": math.nan,
-        "std": math.nan,
-        "lo": math.nan,
-        "hi": math.nan,
-        "clipped": False,
-    }
-    if len(v) == 0:
-        return out
-    out["mean"] = float(v.mean())
-    if len(v) == 1:
-        return out
-    std = float(v.std(ddof=1))
-    half = float(sps.t.ppf(0.975, len(v) - 1)) * std / math.sqrt(len(v))
-    lo, hi = out["mean"] - half, out["mean"] + half
-    if bounds is not None:
-        clipped_lo, clipped_hi = max(lo, bounds[0]), min(hi, bounds[1])
-        out["clipped"] = bool(clipped_lo != lo or clipped_hi != hi)
-        lo, hi = clipped_lo, clipped_hi
-    out.update(std=std, lo=lo, hi=hi)
-    return out
-
-
-def accuracy_all_seeds(runs: pd.DataFrame, column: str) -> np.ndarray:
-    """``column`` of ``runs`` with every diverged seed counted as a failed run at chance
-    accuracy ``1 / n_classes`` (its own accuracy is undefined)."""
-    values = runs[column].astype("float64").to_numpy().copy()
-    diverged = runs["diverged"].astype(bool).to_numpy()
-    chance = 1.0 / runs["n_classes"].astype("float64").to_numpy()
-    values[diverged] = chance[diverged]
-    return values
-
-
-def _put(row: dict[str, Any], prefix: str, stats: dict[str, Any], bounded: bool) -> None:
-    row[f"{prefix}_mean"] = stats["mean"]
-    row[f"{prefix}_std"] = stats["std"]
-    row[f"{prefix}_ci95_lo"] = stats["lo"]
-    row[f"{prefix}_ci95_hi"] = stats["hi"]
-    if bounded:
-        row[f"{prefix}_ci95_clipped"] = stats["clipped"]
-
-
-def _budget_columns(
-    grp: pd.DataFrame, verdict_now: str, acc_now: float, target: float, n_classes: int
-) -> dict[str, Any]:
-    """``budget_epochs``, ``budget_test_acc_mean`` (a diverged seed at chance, as the verdict),
-    ``budget_verdict`` (the verdict rule at ``budget_epochs``) and ``budget_outcome``
-    (:data:`initlab.layout.BUDGET_OUTCOMES`; empty where the verdict is ``trains`` or
-    ``diverged`` or the study runs no budget check). ``acc_now`` is the cell's
-    ``final_test_acc_mean``, the accuracy the larger budget's is compared with."""
-    epochs = int(grp["budget_epochs"].iloc[0])
-    checked = epochs > int(grp["epochs"].iloc[0])
-    diverged = grp["budget_diverged"].astype(bool) | grp["diverged"].astype(bool)
-    acc = grp["budget_test_acc"].astype("float64").to_numpy().copy()
-    acc[diverged.to_numpy()] = 1.0 / n_classes
-    mean = float(acc.mean())
-    later = verdict(float(diverged.mean()), mean, target, n_classes)
-    outcome = ""
-    if checked and verdict_now in ("fails", "partial"):
-        better = {"trains": "slow", "diverged": "diverges"}.get(later)
-        outcome = better or ("improving" if mean - acc_now > TIE_MARGIN else "stuck")
-    return {
-        "budget_epochs": epochs,
-        "budget_test_acc_mean": mean,
-        "budget_verdict": later if checked else "",
-        "budget_outcome": outcome,
-    }
-
-
-def summarize(runs: pd.DataFrame, target_accuracy: float, axes: Sequence[str] = ()) -> pd.DataFrame:
-    """One row per dataset x initializer x activation x depth (x the extra ``axes``), in
-    first-appearance order.
-
-    Accuracies (:data:`ACCURACY_METRICS`) are summarized over all seeds, a diverged seed
-    counting as a failed run at chance (``<metric>_mean``, ...; used by the verdict), and over
-    the surviving seeds (``<metric>_survivors_mean``, ...). Every other metric is over the
-    seeds where it is defined (a diverged seed has no final loss). ``n_seeds`` and
-    ``n_survivors`` give the number of seeds behind each view.
-    """
-    rows = []
-    group = [*GROUP, *axes]
-    for key, grp in runs.groupby(group, sort=False):
-        row: dict[str, Any] = dict(zip(group, key, strict=True))
-        diverged = grp["diverged"].astype(bool)
-        row["n_seeds"] = len(grp)
-        row["n_survivors"] = int((~diverged).sum())
-        row["share_diverged"] = float(diverged.mean())
-        for metric in SUMMARY_METRICS:
-            bounded = metric in BOUNDED_METRICS
-            bounds = (0.0, 1.0) if bounded else None
-            if metric in ACCURACY_METRICS:
-                everyone = interval95(accuracy_all_seeds(grp, metric), bounds)
-                _put(row, metric, everyone, bounded)
-                survivors = grp.loc[~diverged, metric].astype("float64").to_numpy()
-                _put(row, f"{metric}_survivors", interval95(survivors, bounds), bounded)
-            else:
-                values = grp[metric].astype("float64").to_numpy()
-                _put(row, metric, interval95(values, bounds), bounded)
-        row["share_reached_target"] = float(grp["steps_to_target"].notna().mean())
-        learning = grp["still_learning"].astype("float64")
-        row["share_still_learning"] = float(learning.mean()) if learning.notna().any() else math.nan
-        n_classes = int(grp["n_classes"].iloc[0])
-        row["verdict"] = verdict(
-            row["share_diverged"], row["final_test_acc_mean"], target_accuracy, n_classes
-        )
-        row.update(
-            _budget_columns(
-                grp, row["verdict"], row["final_test_acc_mean"], target_accuracy, n_classes
-            )
-        )
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-class _Predictions:
-    """Mean-field predictions of a study's combinations, computed once per shape.
-
-    The network-level scalars depend on the depth only through ``depth >= 2`` (the hidden
-    ``sigma_w2``); a hidden layer's Jacobian and correlation predictions depend only on the
-    widths up to it, so the grid's deepest net gives every depth's as a prefix. The fixed-point
-    searches and the 2-D quadratures dominate the table's cost.
-    """
-
-    def __init__(self, study: Study, n_features: int, n_classes: int, q_in: float, q_jac: float):
-        self.study, self.n_features, self.n_classes = study, n_features, n_classes
-        self.q_in, self.q_jac = q_in, q_jac
-        self.deepest = max(int(d) for d in study.config["depths"])
-        self._mean_fields: dict[tuple[str, str, int], theory.MeanField] = {}
-        self._hidden: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-
-    def _sizes(self, width: int, depth: int) -> tuple[int, ...]:
-        return (self.n_features, *([width] * depth), self.n_classes)
-
-    def _hidden_predictions(self, spec: RunSpec) -> tuple[np.ndarray, np.ndarray]:
-        key = (spec.initializer, spec.activation)
-        if key not in self._hidden:
-            act, init = spec.resolve_activation(), spec.resolve_initializer()
-            deep = self._sizes(spec.width, self.deepest)
-            self._hidden[key] = (
-                theory.predict_jacobian(
-                    act, init, deep, input_second_moment=self.q_jac, bias_std=spec.bias_std
-                ),
-                theory.predict_correlation(
-                    act, init, deep, q0=self.q_in, c0=PAIR_COSINE, bias_std=spec.bias_std
-                ),
-            )
-        return self._hidden[key]
-
-    def mean_field(self, spec: RunSpec) -> theory.MeanField:
-        """:func:`initlab.theory.network_mean_field` of the spec's network."""
-        key = (spec.initializer, spec.activation, min(spec.depth, 2))
-        if key not in self._mean_fields:
-            self._mean_fields[key] = theory.network_mean_field(
-                spec.resolve_activation(),
-                spec.resolve_initializer(),
-                self._sizes(spec.width, spec.depth),
-                bias_std=spec.bias_std,
-            )
-        return self._mean_fields[key]
-
-    def layers(self, spec: RunSpec) -> dict[str, np.ndarray]:
-        """Per-layer predictions (``depth + 1`` layers; NaN where undefined)."""
-        pred = theory.predict_layers(
-            spec.resolve_activation(),
-            spec.resolve_initializer(),
-            self._sizes(spec.width, spec.depth),
-            input_second_moment=self.q_in,
-            bias_std=spec.bias_std,
-        )
-        jac, c = self._hidden_predictions(spec)
-        return {
-            "layer": pred["layer"],
-            "sigma_w2": pred["sigma_w2"],
-            "q": pred["q"],
-            "delta_rel": pred["delta_rms_rel"],
-            "jac_mean_s2": np.append(jac[: spec.depth], math.nan),
-            "c": np.append(c[: spec.depth], math.nan),
-        }
-
-
-_MEASURED = {"q": "z_q", "delta_rel": "delta_rms", "jac_mean_s2": "jac_mean_s2", "c": "corr_c"}
-"""theory.csv name -> the layers.csv column measured at step 0."""
-
-
-def _measured(rows: pd.DataFrame, depth: int) -> dict[str, np.ndarray]:
-    """(seeds, layers) matrices of the step-0 measurements of one combination; the gradient
-    rms is taken relative to the output layer's, as its prediction is."""
-    layers = list(range(1, depth + 2))
-    out = {}
-    for name, column in _MEASURED.items():
-        table = rows.pivot(index="seed", columns="layer", values=column).reindex(columns=layers)
-        if name == "delta_rel" and len(table):
-            table = table.div(table[depth + 1], axis=0)
-        out[name] = table.to_numpy(dtype=float)
-    return out
-
-
-def _comparison(name: str, measured: np.ndarray, predicted: float) -> dict[str, float]:
-    """Mean and std over seeds of a measurement, and its relative error to the prediction."""
-    finite = measured[np.isfinite(measured)]
-    mean = float(finite.mean()) if len(finite) else math.nan
-    return {
-        f"{name}_meas_mean": mean,
-        f"{name}_meas_std": float(finite.std(ddof=1)) if len(finite) > 1 else math.nan,
-        f"{name}_relerr": (
-            (mean - predicted) / predicted if predicted and np.isfinite(predicted) else math.nan
-        ),
     }
 
 
@@ -866,66 +326,3 @@ def aggregate(study_json: str | Path, out: str | Path, root: str | Path = ".") -
     tables["runs"] = tables["runs"].drop(columns=[k for k in INPUT_FACT_KEYS if k != "n_classes"])
     write_tables(tables, out, list(study.axes))
     return tables
-
-
-def _input_facts(runs: pd.DataFrame) -> tuple[int, int, float, float]:
-    """Input dimension, class count and the mean squares of the probe batch's and of the
-    Jacobian probes' features (the ``q^0`` of theory), as the runs recorded them.
-
-    Every run of a dataset reads the same prepared data and probe rows, so the facts agree;
-    a run that recorded others was trained on other data and is named.
-    """
-    facts = runs[list(INPUT_FACT_KEYS)]
-    # the facts most runs recorded; a run that differs from them is the one named
-    first = facts.mode().iloc[0]
-    differs = ~np.isclose(facts.to_numpy(dtype=float), first.to_numpy(dtype=float), rtol=1e-12)
-    if differs.any():
-        bad = runs["run_id"].iloc[int(np.flatnonzero(differs.any(axis=1))[0])]
-        raise CorruptFileError(
-            f"run {bad}: its input facts ({', '.join(INPUT_FACT_KEYS)}) differ from the other "
-            "runs': it was trained on other data. Delete its run folder and rerun snakemake."
-        )
-    return (
-        int(first["n_features"]),
-        int(first["n_classes"]),
-        float(first["probe_second_moment"]),
-        float(first["jacobian_second_moment"]),
-    )
-
-
-PHASE_POINTS = 25
-"""``sigma_b2`` values per critical line in ``phase.csv`` (each costs a fixed-point search and a
-root search)."""
-
-
-def _positively_homogeneous(act: Any) -> bool:
-    """Piecewise-linear through 0 (linear, ReLU, leaky ReLU): ``chi_1 = sigma_w2 E[phi'^2]`` does
-    not depend on ``q``, so the critical line is vertical at ``1 / E[phi'(z)^2]``."""
-    return act.name in ("linear", "relu", "leaky_relu") or act.family == "leaky_relu"
-
-
-def phase_table(study: Study, n_points: int = PHASE_POINTS) -> pd.DataFrame:
-    """The edge of chaos ``chi_1(q*) = 1`` of every activation of the grid (``phase.csv``).
-
-    Poole et al. (2016), NeurIPS; Schoenholz et al. (2017), ICLR. One row per activation x
-    ``sigma_b2``: ``sigma_b2`` runs quadratically from 0 to ``max(1, 2 bias_std^2)`` (the lines
-    bend sharply near 0: tanh goes from 1 to 1.7 by 0.04) and ``critical_sigma_w2`` is
-    :func:`initlab.theory.critical_line` (NaN where no ``sigma_w2`` is critical). The report draws
-    the phase diagram from this table.
-    """
-    init, depth, seed = study.config["initializers"][0], study.config["depths"][0], 0
-    point_b2 = study.base_spec(init, study.config["activations"][0], depth, seed).bias_std ** 2
-    b2_max = max(1.0, 2.0 * point_b2)
-    sigma_b2 = b2_max * np.linspace(0.0, 1.0, n_points) ** 2
-    rows = []
-    for name in study.config["activations"]:
-        act = study.base_spec(init, name, depth, seed).resolve_activation()
-        if _positively_homogeneous(act):
-            line = np.full(n_points, 1.0 / act.grad_second_moment)
-        else:
-            line = theory.critical_line(act, sigma_b2)
-        rows.extend(
-            {"activation": name, "sigma_b2": float(b), "critical_sigma_w2": float(w)}
-            for b, w in zip(sigma_b2, line, strict=True)
-        )
-    return pd.DataFrame(rows, columns=["activation", "sigma_b2", "critical_sigma_w2"])
