@@ -104,7 +104,7 @@ def train_chunk(
     the epoch, elapsed time and an estimate of the time left) and one per run as its ensemble
     finishes (with the run's outcome). Returns the number of runs trained.
     """
-    from initlab.train import RunResult, ensembles, train_ensemble
+    from initlab.train import RunResult, ensembles, outcome, train_ensemble
 
     results: dict[str, RunResult] = {}
     start = time.perf_counter()
@@ -127,17 +127,11 @@ def train_chunk(
         trained = train_ensemble(group, dataset, source_params=sources, progress=progress)
         for spec, result in zip(group, trained, strict=True):
             results[spec.run_id] = RunResult(result.summary, result.layers, result.timing)
-            s = result.summary
-            outcome = (
-                f"diverged at step {s['diverged_step']}"
-                if s["diverged"]
-                else f"test accuracy {s['final_test_acc']:.4f}"
-            )
             done = len(results)
             elapsed = time.perf_counter() - start
             left = elapsed / done * (total - done)
             log(
-                f"[{done}/{total}] {spec.run_id}: {outcome}; "
+                f"[{done}/{total}] {spec.run_id}: {outcome(result.summary)}; "
                 f"elapsed {_clock(elapsed)}, about {_clock(left)} left"
             )
     write_chunk(out, [(spec.run_id, results[spec.run_id]) for spec in plan.specs])

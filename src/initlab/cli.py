@@ -237,16 +237,24 @@ _OPTION_OF = {field: _flag(field) for field in settings.RUN_SETTINGS}
 """RunSpec fields whose errors are reported under the command-line option's name."""
 
 
+def _start_training(prog: str, threads: int) -> None:
+    """What both training commands do first: check ``--threads`` and let the allocator keep
+    freed blocks (:func:`initlab.train.keep_freed_memory`)."""
+    from initlab.train import keep_freed_memory
+
+    if threads < 1:
+        _fail(prog, f"--threads: got {threads}; allowed: an integer >= 1")
+    keep_freed_memory()
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
     from initlab import data, io, transfer
-    from initlab.train import keep_freed_memory, train
+    from initlab.train import outcome, train
 
-    keep_freed_memory()
     prog = "initlab run"
-    if args.threads < 1:
-        _fail(prog, f"--threads: got {args.threads}; allowed: an integer >= 1")
+    _start_training(prog, args.threads)
     try:
         runs = _run_specs(args)
         if args.data is not None:
@@ -273,12 +281,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         io.write_columns_csv(out / "layers.csv", result.layers)
         io.write_json(out / "timing.json", result.timing)
         io.write_json(out / "summary.json", result.summary)
-        s = result.summary
-        status = (
-            f"diverged at step {s['diverged_step']}"
-            if s["diverged"]
-            else f"test accuracy {s['final_test_acc']:.4f}"
-        )
+        status = outcome(result.summary)
         print(f"{spec.run_id}: {status}; {result.timing['wall_seconds']:.2f} s -> {out}")
     return 0
 
@@ -288,12 +291,9 @@ def _cmd_train_chunk(args: argparse.Namespace) -> int:
 
     from initlab import data
     from initlab.chunks import ChunkPlan, train_chunk
-    from initlab.train import keep_freed_memory
 
-    keep_freed_memory()
     prog = "initlab train-chunk"
-    if args.threads < 1:
-        _fail(prog, f"--threads: got {args.threads}; allowed: an integer >= 1")
+    _start_training(prog, args.threads)
     try:
         plan = ChunkPlan(args.chunk_json)
         dataset = data.load_prepared(args.data)

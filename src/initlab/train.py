@@ -109,6 +109,7 @@ __all__ = [
     "ensembles",
     "evaluate",
     "keep_freed_memory",
+    "outcome",
     "train",
     "train_ensemble",
     "versions",
@@ -794,6 +795,13 @@ def keep_freed_memory() -> bool:
     ok = mallopt(m_mmap_threshold, _MALLOC_KEEP_BYTES // 4)
     ok = mallopt(m_trim_threshold, _MALLOC_KEEP_BYTES) and ok
     return bool(ok)
+
+
+def outcome(summary: dict[str, Any]) -> str:
+    """How a run ended, as the training logs say it: its test accuracy, or its divergence."""
+    if summary["diverged"]:
+        return f"diverged at step {summary['diverged_step']}"
+    return f"test accuracy {summary['final_test_acc']:.4f}"
 
 
 def _dataset(spec: RunSpec, dataset: Dataset | None) -> Dataset:
