@@ -512,11 +512,10 @@ class _Ensemble:
             }
             stats = {c: np.full(n_layers, np.nan) for c in (*STAT_COLUMNS, *SPECTRUM_COLUMNS)}
             if batched is not None:
-                net = self.network(k)
                 stats.update({column: values[k] for column, values in batched.items()})
                 if step == 0:
                     columns, init_spectrum = spectrum_stats(
-                        net, self.X_pr, self.act, norm=self.spec.normalization
+                        self.network(k), self.X_pr, self.act, norm=self.spec.normalization
                     )
                     stats.update(columns)
                     self.spectra[n].update(init_spectrum)
@@ -777,8 +776,8 @@ def keep_freed_memory() -> bool:
 
     A training step allocates a few arrays per layer; an ensemble's are hundreds of kB, above
     glibc's default ``mmap`` threshold (128 kB), so each would be mapped fresh and paged in on
-    first touch, which costs about as much as the arithmetic (measured: a 16-network ensemble
-    of depth 30 at width 64 trains 1.6x faster with this). Process-wide; numbers do not change.
+    first touch, which for small networks costs about as much as the arithmetic.
+    Process-wide; numbers do not change.
     """
     import ctypes
     import ctypes.util
