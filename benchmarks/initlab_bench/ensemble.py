@@ -81,6 +81,26 @@ def measure_torch(args: argparse.Namespace, epochs: int, repeats: int) -> dict[s
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def matmul_bound(n_features: int, n_classes: int, seconds: float = 2.0) -> dict[str, float]:
+    """The most networks x steps per second any implementation built on numpy's matmul can
+    reach on this shape: every product of a training step at numpy's own float32 rate for a
+    ``(BATCH x WIDTH) @ (WIDTH x WIDTH)`` product (median of 10 blocks), nothing else costing
+    time.
+
+    A step multiplies ``2 B n_in n_out`` per layer forward, the same for ``dL/dW``, and the same
+    for ``dL/da`` of every layer but the first (the input needs no gradient).
+    """
+    import itertools
+
+    from .workload import matmul_blocks
+
+    sizes = [n_features, *([WIDTH] * DEPTH), n_classes]
+    products = [a * b for a, b in itertools.pairwise(sizes)]
+    flops = 2.0 * BATCH * (3 * sum(products) - products[0])
+    rate = float(np.median(matmul_blocks(WIDTH, BATCH, 10, seconds / 10)))
+    return {"gflops": rate, "flops_per_step": flops, "rate": rate * 1e9 / flops}
+
+
 def section_ensemble(args: argparse.Namespace, cache: dict[str, Any]) -> None:
     """Print the ensemble table: networks x steps per second of each way, and the ratios."""
     section_header(
@@ -93,6 +113,10 @@ def section_ensemble(args: argparse.Namespace, cache: dict[str, Any]) -> None:
     seconds = {"initlab ensemble": mine["ensemble"]}
     rate["initlab one at a time"] = work / mine["one_at_a_time"]
     seconds["initlab one at a time"] = mine["one_at_a_time"]
+    from initlab.data import load_dataset
+
+    digits = load_dataset("digits")
+    bound = matmul_bound(digits.n_features, digits.n_classes, 1.0 if args.quick else 2.0)
     torch = measure_torch(args, epochs, repeats)
     if torch is not None:
         torch_work = N_NETS * torch["steps"]
@@ -103,8 +127,24 @@ def section_ensemble(args: argparse.Namespace, cache: dict[str, Any]) -> None:
         [way, fnum(seconds[way]), fnum(r), f"{rate['initlab ensemble'] / r:.2f}"]
         for way, r in rate.items()
     ]
+    rows.append(
+        [
+            "matmul bound (no implementation built on numpy's matmul exceeds it)",
+            "-",
+            fnum(bound["rate"]),
+            f"{rate['initlab ensemble'] / bound['rate']:.2f}",
+        ]
+    )
     table(HEADERS, rows)
     print()
+    note(
+        f"matmul bound: {bound['flops_per_step'] / 1e6:.1f} MFLOP of matrix products per "
+        f"network and step, at numpy's float32 rate for a {BATCH} x {WIDTH} by {WIDTH} x "
+        f"{WIDTH} product in this process ({bound['gflops']:.1f} GFLOP/s), with every other "
+        "operation free. An ensemble 2x as fast as one network at a time would need "
+        f"{2 * rate['initlab one at a time']:,.0f} networks x steps/s, "
+        f"{2 * rate['initlab one at a time'] / bound['rate']:.2f}x the bound."
+    )
     note(
         f"Training steps only (no checkpoint, statistics or evaluation): {N_NETS} tanh nets, "
         f"He-normal weights, momentum SGD, digits ({mine['steps']} steps of batch {BATCH} per "
@@ -125,6 +165,7 @@ def section_ensemble(args: argparse.Namespace, cache: dict[str, Any]) -> None:
     )
     cache["ensemble"] = {
         "rates": rate,
+        "matmul_bound": bound,
         "seconds": seconds,
         "torch_version": None if torch is None else torch["torch"],
     }
