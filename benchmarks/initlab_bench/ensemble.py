@@ -101,6 +101,37 @@ def matmul_bound(n_features: int, n_classes: int, seconds: float = 2.0) -> dict[
     return {"gflops": rate, "flops_per_step": flops, "rate": rate * 1e9 / flops}
 
 
+def _notes(
+    rate: dict[str, float],
+    bound: dict[str, float],
+    steps: int,
+    repeats: int,
+    torch: dict[str, Any] | None,
+) -> None:
+    """Print what the bound row means and how the ways were measured."""
+    needed = 2 * rate["initlab one at a time"]
+    note(
+        f"matmul bound: {bound['flops_per_step'] / 1e6:.1f} MFLOP of matrix products per "
+        f"network and step, at numpy's float32 rate for a {BATCH} x {WIDTH} by {WIDTH} x "
+        f"{WIDTH} product in this process ({bound['gflops']:.1f} GFLOP/s), with every other "
+        "operation free. An ensemble 2x as fast as one network at a time would need "
+        f"{needed:,.0f} networks x steps/s, {needed / bound['rate']:.2f}x the bound."
+    )
+    ways = (
+        f" PyTorch {torch['torch']}: one module and torch.optim.SGD per network in a loop, "
+        "and torch.func.stack_module_state + vmap(grad) with the momentum update on the "
+        "stacked tensors."
+        if torch is not None
+        else " PyTorch skipped: no interpreter with torch (see --torch-python)."
+    )
+    note(
+        f"Training steps only (no checkpoint, statistics or evaluation): {N_NETS} tanh nets, "
+        f"He-normal weights, momentum SGD, digits ({steps} steps of batch {BATCH} per "
+        f"network), float32, one thread, best of {repeats}. One at a time: the same code with "
+        "an ensemble of one per network." + ways
+    )
+
+
 def section_ensemble(args: argparse.Namespace, cache: dict[str, Any]) -> None:
     """Print the ensemble table: networks x steps per second of each way, and the ratios."""
     section_header(
@@ -137,32 +168,7 @@ def section_ensemble(args: argparse.Namespace, cache: dict[str, Any]) -> None:
     )
     table(HEADERS, rows)
     print()
-    note(
-        f"matmul bound: {bound['flops_per_step'] / 1e6:.1f} MFLOP of matrix products per "
-        f"network and step, at numpy's float32 rate for a {BATCH} x {WIDTH} by {WIDTH} x "
-        f"{WIDTH} product in this process ({bound['gflops']:.1f} GFLOP/s), with every other "
-        "operation free. An ensemble 2x as fast as one network at a time would need "
-        f"{2 * rate['initlab one at a time']:,.0f} networks x steps/s, "
-        f"{2 * rate['initlab one at a time'] / bound['rate']:.2f}x the bound."
-    )
-    note(
-        f"Training steps only (no checkpoint, statistics or evaluation): {N_NETS} tanh nets, "
-        f"He-normal weights, momentum SGD, digits ({mine['steps']} steps of batch {BATCH} per "
-        f"network), float32, one thread, best of {repeats}. One at a time: the same code with "
-        "an ensemble of one per network."
-        + (
-            ""
-            if torch is not None
-            else " PyTorch skipped: no interpreter with torch (see --torch-python)."
-        )
-        + (
-            f" PyTorch {torch['torch']}: one module and torch.optim.SGD per network in a loop, "
-            "and torch.func.stack_module_state + vmap(grad) with the momentum update on the "
-            "stacked tensors."
-            if torch is not None
-            else ""
-        )
-    )
+    _notes(rate, bound, mine["steps"], repeats, torch)
     cache["ensemble"] = {
         "rates": rate,
         "matmul_bound": bound,
