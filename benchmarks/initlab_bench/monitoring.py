@@ -60,7 +60,9 @@ def measure(activation: str, depth: int, quick: bool, every: int = 1) -> dict[st
     Returns
     -------
     dict
-        ``total`` and ``checkpoints`` seconds (training = total - checkpoints), ``networks``.
+        ``total`` and ``checkpoints`` seconds (training = total - checkpoints), ``networks``,
+        and the two shares of :func:`product_shares` (``products``,
+        ``products_no_train_pass``).
     """
     import initlab.train as train_module
     from initlab.config import RunSpec
