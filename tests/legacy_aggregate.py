@@ -4,7 +4,8 @@ compares :mod:`initlab.aggregate` with. Not used by the package.
 
 Only what the streaming changed is kept here, verbatim: reading the chunks into one layers frame
 (without the damaged-file checks, which tests/test_robustness.py covers on the package), the
-per-run reductions on that frame, the theory table from it, the CSV writer and the assembly.
+per-run reductions on that frame, the theory table's step-0 selection from it (its rows per
+combination are built by the package's own code), the CSV writer and the assembly.
 Everything the change left as it was (summaries, intervals, predictions, sources, axes, phase,
 input facts) is imported from :mod:`initlab.aggregate`, the one definition of it.
 """
@@ -21,12 +22,11 @@ import pandas as pd
 
 from initlab import claims, io, layout
 from initlab.aggregate import (
-    _MEASURED,
     _TIMING_TYPES,
     CURVE_COLUMNS,
     HEADLINE,
     STILL_LEARNING_DROP,
-    _comparison,
+    _combination_rows,
     _config_columns,
     _id_columns,
     _input_facts,
@@ -179,49 +179,6 @@ def load_runs(study: Study, root: str | Path = ".") -> dict[str, pd.DataFrame]:
     }
 
 
-def _combination_rows(
-    study: Study, spec: RunSpec, predictions: _Predictions, rows: pd.DataFrame
-) -> list[dict[str, Any]]:
-    """theory.csv rows of one combination: network scalars, per-layer predictions, measures."""
-    mf = predictions.mean_field(spec)
-    pred = predictions.layers(spec)
-    meas = _measured(rows, spec.depth)
-    network = {
-        "sigma_w2_hidden": mf.sigma_w2,
-        "sigma_b2": mf.sigma_b2,
-        "q_star": mf.q_star,
-        "chi1": mf.chi1,
-        "c_star": mf.c_star,
-        "xi_q": mf.xi_q,
-        "xi_c": mf.xi_c,
-        "xi_grad": mf.xi_grad,
-    }
-    if spec.normalization != "none":
-        # mean-field theory of plain nets does not describe normalized layers: only the facts
-        # of the initialization (sigma_w^2) are kept, every prediction is left empty
-        network = {k: (v if k == "sigma_w2_hidden" else math.nan) for k, v in network.items()}
-        pred = {
-            k: (v if k in ("layer", "sigma_w2") else np.full(len(v), np.nan))
-            for k, v in pred.items()
-        }
-    out = []
-    for i, layer in enumerate(pred["layer"]):
-        row: dict[str, Any] = {
-            "dataset": study.dataset_label,
-            "initializer": spec.initializer,
-            "activation": spec.activation,
-            "depth": spec.depth,
-            "layer": int(layer),
-            "sigma_w2": float(pred["sigma_w2"][i]),
-            **network,
-            **{f"{name}_pred": float(pred[name][i]) for name in _MEASURED},
-        }
-        for name in _MEASURED:
-            row.update(_comparison(name, meas[name][:, i], float(pred[name][i])))
-        out.append(row)
-    return out
-
-
 def theory_table(
     study: Study,
     layers: pd.DataFrame,
@@ -254,7 +211,7 @@ def theory_table(
             continue
         spec = study.base_spec(init_name, act_name, depth, 0, point)
         sel = by_combination.get((init_name, act_name, depth), init0.iloc[0:0])
-        rows.extend(_combination_rows(study, spec, predictions, sel))
+        rows.extend(_combination_rows(study, spec, predictions, _measured(sel, spec.depth)))
     return pd.DataFrame(rows)
 
 
